@@ -1,0 +1,24 @@
+/* locus version and the export macro of the public API. */
+#ifndef LOCUS_VERSION_H
+#define LOCUS_VERSION_H
+
+#define LOCUS_VERSION_MAJOR 0
+#define LOCUS_VERSION_MINOR 1
+#define LOCUS_VERSION_PATCH 0
+#define LOCUS_VERSION_STRING "0.1.0"
+
+#if defined(LOCUS_BUILDING) && defined(__GNUC__)
+#define LOCUS_EXPORT __attribute__((visibility("default")))
+#else
+#define LOCUS_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Version of the library actually linked, "MAJOR.MINOR.PATCH". */
+LOCUS_EXPORT const char *locus_version(void);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Internal base of every locus module: error reporting, logging, clocks.
+ * Private header: never installed.
+ */
+#ifndef LC_BASE_H
+#define LC_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "locus/errors.h"
+
+enum lc_log_level { LC_LOG_ERROR, LC_LOG_WARN, LC_LOG_INFO, LC_LOG_DEBUG };
+
+/*
+ * Log a line "<time> <prog>[pid] <sub>: <message>" to stderr when level is
+ * at or below the threshold, taken from $LOCUS_LOG (error, warn, info,
+ * debug; default warn).
+ */
+void lc_log(int level, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int lc_log_enabled(int level);
+void lc_log_set_level(int level);
+void lc_log_set_prog(const char *prog);
+
+/*
+ * Record the detailed message of a failure for locus_last_error() in the
+ * calling thread, log it at debug level, and return rc (so that callers can
+ * write "return lc_seterr(...)").
+ */
+int lc_seterr(int rc, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int lc_vseterr(int rc, const char *sub, const char *fmt, va_list ap);
+void lc_clearerr(void);
+
+/*
+ * Goto-cleanup check: when cond is false, set ret to code with a message
+ * (logged under subsystem sub) and jump to label.
+ */
+#define LC_CHECK(cond, label, ret, code, sub, ...)                             \
+    do {                                                                       \
+        if (__builtin_expect(!(cond), 0)) {                                    \
+            (ret) = lc_seterr((code), (sub), __VA_ARGS__);                     \
+            goto label;                                                        \
+        }                                                                      \
+    } while (0)
+
+/* Same, when rc is already a LOCUS_E* code whose message was set. */
+#define LC_CHECK_RC(rc_expr, label, ret)                                       \
+    do {                                                                       \
+        (ret) = (rc_expr);                                                     \
+        if (__builtin_expect((ret) != 0, 0))                                   \
+            goto label;                                                        \
+    } while (0)
+
+/* Monotonic clock in nanoseconds. */
+uint64_t lc_now_ns(void);
+
+/* Deadline helpers: a deadline is an absolute lc_now_ns() value. */
+#define LC_DEADLINE_NONE UINT64_MAX
+uint64_t lc_deadline_ms(int64_t timeout_ms); /* <0: none */
+int lc_expired(uint64_t deadline);
+int lc_remaining_ms(uint64_t deadline); /* -1 when no deadline */
+
+/* Host name of this host ("host identity" of the design). */
+const char *lc_hostname(void);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * Open-addressing hash map from a uint64_t key (below UINT64_MAX - 1) to a
+ * pointer
+ * (private).  O(1) expected per operation; used for tasks, objects and
+ * futures, which are looked up once per message record.
+ */
+#ifndef LC_MAP_H
+#define LC_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lc_map {
+    uint64_t *keys; /* 0: empty, 1: tombstone */
+    void **vals;
+    size_t cap, n, used;
+} lc_map;
+
+void lc_map_init(lc_map *m);
+void lc_map_free(lc_map *m);
+void *lc_map_get(const lc_map *m, uint64_t key);
+/* Returns 0, or LOCUS_ENOMEM.  Replaces an existing value. */
+int lc_map_put(lc_map *m, uint64_t key, void *val);
+void *lc_map_del(lc_map *m, uint64_t key);
+/* Iterate: for (size_t i = 0; lc_map_next(m, &i, &k, &v);) */
+int lc_map_next(const lc_map *m, size_t *it, uint64_t *key, void **val);
+
+#endif

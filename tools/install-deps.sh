@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian packages locus needs, only those missing.
+# Run as root on Debian 12 or later.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config
+  libfabric-dev libfabric-bin      # messages and RMA; fi_info, fi_pingpong
+  libhwloc-dev hwloc               # topology and binding; lstopo
+  libhdf5-dev hdf5-tools           # data on workers; h5dump
+  libcriterion-dev                 # tests
+  libsodium-dev                    # HMAC-SHA256 and random keys
+  libjson-c-dev                    # scheduler file
+  iproute2 util-linux              # network namespaces for multi-host tests
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
