@@ -1,0 +1,18 @@
+/*
+ * locus: a task runtime for HPC clusters.  Umbrella header.
+ *
+ *   locus/errors.h   error codes, locus_strerror, locus_last_error
+ *   locus/client.h   connect, submit, map, gather, futures, scatter
+ *   locus/task.h     what a task function sees on a worker
+ *   locus/cluster.h  a local cluster started from a program
+ */
+#ifndef LOCUS_H
+#define LOCUS_H
+
+#include "locus/version.h"
+#include "locus/errors.h"
+#include "locus/client.h"
+#include "locus/task.h"
+#include "locus/cluster.h"
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * locus client API: connect to a cluster, submit functions, map them over
+ * inputs, gather results, keep data on workers.
+ *
+ * Lifetimes and ownership
+ * - locus_client: made by locus_connect, freed by locus_disconnect (which
+ *   also releases, on the workers, everything this client still holds).
+ * - locus_future: made by locus_submit / locus_map / locus_scatter /
+ *   locus_run_on_all with one reference owned by the caller.  Futures are
+ *   reference counted: locus_future_ref adds one, locus_release drops one;
+ *   when the last reference goes, the task's result is freed on every worker
+ *   that holds it.  A future must be released before its client is
+ *   disconnected (locus_disconnect releases leftovers itself and warns).
+ * - Result bytes returned by locus_result / locus_gather are owned by the
+ *   future and valid until it is released.
+ *
+ * Threads: every call may be made from any thread.  A client runs one
+ * progress thread of its own, which owns its fabric endpoints.
+ *
+ * Errors: every call returns 0 or a negative LOCUS_E* code;
+ * locus_last_error() says what went wrong.  No call waits forever: calls
+ * that wait take a timeout in milliseconds (-1 means "the client's default
+ * timeout", never "forever").
+ */
+#ifndef LOCUS_CLIENT_H
+#define LOCUS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "locus/errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct locus_client locus_client;
+typedef struct locus_future locus_future;
+
+/* ---- connecting ------------------------------------------------------------ */
+
+struct locus_connect_opts {
+    size_t size;          /* sizeof(struct locus_connect_opts) */
+    int timeout_ms;       /* connect deadline and default for waits; 0: 30 s */
+    const char *provider; /* net provider; NULL: the scheduler's */
+    const char *bind;     /* local address for the net endpoint; NULL:
+                             the address family of the scheduler's */
+    unsigned flags;       /* LOCUS_CONNECT_* */
+};
+#define LOCUS_CONNECT_NO_SHM 0x1u /* never use the shm endpoint */
+#define LOCUS_CONNECT_OPTS_INIT {sizeof(struct locus_connect_opts), 0, NULL, NULL, 0}
+
+/*
+ * Connect to a scheduler.  target is the path of a scheduler file (written
+ * by locus-scheduler / locus-cluster / locus_local_cluster_start); NULL means
+ * $LOCUS_SCHEDULER_FILE.  The file carries the scheduler's addresses and the
+ * cluster key; the client proves it knows the key before anything else.
+ * opts may be NULL.  Errors: LOCUS_ENOENT (no file), LOCUS_EPROTO (file
+ * malformed), LOCUS_EAUTH, LOCUS_ETIMEDOUT (scheduler not answering).
+ */
+LOCUS_EXPORT int locus_connect(const char *target,
+                               const struct locus_connect_opts *opts,
+                               locus_client **out);
+
+/* Release what the client still holds, say goodbye, free the client. */
+LOCUS_EXPORT int locus_disconnect(locus_client *c);
+
+/*
+ * Make every worker, and every worker that joins later, dlopen the task
+ * library at path (which must be readable on the workers' hosts; a relative
+ * path is made absolute on the client).  Functions of the library are then
+ * called by name.  Errors: LOCUS_ELIB naming each worker that could not
+ * load it and dlerror()'s reason.
+ */
+LOCUS_EXPORT int locus_require(locus_client *c, const char *path,
+                               int timeout_ms);
+
+/* ---- arguments ----------------------------------------------------------------- */
+
+enum locus_arg_kind {
+    LOCUS_ARG_BYTES = 1, /* data/len, copied at submit */
+    LOCUS_ARG_I64,       /* v.i64, 8 bytes in host order */
+    LOCUS_ARG_F64,       /* v.f64 */
+    LOCUS_ARG_FUTURE,    /* the result of another task, wherever it is */
+};
+
+typedef struct locus_arg {
+    int kind;
+    const void *data;
+    size_t len;
+    locus_future *future;
+    union {
+        int64_t i64;
+        double f64;
+    } v;
+} locus_arg;
+
+static inline locus_arg locus_arg_bytes(const void *data, size_t len)
+{
+    locus_arg a = {LOCUS_ARG_BYTES, data, len, NULL, {0}};
+    return a;
+}
+static inline locus_arg locus_arg_str(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return locus_arg_bytes(s, n + 1);
+}
+static inline locus_arg locus_arg_i64(int64_t v)
+{
+    locus_arg a = {LOCUS_ARG_I64, NULL, 8, NULL, {0}};
+    a.v.i64 = v;
+    return a;
+}
+static inline locus_arg locus_arg_f64(double v)
+{
+    locus_arg a = {LOCUS_ARG_F64, NULL, 8, NULL, {0}};
+    a.v.f64 = v;
+    return a;
+}
+static inline locus_arg locus_arg_future(locus_future *f)
+{
+    locus_arg a = {LOCUS_ARG_FUTURE, NULL, 0, f, {0}};
+    return a;
+}
+
+/* ---- submitting -------------------------------------------------------------------- */
+
+struct locus_submit_opts {
+    size_t size;        /* sizeof(struct locus_submit_opts) */
+    const int *workers; /* run only on these worker ids (dask's workers=) */
+    size_t nworkers;    /* 0: anywhere */
+    int retries;        /* times to retry on a lost worker; <0: default 3 */
+    unsigned flags;     /* none defined yet; unknown bits: LOCUS_EINVAL */
+};
+#define LOCUS_SUBMIT_OPTS_INIT {sizeof(struct locus_submit_opts), NULL, 0, -1, 0}
+
+/*
+ * Submit fn(args...) and return its future at once.  fn names a function of
+ * a library given to locus_require (or a built-in, "locus.*").  Future
+ * arguments are not fetched to the client: the task runs where its data is.
+ * opts may be NULL.  Errors at submit: LOCUS_EINVAL (bad argument, released
+ * future), LOCUS_ECLOSED (not connected).  Errors of the task itself arrive
+ * in the future.
+ */
+LOCUS_EXPORT int locus_submit(locus_client *c, const char *fn,
+                              const locus_arg *args, size_t nargs,
+                              const struct locus_submit_opts *opts,
+                              locus_future **out);
+
+/* One task fn(inputs[i]) per input; out[0..n-1] receive the futures.  On
+ * error no future is returned. */
+LOCUS_EXPORT int locus_map(locus_client *c, const char *fn,
+                           const locus_arg *inputs, size_t n,
+                           const struct locus_submit_opts *opts,
+                           locus_future **out);
+
+/* Put client data on workers (spread over them, or on opts->workers); each
+ * out[i] is a finished future holding a copy of values[i]. */
+LOCUS_EXPORT int locus_scatter(locus_client *c, const locus_arg *values,
+                               size_t n, const struct locus_submit_opts *opts,
+                               locus_future **out);
+
+/*
+ * Run fn(args...) once on every worker connected now (ipyparallel's
+ * DirectView.apply_sync).  *out receives a malloc'd array of *n futures in
+ * worker-id order (free() the array after releasing the futures), and
+ * worker_ids, if not NULL, a malloc'd array of the matching worker ids.
+ */
+LOCUS_EXPORT int locus_run_on_all(locus_client *c, const char *fn,
+                                  const locus_arg *args, size_t nargs,
+                                  locus_future ***out, int **worker_ids,
+                                  size_t *n);
+
+/* ---- waiting and results ------------------------------------------------------------ */
+
+/*
+ * Wait for f and give its value: *data (owned by the future) and *len.
+ * Returns 0, the task's error (LOCUS_ETASK, LOCUS_ENOSYM, ... with the task's
+ * message in locus_last_error()), LOCUS_ECANCELED, or LOCUS_ETIMEDOUT.
+ * data/len may be NULL (just wait).
+ */
+LOCUS_EXPORT int locus_result(locus_future *f, int timeout_ms,
+                              const void **data, size_t *len);
+/* Same, for a value of exactly 8 bytes. */
+LOCUS_EXPORT int locus_result_i64(locus_future *f, int timeout_ms,
+                                  int64_t *v);
+LOCUS_EXPORT int locus_result_f64(locus_future *f, int timeout_ms,
+                                  double *v);
+
+typedef struct locus_value {
+    const void *data; /* owned by the future */
+    size_t len;
+    int status;       /* 0 or the future's error */
+} locus_value;
+
+/* Wait for all of fs (one deadline for all) and fill out[i].  Returns 0 when
+ * all succeeded, else the first error, with a message naming its index. */
+LOCUS_EXPORT int locus_gather(locus_future *const *fs, size_t n,
+                              int timeout_ms, locus_value *out);
+
+/* Wait until every future of fs is finished (done, failed or canceled). */
+LOCUS_EXPORT int locus_wait(locus_future *const *fs, size_t n,
+                            int timeout_ms);
+
+/*
+ * As futures finish: returns in *index a future of fs that is finished and
+ * whose seen[*index] is 0, then sets seen[*index] = 1.  seen[] (n bytes)
+ * starts zeroed and belongs to the caller.  LOCUS_ENOENT when all are seen.
+ */
+LOCUS_EXPORT int locus_as_completed(locus_future *const *fs, size_t n,
+                                    unsigned char *seen, int timeout_ms,
+                                    size_t *index);
+
+/* ---- futures --------------------------------------------------------------------------- */
+
+/*
+ * Cancel: a pending task never runs; a running one is told (its function can
+ * poll locus_task_canceled) and its result is dropped.  The future finishes
+ * at once with LOCUS_ECANCELED.  Canceling a finished future: 0, no change.
+ */
+LOCUS_EXPORT int locus_cancel(locus_future *f);
+
+/* Drop one reference; the last frees the data on the workers.  NULL ok. */
+LOCUS_EXPORT void locus_release(locus_future *f);
+/* Add a reference; returns f. */
+LOCUS_EXPORT locus_future *locus_future_ref(locus_future *f);
+
+/* LOCUS_EAGAIN while pending, 0 when done, else the error. Never waits. */
+LOCUS_EXPORT int locus_future_status(const locus_future *f);
+/* The task's error message ("" if none); owned by the future. */
+LOCUS_EXPORT const char *locus_future_error(const locus_future *f);
+/* Key of the future ("task-<client>-<seq>"), for logs. */
+LOCUS_EXPORT const char *locus_future_key(const locus_future *f);
+
+/* Worker ids holding f's data (after it is done); *n set to the count. */
+LOCUS_EXPORT int locus_who_has(locus_future *f, int *worker_ids, size_t max,
+                               size_t *n);
+
+/* ---- the cluster ------------------------------------------------------------------------ */
+
+typedef struct locus_worker_info {
+    int id;
+    int pid;
+    char host[64];
+    int numa_node;       /* logical NUMA node the worker is bound to */
+    char cpuset[64];     /* "0-3" */
+    int nthreads;
+    int running;         /* tasks running now */
+    int queued;          /* tasks assigned, waiting for a thread */
+    uint64_t tasks_done;
+    uint64_t bytes_held; /* task results held in its memory */
+} locus_worker_info;
+
+/* Workers connected now.  *n gets the total (which may exceed max). */
+LOCUS_EXPORT int locus_workers(locus_client *c, locus_worker_info *out,
+                               size_t max, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

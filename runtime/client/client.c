@@ -1,0 +1,1460 @@
+/*
+ * Client library.  User threads encode their records (SUBMIT, RELEASE,
+ * CANCEL...) straight into a pending buffer under the client's mutex; the
+ * progress thread, which alone owns the endpoints, sends that buffer to the
+ * scheduler as few messages as possible, reads RESULT records into futures,
+ * and fetches large values from the worker that holds them (GET, then
+ * inline bytes or an fi_read of the worker's registered memory).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "base/map.h"
+#include "locus/client.h"
+#include "net/lnet.h"
+#include "proto/auth.h"
+#include "proto/schedfile.h"
+#include "proto/wire.h"
+
+enum { F_PENDING, F_DONE, F_ERROR };
+enum { C_HELLO, C_AUTH, C_JOINED, C_CLOSED };
+
+#define SEND_TIMEOUT_MS 5000
+#define SPIN_NS 30000
+
+struct locus_future {
+    locus_client *c;
+    uint64_t key;
+    atomic_int refs;
+    atomic_int state;
+    int status;
+    int worker;
+    uint64_t nbytes;
+    void *data;
+    size_t len;
+    int have_data;
+    int fetching;
+    int fetch_status;
+    char *errmsg;
+    char keystr[40];
+    struct locus_future *fetch_next;
+};
+
+typedef struct creq {
+    uint64_t id;
+    int done, status;
+    char msg[2048];
+    void *payload;
+    size_t len;
+    struct creq *next;
+} creq;
+
+typedef struct cpeer {
+    int id;
+    lnet_route route;
+} cpeer;
+
+struct locus_client {
+    lnet net;
+    schedfile sf;
+    lnet_route sched;
+    int id;
+    int timeout_ms;
+    int heartbeat_ms;
+    pthread_t thr;
+    int thr_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    wire_wr pending;       /* user threads -> scheduler (under mu) */
+    wire_wr to_sched;      /* progress thread */
+    lc_map futures;        /* key -> future (under mu) */
+    uint64_t seq;
+    struct locus_future *fetchq; /* futures whose value must be fetched */
+    creq *reqs;
+    uint64_t next_req;
+    int state;
+    char why[512];
+    atomic_int stop;
+    int sleeping;
+    uint8_t nonce[AUTH_NONCE_LEN];
+    /* progress thread only */
+    cpeer *peers;
+    int cappeers;
+    lc_map gets;           /* request id -> future */
+    wire_wr *peer_out;     /* per peer id */
+    int send_failures;
+};
+
+static int deadline_of(const locus_client *c, int timeout_ms)
+{
+    return timeout_ms < 0 ? c->timeout_ms : timeout_ms;
+}
+
+static void wake(locus_client *c)
+{
+    if (c->sleeping)
+        lnet_wake(&c->net);
+}
+
+/* Wait on the client's condition variable until deadline; 0 or ETIMEDOUT. */
+static int cv_wait(locus_client *c, uint64_t deadline)
+{
+    if (deadline == LC_DEADLINE_NONE) {
+        pthread_cond_wait(&c->cv, &c->mu);
+        return 0;
+    }
+    uint64_t now = lc_now_ns();
+    if (now >= deadline)
+        return ETIMEDOUT;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t left = deadline - now;
+    ts.tv_sec += (time_t)(left / 1000000000ull);
+    ts.tv_nsec += (long)(left % 1000000000ull);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+static void close_client(locus_client *c, const char *why)
+{
+    /* under mu */
+    if (c->state == C_CLOSED)
+        return;
+    c->state = C_CLOSED;
+    snprintf(c->why, sizeof(c->why), "%s", why);
+    size_t it = 0;
+    uint64_t k;
+    void *v;
+    while (lc_map_next(&c->futures, &it, &k, &v)) {
+        struct locus_future *f = v;
+        if (atomic_load(&f->state) == F_PENDING) {
+            f->status = LOCUS_ECLOSED;
+            free(f->errmsg);
+            f->errmsg = strdup(why);
+            atomic_store(&f->state, F_ERROR);
+        }
+        if (f->fetching) {
+            f->fetching = 0;
+            f->fetch_status = LOCUS_ECLOSED;
+        }
+    }
+    for (creq *q = c->reqs; q; q = q->next)
+        if (!q->done) {
+            q->done = 1;
+            q->status = LOCUS_ECLOSED;
+            snprintf(q->msg, sizeof(q->msg), "%s", why);
+        }
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* ---- progress thread ----------------------------------------------------------- */
+
+static cpeer *cpeer_get(locus_client *c, int id)
+{
+    return id > 0 && id < c->cappeers && c->peers[id].id == id
+               ? &c->peers[id]
+               : NULL;
+}
+
+static void on_peer(locus_client *c, wire_rd *r)
+{
+    char host[64], net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
+    int id = (int)wire_get_u32(r);
+    int role = wire_get_u8(r);
+    wire_get_str(r, host, sizeof(host));
+    (void)wire_get_u32(r);
+    wire_get_str(r, net, sizeof(net));
+    wire_get_str(r, shm, sizeof(shm));
+    if (!wire_rd_ok(r) || role != ROLE_WORKER || id <= 0 || id > (1 << 20))
+        return;
+    if (id >= c->cappeers) {
+        int ncap = c->cappeers ? c->cappeers : 64;
+        while (ncap <= id)
+            ncap *= 2;
+        cpeer *np = realloc(c->peers, (size_t)ncap * sizeof(*np));
+        wire_wr *no = np ? realloc(c->peer_out, (size_t)ncap * sizeof(*no))
+                         : NULL;
+        if (np)
+            c->peers = np;
+        if (!np || !no)
+            return;
+        c->peer_out = no;
+        for (int i = c->cappeers; i < ncap; i++) {
+            c->peers[i].id = 0;
+            wire_wr_init(&c->peer_out[i]);
+        }
+        c->cappeers = ncap;
+    }
+    lnet_route rt;
+    if (lnet_route_to(&c->net, host, net, shm, &rt) != 0) {
+        lc_log(LC_LOG_WARN, "client", "cannot reach worker %d: %s", id,
+               locus_last_error());
+        return;
+    }
+    c->peers[id].id = id;
+    c->peers[id].route = rt;
+    lnet_peer_set(&c->net, rt.ep, rt.addr, id);
+}
+
+static void on_result(locus_client *c, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    int status = wire_get_i32(r);
+    int wk = (int)wire_get_u32(r);
+    uint64_t nbytes = wire_get_u64(r);
+    uint8_t inl = wire_get_u8(r);
+    size_t n;
+    const void *p = wire_get_bytes(r, &n);
+    if (!wire_rd_ok(r))
+        return;
+    pthread_mutex_lock(&c->mu);
+    struct locus_future *f = lc_map_get(&c->futures, key);
+    if (f && atomic_load(&f->state) == F_PENDING) {
+        f->status = status;
+        f->worker = wk;
+        f->nbytes = nbytes;
+        if (status == 0) {
+            if (inl) {
+                f->data = malloc(n ? n : 1);
+                if (f->data) {
+                    memcpy(f->data, p, n);
+                    f->len = n;
+                    f->have_data = 1;
+                }
+            } else if (nbytes == 0) {
+                f->have_data = 1;
+            }
+            atomic_store(&f->state, F_DONE);
+        } else {
+            f->errmsg = strndup(p ? p : "", n);
+            atomic_store(&f->state, F_ERROR);
+        }
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_require_done(locus_client *c, wire_rd *r, int type)
+{
+    uint64_t id = wire_get_u64(r);
+    if (!wire_rd_ok(r))
+        return;
+    pthread_mutex_lock(&c->mu);
+    for (creq *q = c->reqs; q; q = q->next) {
+        if (q->id != id)
+            continue;
+        if (type == REC_REQUIRE_DONE) {
+            q->status = wire_get_i32(r);
+            wire_get_str(r, q->msg, sizeof(q->msg));
+        } else {
+            size_t left = wire_rd_left(r);
+            q->payload = malloc(left ? left : 1);
+            if (q->payload) {
+                memcpy(q->payload, r->p + r->off, left);
+                q->len = left;
+            } else {
+                q->status = LOCUS_ENOMEM;
+            }
+        }
+        if (!wire_rd_ok(r))
+            q->status = LOCUS_EPROTO;
+        q->done = 1;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void fetch_done(locus_client *c, struct locus_future *f, int status,
+                       const char *msg)
+{
+    pthread_mutex_lock(&c->mu);
+    f->fetching = 0;
+    f->fetch_status = status;
+    if (status) {
+        free(f->errmsg);
+        f->errmsg = strdup(msg ? msg : locus_strerror(status));
+    } else {
+        f->have_data = 1;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_data(locus_client *c, int ep, wire_rd *r)
+{
+    uint64_t req = wire_get_u64(r);
+    int status = wire_get_i32(r);
+    uint64_t nbytes = wire_get_u64(r);
+    uint8_t mode = wire_get_u8(r);
+    struct locus_future *f = wire_rd_ok(r) ? lc_map_get(&c->gets, req) : NULL;
+    if (!f)
+        return;
+    if (status || (mode != DATA_INLINE && mode != DATA_RMA)) {
+        size_t n;
+        const char *m = wire_get_bytes(r, &n);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "fetching the value from worker %d: %.*s",
+                 f->worker, m ? (int)n : 0, m ? m : "");
+        lc_map_del(&c->gets, req);
+        fetch_done(c, f, status ? status : LOCUS_EPROTO, msg);
+        return;
+    }
+    void *buf = malloc(nbytes ? nbytes : 1);
+    if (!buf) {
+        lc_map_del(&c->gets, req);
+        fetch_done(c, f, LOCUS_ENOMEM, "out of memory for the value");
+        return;
+    }
+    if (mode == DATA_INLINE) {
+        size_t n;
+        const void *p = wire_get_bytes(r, &n);
+        lc_map_del(&c->gets, req);
+        if (!p || n != nbytes) {
+            free(buf);
+            fetch_done(c, f, LOCUS_EPROTO, "malformed DATA record");
+            return;
+        }
+        memcpy(buf, p, n);
+        pthread_mutex_lock(&c->mu);
+        f->data = buf;
+        f->len = n;
+        pthread_mutex_unlock(&c->mu);
+        fetch_done(c, f, 0, NULL);
+        return;
+    }
+    xport_rkey rk;
+    rk.addr = wire_get_u64(r);
+    rk.key = wire_get_u64(r);
+    rk.len = wire_get_u64(r);
+    cpeer *w = cpeer_get(c, f->worker);
+    if (!wire_rd_ok(r) || !w || w->route.ep != ep) {
+        free(buf);
+        lc_map_del(&c->gets, req);
+        fetch_done(c, f, LOCUS_EPROTO, "bad RMA descriptor");
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    f->data = buf;
+    f->len = nbytes;
+    pthread_mutex_unlock(&c->mu);
+    int rc = xport_read(c->net.ep[ep], w->route.addr, buf, nbytes, NULL, &rk,
+                        0, (void *)(uintptr_t)req);
+    if (rc) {
+        lc_map_del(&c->gets, req);
+        fetch_done(c, f, rc, locus_last_error());
+    }
+}
+
+static void on_read_event(locus_client *c, xport_event *ev)
+{
+    uint64_t req = (uint64_t)(uintptr_t)ev->ctx;
+    struct locus_future *f = lc_map_del(&c->gets, req);
+    if (!f)
+        return;
+    if (ev->kind == XPORT_EV_READ_ERROR)
+        fetch_done(c, f, ev->status, "RMA read of the value failed");
+    else
+        fetch_done(c, f, 0, NULL);
+}
+
+static void handle_message(locus_client *c, int ep, xport_event *ev)
+{
+    wire_rd recs, r;
+    int type, rc;
+    if (wire_open(ev->data, ev->len, &recs) != 0)
+        return;
+    int from_sched = ep == c->sched.ep && ev->peer == c->sched.addr;
+    if (!from_sched) {
+        if (lnet_peer_get(&c->net, ep, ev->peer) <= 0)
+            return; /* not a worker the scheduler told us about */
+        while ((rc = wire_next(&recs, &type, &r)) == 1)
+            if (type == REC_DATA)
+                on_data(c, ep, &r);
+        return;
+    }
+    while ((rc = wire_next(&recs, &type, &r)) == 1) {
+        if (c->state == C_HELLO) {
+            if (type == REC_CHALLENGE) {
+                const uint8_t *sn = wire_get_raw(&r, AUTH_NONCE_LEN);
+                const uint8_t *smac = wire_get_raw(&r, AUTH_MAC_LEN);
+                uint8_t want[AUTH_MAC_LEN], mac[AUTH_MAC_LEN];
+                auth_mac(c->sf.key, "locus-sched", c->nonce, AUTH_NONCE_LEN,
+                         c->sf.job_id, strlen(c->sf.job_id), want);
+                if (!sn || !smac || !auth_equal(smac, want)) {
+                    pthread_mutex_lock(&c->mu);
+                    close_client(c, "the scheduler could not prove it has "
+                                    "the cluster key");
+                    pthread_mutex_unlock(&c->mu);
+                    return;
+                }
+                auth_mac(c->sf.key, "locus-peer", sn, AUTH_NONCE_LEN,
+                         c->nonce, AUTH_NONCE_LEN, mac);
+                wire_rec_begin(&c->to_sched, REC_AUTH);
+                wire_put_raw(&c->to_sched, mac, AUTH_MAC_LEN);
+                wire_rec_end(&c->to_sched);
+                c->state = C_AUTH;
+            } else if (type == REC_REFUSE) {
+                char why[256], m[300];
+                wire_get_str(&r, why, sizeof(why));
+                snprintf(m, sizeof(m), "refused by the scheduler: %s", why);
+                pthread_mutex_lock(&c->mu);
+                close_client(c, m);
+                pthread_mutex_unlock(&c->mu);
+                return;
+            }
+            continue;
+        }
+        switch (type) {
+        case REC_WELCOME:
+            pthread_mutex_lock(&c->mu);
+            c->id = (int)wire_get_u32(&r);
+            c->heartbeat_ms = (int)wire_get_u32(&r);
+            if (c->heartbeat_ms <= 0 || c->heartbeat_ms > 60000)
+                c->heartbeat_ms = 500;
+            c->state = C_JOINED;
+            pthread_cond_broadcast(&c->cv);
+            pthread_mutex_unlock(&c->mu);
+            break;
+        case REC_REFUSE: {
+            char why[256], m[300];
+            wire_get_str(&r, why, sizeof(why));
+            snprintf(m, sizeof(m), "refused by the scheduler: %s", why);
+            pthread_mutex_lock(&c->mu);
+            close_client(c, m);
+            pthread_mutex_unlock(&c->mu);
+            return;
+        }
+        case REC_RESULT:
+            on_result(c, &r);
+            break;
+        case REC_REQUIRE_DONE:
+        case REC_WORKERS:
+            on_require_done(c, &r, type);
+            break;
+        case REC_PEER:
+            on_peer(c, &r);
+            break;
+        case REC_PEER_GONE: {
+            int id = (int)wire_get_u32(&r);
+            cpeer *p = cpeer_get(c, id);
+            if (p) {
+                lnet_peer_set(&c->net, p->route.ep, p->route.addr, -1);
+                p->id = 0;
+            }
+            break;
+        }
+        case REC_SHUTDOWN: {
+            char why[256], m[300];
+            wire_get_str(&r, why, sizeof(why));
+            snprintf(m, sizeof(m), "scheduler shut down: %s", why);
+            pthread_mutex_lock(&c->mu);
+            close_client(c, m);
+            pthread_mutex_unlock(&c->mu);
+            return;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static void send_gets(locus_client *c, struct locus_future *list)
+{
+    while (list) {
+        struct locus_future *f = list;
+        list = f->fetch_next;
+        f->fetch_next = NULL;
+        cpeer *w = cpeer_get(c, f->worker);
+        if (!w) {
+            char m[128];
+            snprintf(m, sizeof(m), "worker %d that holds the value is not "
+                     "connected", f->worker);
+            fetch_done(c, f, LOCUS_ELOST, m);
+            continue;
+        }
+        uint64_t req = ++c->next_req | (1ull << 62);
+        if (lc_map_put(&c->gets, req, f) != 0) {
+            fetch_done(c, f, LOCUS_ENOMEM, "out of memory");
+            continue;
+        }
+        wire_wr *o = &c->peer_out[w->id];
+        wire_rec_begin(o, REC_GET);
+        wire_put_u64(o, req);
+        wire_put_u64(o, f->key);
+        wire_rec_end(o);
+        if (lnet_send(&c->net, w->route, o, lc_deadline_ms(SEND_TIMEOUT_MS)))
+        {
+            lc_map_del(&c->gets, req);
+            fetch_done(c, f, LOCUS_ECLOSED, locus_last_error());
+        }
+    }
+}
+
+static void *progress_main(void *arg)
+{
+    locus_client *c = arg;
+    wire_wr batch;
+    wire_wr_init(&batch);
+    xport_event evs[64];
+    int eps[64];
+    uint64_t last_hb = lc_now_ns();
+    while (!atomic_load(&c->stop)) {
+        int n = lnet_poll(&c->net, evs, eps, 64);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].kind == XPORT_EV_RECV) {
+                handle_message(c, eps[i], &evs[i]);
+                lnet_release(&c->net, eps[i], &evs[i]);
+            } else if (evs[i].kind == XPORT_EV_READ_DONE ||
+                       evs[i].kind == XPORT_EV_READ_ERROR) {
+                on_read_event(c, &evs[i]);
+            } else if (evs[i].kind == XPORT_EV_SEND_ERROR &&
+                       eps[i] == c->sched.ep && evs[i].peer == c->sched.addr) {
+                c->send_failures++;
+            }
+        }
+        pthread_mutex_lock(&c->mu);
+        int joined = c->state == C_JOINED;
+        struct locus_future *fetches = NULL;
+        if (joined) {
+            /* swap buffers: user threads keep appending to a fresh one */
+            wire_wr tmp = c->pending;
+            c->pending = batch;
+            batch = tmp;
+            fetches = c->fetchq;
+            c->fetchq = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (batch.nrec) {
+            /* records of the batch go after the thread's own */
+            wire_put_raw(&c->to_sched, batch.buf, batch.len);
+            c->to_sched.nrec += batch.nrec;
+            wire_wr_reset(&batch);
+        }
+        uint64_t now = lc_now_ns();
+        if (joined && now - last_hb > (uint64_t)c->heartbeat_ms * 1000000ull) {
+            wire_rec_begin(&c->to_sched, REC_HEARTBEAT);
+            wire_put_u32(&c->to_sched, 0);
+            wire_put_u32(&c->to_sched, 0);
+            wire_put_u64(&c->to_sched, 0);
+            wire_put_u64(&c->to_sched, 0);
+            wire_rec_end(&c->to_sched);
+            last_hb = now;
+        }
+        if (c->to_sched.nrec || c->to_sched.len) {
+            if (lnet_send(&c->net, c->sched, &c->to_sched,
+                          lc_deadline_ms(SEND_TIMEOUT_MS)) != 0)
+                c->send_failures++;
+            else
+                c->send_failures = 0;
+        }
+        if (fetches)
+            send_gets(c, fetches);
+        if (c->send_failures > 3) {
+            pthread_mutex_lock(&c->mu);
+            close_client(c, "the scheduler does not answer (sends fail)");
+            pthread_mutex_unlock(&c->mu);
+        }
+        if (n == 0) {
+            pthread_mutex_lock(&c->mu);
+            int idle = c->pending.nrec == 0 && !c->fetchq;
+            if (idle)
+                c->sleeping = 1;
+            pthread_mutex_unlock(&c->mu);
+            if (idle)
+                lnet_wait(&c->net, 50, c->heartbeat_ms > 0 ? c->heartbeat_ms
+                                                           : 200);
+            pthread_mutex_lock(&c->mu);
+            c->sleeping = 0;
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    /* goodbye: the scheduler releases whatever we still hold */
+    if (c->state == C_JOINED) {
+        pthread_mutex_lock(&c->mu);
+        if (c->pending.nrec) {
+            wire_put_raw(&c->to_sched, c->pending.buf, c->pending.len);
+            c->to_sched.nrec += c->pending.nrec;
+            wire_wr_reset(&c->pending);
+        }
+        pthread_mutex_unlock(&c->mu);
+        wire_rec_begin(&c->to_sched, REC_BYE);
+        wire_rec_end(&c->to_sched);
+        lnet_send(&c->net, c->sched, &c->to_sched, lc_deadline_ms(1000));
+        /* drive progress briefly so the goodbye leaves before we close */
+        uint64_t until = lc_now_ns() + 50000000ull;
+        while (lc_now_ns() < until) {
+            int n = lnet_poll(&c->net, evs, eps, 64);
+            for (int i = 0; i < n; i++)
+                if (evs[i].kind == XPORT_EV_RECV)
+                    lnet_release(&c->net, eps[i], &evs[i]);
+            if (n == 0)
+                lnet_wait(&c->net, 0, 5);
+        }
+    }
+    wire_wr_free(&batch);
+    return NULL;
+}
+
+/* ---- connecting --------------------------------------------------------------- */
+
+static void client_free(locus_client *c)
+{
+    size_t it = 0;
+    uint64_t k;
+    void *v;
+    while (lc_map_next(&c->futures, &it, &k, &v)) {
+        struct locus_future *f = v;
+        free(f->data);
+        free(f->errmsg);
+        free(f);
+    }
+    lc_map_free(&c->futures);
+    lc_map_free(&c->gets);
+    while (c->reqs) {
+        creq *q = c->reqs;
+        c->reqs = q->next;
+        free(q->payload);
+        free(q);
+    }
+    for (int i = 0; i < c->cappeers; i++)
+        wire_wr_free(&c->peer_out[i]);
+    free(c->peer_out);
+    free(c->peers);
+    wire_wr_free(&c->pending);
+    wire_wr_free(&c->to_sched);
+    lnet_close(&c->net);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+int locus_connect(const char *target, const struct locus_connect_opts *opts,
+                  locus_client **out)
+{
+    int rc = 0;
+    locus_client *c = NULL;
+    lc_clearerr();
+    LC_CHECK(out, fail, rc, LOCUS_EINVAL, "client", "locus_connect: out is "
+             "NULL");
+    *out = NULL;
+    LC_CHECK(!opts || opts->size == sizeof(*opts), fail, rc, LOCUS_EINVAL,
+             "client", "locus_connect: opts->size is %zu, expected %zu "
+             "(use LOCUS_CONNECT_OPTS_INIT)", opts ? opts->size : 0,
+             sizeof(*opts));
+    LC_CHECK(!opts || (opts->flags & ~LOCUS_CONNECT_NO_SHM) == 0, fail, rc,
+             LOCUS_EINVAL, "client", "locus_connect: unknown flag bits "
+             "0x%x", opts ? opts->flags & ~LOCUS_CONNECT_NO_SHM : 0);
+    if (!target)
+        target = getenv("LOCUS_SCHEDULER_FILE");
+    LC_CHECK(target && *target, fail, rc, LOCUS_EINVAL, "client",
+             "no scheduler file: pass its path or set $LOCUS_SCHEDULER_FILE");
+    c = calloc(1, sizeof(*c));
+    LC_CHECK(c, fail, rc, LOCUS_ENOMEM, "client", "no memory");
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    lc_map_init(&c->futures);
+    lc_map_init(&c->gets);
+    wire_wr_init(&c->pending);
+    wire_wr_init(&c->to_sched);
+    c->net.wake_fd = -1;
+    c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+    c->heartbeat_ms = 500;
+    LC_CHECK_RC(auth_init(), fail, rc);
+    LC_CHECK_RC(schedfile_read(target, &c->sf), fail, rc);
+    LC_CHECK_RC(lnet_open(&c->net, opts && opts->provider ? opts->provider
+                                                          : c->sf.provider,
+                          opts ? opts->bind : NULL, NULL,
+                          opts && (opts->flags & LOCUS_CONNECT_NO_SHM)),
+                fail, rc);
+    LC_CHECK_RC(lnet_route_to(&c->net, c->sf.host, c->sf.net_addr,
+                              c->sf.shm_addr, &c->sched),
+                fail, rc);
+    auth_random(c->nonce, AUTH_NONCE_LEN);
+    wire_rec_begin(&c->to_sched, REC_HELLO);
+    wire_put_u8(&c->to_sched, ROLE_CLIENT);
+    wire_put_raw(&c->to_sched, c->nonce, AUTH_NONCE_LEN);
+    wire_put_str(&c->to_sched, lc_hostname());
+    wire_put_u32(&c->to_sched, (uint32_t)getpid());
+    wire_put_str(&c->to_sched, c->net.name[LNET_NET]);
+    wire_put_str(&c->to_sched, c->net.name[LNET_SHM]);
+    wire_put_i32(&c->to_sched, -1);
+    wire_put_str(&c->to_sched, "");
+    wire_put_u32(&c->to_sched, 0);
+    wire_put_str(&c->to_sched, c->sf.job_id);
+    wire_rec_end(&c->to_sched);
+    int e = pthread_create(&c->thr, NULL, progress_main, c);
+    LC_CHECK(e == 0, fail, rc, LOCUS_ESYS, "client", "pthread_create: %s",
+             strerror(e));
+    c->thr_started = 1;
+    uint64_t dl = lc_deadline_ms(c->timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    while (c->state != C_JOINED && c->state != C_CLOSED)
+        if (cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    int st = c->state;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", c->why);
+    pthread_mutex_unlock(&c->mu);
+    if (st == C_CLOSED) {
+        rc = lc_seterr(strstr(why, "key") || strstr(why, "auth")
+                           ? LOCUS_EAUTH
+                           : LOCUS_ECLOSED,
+                       "client", "connecting to %s: %s", target, why);
+        goto fail;
+    }
+    LC_CHECK(st == C_JOINED, fail, rc, LOCUS_ETIMEDOUT, "client",
+             "the scheduler at %s (from %s) did not answer within %d ms; "
+             "is it running?", c->sf.net_addr, target, c->timeout_ms);
+    *out = c;
+    return 0;
+fail:
+    if (c) {
+        if (c->thr_started) {
+            atomic_store(&c->stop, 1);
+            lnet_wake(&c->net);
+            pthread_join(c->thr, NULL);
+        }
+        client_free(c);
+    }
+    return rc;
+}
+
+int locus_disconnect(locus_client *c)
+{
+    if (!c)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_disconnect: NULL "
+                         "client");
+    pthread_mutex_lock(&c->mu);
+    size_t left = c->futures.n;
+    pthread_mutex_unlock(&c->mu);
+    if (left)
+        lc_log(LC_LOG_INFO, "client", "disconnecting with %zu futures not "
+               "released; the cluster frees their data", left);
+    atomic_store(&c->stop, 1);
+    lnet_wake(&c->net);
+    pthread_join(c->thr, NULL);
+    client_free(c);
+    return 0;
+}
+
+/* ---- requests that wait for an answer ------------------------------------ */
+
+static creq *req_new(locus_client *c)
+{
+    /* under mu */
+    creq *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->id = ++c->next_req;
+    q->next = c->reqs;
+    c->reqs = q;
+    return q;
+}
+
+static int req_wait(locus_client *c, creq *q, int timeout_ms)
+{
+    /* under mu; unlinks and leaves q to the caller to free */
+    uint64_t dl = lc_deadline_ms(deadline_of(c, timeout_ms));
+    while (!q->done)
+        if (cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    for (creq **pp = &c->reqs; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    return q->done ? 0 : LOCUS_ETIMEDOUT;
+}
+
+static int check_open(locus_client *c)
+{
+    /* under mu */
+    if (c->state == C_CLOSED)
+        return lc_seterr(LOCUS_ECLOSED, "client", "not connected: %s",
+                         c->why);
+    return 0;
+}
+
+int locus_require(locus_client *c, const char *path, int timeout_ms)
+{
+    if (!c || !path || !*path)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_require: NULL client "
+                         "or empty path");
+    char abs[PATH_MAX];
+    if (!realpath(path, abs))
+        return lc_seterr(LOCUS_ELIB, "client", "task library %s: %s", path,
+                         strerror(errno));
+    pthread_mutex_lock(&c->mu);
+    int rc = check_open(c);
+    creq *q = rc ? NULL : req_new(c);
+    if (!rc && !q)
+        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    if (rc) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    wire_rec_begin(&c->pending, REC_REQUIRE);
+    wire_put_u64(&c->pending, q->id);
+    wire_put_str(&c->pending, abs);
+    wire_rec_end(&c->pending);
+    wake(c);
+    rc = req_wait(c, q, timeout_ms);
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        rc = lc_seterr(rc, "client", "locus_require(%s): no answer in time",
+                       abs);
+    else if (q->status)
+        rc = lc_seterr(q->status == LOCUS_ECLOSED ? LOCUS_ECLOSED : LOCUS_ELIB,
+                       "client", "task library %s: %s", abs, q->msg);
+    free(q->payload);
+    free(q);
+    return rc;
+}
+
+int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
+                  size_t *n)
+{
+    if (!c || !n || (max && !out))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_workers: NULL "
+                         "argument");
+    pthread_mutex_lock(&c->mu);
+    int rc = check_open(c);
+    creq *q = rc ? NULL : req_new(c);
+    if (!rc && !q)
+        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    if (rc) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    wire_rec_begin(&c->pending, REC_WORKERS_REQ);
+    wire_put_u64(&c->pending, q->id);
+    wire_rec_end(&c->pending);
+    wake(c);
+    rc = req_wait(c, q, -1);
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        rc = lc_seterr(rc, "client", "locus_workers: no answer in time");
+    } else if (q->status) {
+        rc = lc_seterr(q->status, "client", "locus_workers: %s",
+                       q->msg[0] ? q->msg : locus_strerror(q->status));
+    } else {
+        wire_rd r;
+        wire_rd_init(&r, q->payload, q->len);
+        uint32_t cnt = wire_get_u32(&r);
+        *n = cnt;
+        for (uint32_t i = 0; i < cnt && wire_rd_ok(&r); i++) {
+            locus_worker_info wi;
+            memset(&wi, 0, sizeof(wi));
+            wi.id = (int)wire_get_u32(&r);
+            wi.pid = (int)wire_get_u32(&r);
+            wire_get_str(&r, wi.host, sizeof(wi.host));
+            wi.numa_node = wire_get_i32(&r);
+            wire_get_str(&r, wi.cpuset, sizeof(wi.cpuset));
+            wi.nthreads = (int)wire_get_u32(&r);
+            wi.running = (int)wire_get_u32(&r);
+            wi.queued = (int)wire_get_u32(&r);
+            wi.tasks_done = wire_get_u64(&r);
+            wi.bytes_held = wire_get_u64(&r);
+            if (i < max)
+                out[i] = wi;
+        }
+        if (!wire_rd_ok(&r))
+            rc = lc_seterr(LOCUS_EPROTO, "client", "malformed WORKERS reply");
+    }
+    free(q->payload);
+    free(q);
+    return rc;
+}
+
+/* ---- submitting ------------------------------------------------------------------ */
+
+static int check_args(const char *fn, const locus_arg *args, size_t nargs,
+                      const struct locus_submit_opts *opts, locus_client *c)
+{
+    if (!fn || !*fn || strlen(fn) > 255)
+        return lc_seterr(LOCUS_EINVAL, "client", "function name is empty or "
+                         "longer than 255 characters");
+    if (nargs && !args)
+        return lc_seterr(LOCUS_EINVAL, "client", "%s: %zu arguments but args "
+                         "is NULL", fn, nargs);
+    if (nargs > 65535)
+        return lc_seterr(LOCUS_EINVAL, "client", "%s: %zu arguments (at most "
+                         "65535)", fn, nargs);
+    if (opts) {
+        if (opts->size != sizeof(*opts))
+            return lc_seterr(LOCUS_EINVAL, "client", "submit opts size %zu, "
+                             "expected %zu (use LOCUS_SUBMIT_OPTS_INIT)",
+                             opts->size, sizeof(*opts));
+        if (opts->flags)
+            return lc_seterr(LOCUS_EINVAL, "client", "unknown submit flag "
+                             "bits 0x%x", opts->flags);
+        if (opts->nworkers && !opts->workers)
+            return lc_seterr(LOCUS_EINVAL, "client", "opts.nworkers is %zu "
+                             "but opts.workers is NULL", opts->nworkers);
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        const locus_arg *a = &args[i];
+        switch (a->kind) {
+        case LOCUS_ARG_BYTES:
+            if (a->len && !a->data)
+                return lc_seterr(LOCUS_EINVAL, "client", "%s: argument %zu "
+                                 "has %zu bytes at NULL", fn, i, a->len);
+            if (a->len > c->net.msg_size / 2)
+                return lc_seterr(LOCUS_EMSGSIZE, "client", "%s: argument %zu "
+                                 "is %zu bytes; inline arguments are limited "
+                                 "to %zu (use locus_scatter for data)", fn, i,
+                                 a->len, c->net.msg_size / 2);
+            break;
+        case LOCUS_ARG_I64:
+        case LOCUS_ARG_F64:
+            break;
+        case LOCUS_ARG_FUTURE:
+            if (!a->future || a->future->c != c ||
+                atomic_load(&a->future->refs) <= 0)
+                return lc_seterr(LOCUS_EINVAL, "client", "%s: argument %zu is "
+                                 "not a live future of this client", fn, i);
+            break;
+        default:
+            return lc_seterr(LOCUS_EINVAL, "client", "%s: argument %zu has "
+                             "unknown kind %d", fn, i, a->kind);
+        }
+    }
+    return 0;
+}
+
+/* under mu: make a future and write its SUBMIT record */
+static struct locus_future *submit_locked(locus_client *c, const char *fn,
+                                          const locus_arg *args, size_t nargs,
+                                          const int *workers, size_t nworkers,
+                                          int retries)
+{
+    struct locus_future *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->c = c;
+    f->key = ((uint64_t)c->id << 40) | ++c->seq;
+    atomic_init(&f->refs, 1);
+    atomic_init(&f->state, F_PENDING);
+    f->worker = -1;
+    snprintf(f->keystr, sizeof(f->keystr), "task-%d-%llu", c->id,
+             (unsigned long long)c->seq);
+    if (lc_map_put(&c->futures, f->key, f) != 0) {
+        free(f);
+        return NULL;
+    }
+    wire_wr *o = &c->pending;
+    wire_rec_begin(o, REC_SUBMIT);
+    wire_put_u64(o, f->key);
+    wire_put_str(o, fn);
+    wire_put_i32(o, retries);
+    wire_put_u32(o, (uint32_t)nworkers);
+    for (size_t i = 0; i < nworkers; i++)
+        wire_put_u32(o, (uint32_t)workers[i]);
+    wire_put_u32(o, (uint32_t)nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        const locus_arg *a = &args[i];
+        if (a->kind == LOCUS_ARG_FUTURE) {
+            wire_put_u8(o, ARG_FUTURE);
+            wire_put_u64(o, a->future->key);
+        } else {
+            wire_put_u8(o, ARG_BYTES);
+            if (a->kind == LOCUS_ARG_I64)
+                wire_put_bytes(o, &a->v.i64, 8);
+            else if (a->kind == LOCUS_ARG_F64)
+                wire_put_bytes(o, &a->v.f64, 8);
+            else
+                wire_put_bytes(o, a->data, a->len);
+        }
+    }
+    wire_rec_end(o);
+    return f;
+}
+
+static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
+                       size_t nargs, size_t ntasks, int per_task_arg,
+                       const struct locus_submit_opts *opts,
+                       const int *one_worker, locus_future **out)
+{
+    const int *workers = opts ? opts->workers : NULL;
+    size_t nworkers = opts ? opts->nworkers : 0;
+    int retries = opts ? opts->retries : -1;
+    pthread_mutex_lock(&c->mu);
+    int rc = check_open(c);
+    size_t done = 0;
+    for (; !rc && done < ntasks; done++) {
+        const locus_arg *a = per_task_arg ? &args[done] : args;
+        size_t na = per_task_arg ? 1 : nargs;
+        const int *ws = workers;
+        size_t nw = nworkers;
+        if (one_worker) {
+            ws = &one_worker[done];
+            nw = 1;
+        }
+        out[done] = submit_locked(c, fn, a, na, ws, nw, retries);
+        if (!out[done] || c->pending.err)
+            rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory for task %zu",
+                           done);
+    }
+    if (rc) {
+        /* nothing was sent yet: take every record of this call back */
+        for (size_t i = 0; i < done; i++) {
+            if (out[i]) {
+                lc_map_del(&c->futures, out[i]->key);
+                free(out[i]);
+            }
+            out[i] = NULL;
+        }
+        wire_wr_reset(&c->pending); /* safe: the thread swaps under mu */
+    } else {
+        wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int locus_submit(locus_client *c, const char *fn, const locus_arg *args,
+                 size_t nargs, const struct locus_submit_opts *opts,
+                 locus_future **out)
+{
+    if (!c || !out)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_submit: NULL client "
+                         "or out");
+    *out = NULL;
+    int rc = check_args(fn, args, nargs, opts, c);
+    if (rc)
+        return rc;
+    return submit_many(c, fn, args, nargs, 1, 0, opts, NULL, out);
+}
+
+int locus_map(locus_client *c, const char *fn, const locus_arg *inputs,
+              size_t n, const struct locus_submit_opts *opts,
+              locus_future **out)
+{
+    if (!c || !out || (n && !inputs))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_map: NULL argument");
+    int rc = check_args(fn, inputs, n, opts, c);
+    if (rc)
+        return rc;
+    return submit_many(c, fn, inputs, 1, n, 1, opts, NULL, out);
+}
+
+int locus_scatter(locus_client *c, const locus_arg *values, size_t n,
+                  const struct locus_submit_opts *opts, locus_future **out)
+{
+    if (!c || !out || (n && !values))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_scatter: NULL "
+                         "argument");
+    int rc = check_args("locus.identity", values, n, opts, c);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (values[i].kind == LOCUS_ARG_FUTURE)
+            return lc_seterr(LOCUS_EINVAL, "client", "locus_scatter: value "
+                             "%zu is a future; scatter takes client data", i);
+    /* spread round-robin over the allowed workers, or all workers */
+    int *ids = NULL;
+    size_t nids = 0;
+    if (opts && opts->nworkers) {
+        ids = malloc(opts->nworkers * sizeof(int));
+        if (ids)
+            memcpy(ids, opts->workers, opts->nworkers * sizeof(int));
+        nids = opts->nworkers;
+    } else {
+        locus_worker_info wi[256];
+        size_t nw = 0;
+        rc = locus_workers(c, wi, 256, &nw);
+        if (rc)
+            return rc;
+        if (nw > 256)
+            nw = 256;
+        if (nw == 0)
+            return lc_seterr(LOCUS_ENOWORKERS, "client", "locus_scatter: no "
+                             "worker is connected");
+        ids = malloc(nw * sizeof(int));
+        for (size_t i = 0; ids && i < nw; i++)
+            ids[i] = wi[i].id;
+        nids = nw;
+    }
+    int *per = ids ? malloc((n ? n : 1) * sizeof(int)) : NULL;
+    if (!per) {
+        free(ids);
+        return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        per[i] = ids[i % nids];
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    rc = submit_many(c, "locus.identity", values, 1, n, 1, &o, per, out);
+    free(per);
+    free(ids);
+    return rc;
+}
+
+int locus_run_on_all(locus_client *c, const char *fn, const locus_arg *args,
+                     size_t nargs, locus_future ***out, int **worker_ids,
+                     size_t *n)
+{
+    if (!c || !out || !n)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_run_on_all: NULL "
+                         "argument");
+    *out = NULL;
+    *n = 0;
+    if (worker_ids)
+        *worker_ids = NULL;
+    int rc = check_args(fn, args, nargs, NULL, c);
+    if (rc)
+        return rc;
+    locus_worker_info wi[1024];
+    size_t nw = 0;
+    rc = locus_workers(c, wi, 1024, &nw);
+    if (rc)
+        return rc;
+    if (nw > 1024)
+        nw = 1024;
+    if (nw == 0)
+        return lc_seterr(LOCUS_ENOWORKERS, "client", "locus_run_on_all: no "
+                         "worker is connected");
+    int *ids = malloc(nw * sizeof(int));
+    locus_future **fs = calloc(nw, sizeof(*fs));
+    if (!ids || !fs) {
+        free(ids);
+        free(fs);
+        return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    }
+    for (size_t i = 0; i < nw; i++)
+        ids[i] = wi[i].id;
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.retries = 0; /* bound to its worker: retrying elsewhere is wrong */
+    rc = submit_many(c, fn, args, nargs, nw, 0, &o, ids, fs);
+    if (rc) {
+        free(ids);
+        free(fs);
+        return rc;
+    }
+    *out = fs;
+    *n = nw;
+    if (worker_ids)
+        *worker_ids = ids;
+    else
+        free(ids);
+    return 0;
+}
+
+/* ---- waiting ----------------------------------------------------------------------- */
+
+static int finished(const struct locus_future *f)
+{
+    return atomic_load(&f->state) != F_PENDING;
+}
+
+/* Spin briefly (low latency), then sleep on the condition variable. */
+static int wait_finished(struct locus_future *f, uint64_t dl)
+{
+    uint64_t spin_end = lc_now_ns() + SPIN_NS;
+    while (!finished(f) && lc_now_ns() < spin_end)
+        __asm__ __volatile__("" ::: "memory");
+    if (finished(f))
+        return 0;
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    while (!finished(f))
+        if (cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&c->mu);
+    return finished(f) ? 0 : LOCUS_ETIMEDOUT;
+}
+
+static int error_of(struct locus_future *f)
+{
+    int st = f->status ? f->status : LOCUS_ETASK;
+    return lc_seterr(st, "task", "%s: %s", f->keystr,
+                     f->errmsg ? f->errmsg : locus_strerror(st));
+}
+
+static int value_of(struct locus_future *f, uint64_t dl, const void **data,
+                    size_t *len)
+{
+    if (atomic_load(&f->state) == F_ERROR)
+        return error_of(f);
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    if (!f->have_data && !f->fetching) {
+        if (c->state == C_CLOSED) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ECLOSED, "client", "%s: not connected",
+                             f->keystr);
+        }
+        f->fetching = 1;
+        f->fetch_status = 0;
+        f->fetch_next = c->fetchq;
+        c->fetchq = f;
+        wake(c);
+    }
+    while (f->fetching)
+        if (cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    int rc = 0;
+    if (f->fetching)
+        rc = lc_seterr(LOCUS_ETIMEDOUT, "client", "%s: fetching its %llu "
+                       "bytes did not finish in time", f->keystr,
+                       (unsigned long long)f->nbytes);
+    else if (!f->have_data)
+        rc = lc_seterr(f->fetch_status ? f->fetch_status : LOCUS_EIO,
+                       "client", "%s: %s", f->keystr,
+                       f->errmsg ? f->errmsg : "value could not be fetched");
+    pthread_mutex_unlock(&c->mu);
+    if (!rc) {
+        if (data)
+            *data = f->data;
+        if (len)
+            *len = f->len;
+    }
+    return rc;
+}
+
+int locus_result(locus_future *f, int timeout_ms, const void **data,
+                 size_t *len)
+{
+    if (!f)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result: NULL future");
+    if (atomic_load(&f->refs) <= 0)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result: future was "
+                         "released");
+    uint64_t dl = lc_deadline_ms(deadline_of(f->c, timeout_ms));
+    if (wait_finished(f, dl))
+        return lc_seterr(LOCUS_ETIMEDOUT, "client", "%s not finished within "
+                         "%d ms", f->keystr, deadline_of(f->c, timeout_ms));
+    if (!data && !len)
+        return atomic_load(&f->state) == F_ERROR ? error_of(f) : 0;
+    return value_of(f, dl, data, len);
+}
+
+static int result8(locus_future *f, int timeout_ms, void *v)
+{
+    const void *p;
+    size_t n;
+    int rc = locus_result(f, timeout_ms, &p, &n);
+    if (rc)
+        return rc;
+    if (n != 8)
+        return lc_seterr(LOCUS_EINVAL, "client", "%s: value has %zu bytes, "
+                         "not an 8-byte number", f->keystr, n);
+    memcpy(v, p, 8);
+    return 0;
+}
+
+int locus_result_i64(locus_future *f, int timeout_ms, int64_t *v)
+{
+    if (!v)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result_i64: NULL v");
+    return result8(f, timeout_ms, v);
+}
+
+int locus_result_f64(locus_future *f, int timeout_ms, double *v)
+{
+    if (!v)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result_f64: NULL v");
+    return result8(f, timeout_ms, v);
+}
+
+int locus_gather(locus_future *const *fs, size_t n, int timeout_ms,
+                 locus_value *out)
+{
+    if ((n && (!fs || !out)))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_gather: NULL "
+                         "argument");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i] || atomic_load(&fs[i]->refs) <= 0)
+            return lc_seterr(LOCUS_EINVAL, "client", "locus_gather: future "
+                             "%zu is NULL or released", i);
+    if (n == 0)
+        return 0;
+    uint64_t dl = lc_deadline_ms(deadline_of(fs[0]->c, timeout_ms));
+    int first = 0;
+    char msg[1200] = "";
+    for (size_t i = 0; i < n; i++) {
+        locus_future *f = fs[i];
+        out[i].data = NULL;
+        out[i].len = 0;
+        int rc = wait_finished(f, dl);
+        if (rc)
+            rc = lc_seterr(LOCUS_ETIMEDOUT, "client", "%s not finished in "
+                           "time", f->keystr);
+        else
+            rc = value_of(f, dl, &out[i].data, &out[i].len);
+        out[i].status = rc;
+        if (rc && !first) {
+            first = rc;
+            snprintf(msg, sizeof(msg), "future %zu: %s", i,
+                     locus_last_error());
+        }
+    }
+    if (first)
+        return lc_seterr(first, "client", "%s", msg);
+    return 0;
+}
+
+int locus_wait(locus_future *const *fs, size_t n, int timeout_ms)
+{
+    if (n && !fs)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_wait: NULL futures");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return lc_seterr(LOCUS_EINVAL, "client", "locus_wait: future %zu "
+                             "is NULL", i);
+    if (n == 0)
+        return 0;
+    uint64_t dl = lc_deadline_ms(deadline_of(fs[0]->c, timeout_ms));
+    for (size_t i = 0; i < n; i++)
+        if (wait_finished(fs[i], dl))
+            return lc_seterr(LOCUS_ETIMEDOUT, "client", "locus_wait: %s not "
+                             "finished in time", fs[i]->keystr);
+    return 0;
+}
+
+int locus_as_completed(locus_future *const *fs, size_t n, unsigned char *seen,
+                       int timeout_ms, size_t *index)
+{
+    if (!fs || !seen || !index || n == 0)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_as_completed: NULL "
+                         "argument or no futures");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return lc_seterr(LOCUS_EINVAL, "client", "locus_as_completed: "
+                             "future %zu is NULL", i);
+    locus_client *c = fs[0]->c;
+    uint64_t dl = lc_deadline_ms(deadline_of(c, timeout_ms));
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int any = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (seen[i])
+                continue;
+            any = 1;
+            if (finished(fs[i])) {
+                seen[i] = 1;
+                *index = i;
+                pthread_mutex_unlock(&c->mu);
+                return 0;
+            }
+        }
+        if (!any) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ENOENT, "client", "locus_as_completed: "
+                             "every future was returned already");
+        }
+        if (cv_wait(c, dl) == ETIMEDOUT) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ETIMEDOUT, "client", "locus_as_completed: "
+                             "none finished in time");
+        }
+    }
+}
+
+/* ---- futures ------------------------------------------------------------------------ */
+
+int locus_cancel(locus_future *f)
+{
+    if (!f || atomic_load(&f->refs) <= 0)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_cancel: NULL or "
+                         "released future");
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    if (atomic_load(&f->state) == F_PENDING) {
+        wire_rec_begin(&c->pending, REC_CANCEL);
+        wire_put_u64(&c->pending, f->key);
+        wire_rec_end(&c->pending);
+        f->status = LOCUS_ECANCELED;
+        free(f->errmsg);
+        f->errmsg = strdup("canceled by the client");
+        atomic_store(&f->state, F_ERROR);
+        pthread_cond_broadcast(&c->cv);
+        wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+locus_future *locus_future_ref(locus_future *f)
+{
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
+    return f;
+}
+
+void locus_release(locus_future *f)
+{
+    if (!f)
+        return;
+    if (atomic_fetch_sub(&f->refs, 1) != 1)
+        return;
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    lc_map_del(&c->futures, f->key);
+    /* a fetch in flight keeps the future alive until it ends */
+    while (f->fetching)
+        pthread_cond_wait(&c->cv, &c->mu);
+    if (c->state != C_CLOSED) {
+        wire_rec_begin(&c->pending, REC_RELEASE);
+        wire_put_u64(&c->pending, f->key);
+        wire_rec_end(&c->pending);
+        wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(f->data);
+    free(f->errmsg);
+    free(f);
+}
+
+int locus_future_status(const locus_future *f)
+{
+    if (!f)
+        return LOCUS_EINVAL;
+    int st = atomic_load(&f->state);
+    if (st == F_PENDING)
+        return LOCUS_EAGAIN;
+    return st == F_DONE ? 0 : (f->status ? f->status : LOCUS_ETASK);
+}
+
+const char *locus_future_error(const locus_future *f)
+{
+    if (!f || atomic_load(&f->state) != F_ERROR || !f->errmsg)
+        return "";
+    return f->errmsg;
+}
+
+const char *locus_future_key(const locus_future *f)
+{
+    return f ? f->keystr : "";
+}
+
+int locus_who_has(locus_future *f, int *worker_ids, size_t max, size_t *n)
+{
+    if (!f || !n || (max && !worker_ids))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_who_has: NULL "
+                         "argument");
+    int st = atomic_load(&f->state);
+    if (st == F_PENDING)
+        return lc_seterr(LOCUS_EAGAIN, "client", "%s is not finished yet",
+                         f->keystr);
+    if (st == F_ERROR) {
+        *n = 0;
+        return error_of(f);
+    }
+    *n = 1;
+    if (max)
+        worker_ids[0] = f->worker;
+    return 0;
+}

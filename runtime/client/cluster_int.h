@@ -1,0 +1,19 @@
+/* Local cluster internals shared with the locus-cluster tool (private). */
+#ifndef LC_CLUSTER_INT_H
+#define LC_CLUSTER_INT_H
+
+#include <stddef.h>
+
+#include "locus/cluster.h"
+
+/* Path of a locus program: $LOCUS_BINDIR, the build tree, the install. */
+int cluster_find_program(const char *name, char *out, size_t len);
+int cluster_start(const struct locus_cluster_opts *opts, int detach,
+                  locus_cluster **out);
+const char *cluster_dir(const locus_cluster *lc);
+/* Pids of the scheduler and the workers; returns the number of workers. */
+int cluster_pids(const locus_cluster *lc, int *sched, int *workers, int max);
+/* Free the handle without stopping anything (locus-cluster start). */
+void cluster_forget(locus_cluster *lc);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Cluster key and peer authentication (private).
+ *
+ * Every peer proves it knows the 32-byte cluster key by an HMAC-SHA256 over
+ * a fresh challenge from the scheduler, and the scheduler proves the same to
+ * the peer over the peer's own nonce, before anything else is accepted.
+ * libsodium does the cryptography (constant-time compare, a CSPRNG).
+ */
+#ifndef LC_AUTH_H
+#define LC_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTH_KEY_LEN 32
+#define AUTH_NONCE_LEN 32
+#define AUTH_MAC_LEN 32
+
+int auth_init(void);
+void auth_random(void *buf, size_t n);
+/* out = HMAC-SHA256(key, label || 0 || a || b) */
+void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label,
+              const void *a, size_t alen, const void *b, size_t blen,
+              uint8_t out[AUTH_MAC_LEN]);
+/* Constant time; 1 when equal. */
+int auth_equal(const uint8_t a[AUTH_MAC_LEN], const uint8_t b[AUTH_MAC_LEN]);
+/* Hex encode n bytes into out (2n+1 bytes). */
+void auth_to_hex(const uint8_t *in, size_t n, char *out);
+/* Decode exactly n bytes from hex; LOCUS_EINVAL if malformed. */
+int auth_from_hex(const char *hex, uint8_t *out, size_t n);
+
+#endif

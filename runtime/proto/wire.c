@@ -1,0 +1,314 @@
+#include "proto/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+
+static const char *rec_names[REC_TYPE_MAX] = {
+    [REC_HELLO] = "HELLO",         [REC_CHALLENGE] = "CHALLENGE",
+    [REC_AUTH] = "AUTH",           [REC_WELCOME] = "WELCOME",
+    [REC_REFUSE] = "REFUSE",       [REC_PEER] = "PEER",
+    [REC_PEER_GONE] = "PEER_GONE", [REC_HEARTBEAT] = "HEARTBEAT",
+    [REC_BYE] = "BYE",             [REC_SHUTDOWN] = "SHUTDOWN",
+    [REC_SUBMIT] = "SUBMIT",       [REC_RELEASE] = "RELEASE",
+    [REC_CANCEL] = "CANCEL",       [REC_REQUIRE] = "REQUIRE",
+    [REC_WORKERS_REQ] = "WORKERS_REQ", [REC_RESULT] = "RESULT",
+    [REC_REQUIRE_DONE] = "REQUIRE_DONE", [REC_WORKERS] = "WORKERS",
+    [REC_COMPUTE] = "COMPUTE",     [REC_FREE] = "FREE",
+    [REC_LOAD_LIB] = "LOAD_LIB",   [REC_DONE] = "DONE",
+    [REC_LIB_LOADED] = "LIB_LOADED", [REC_GET] = "GET",
+    [REC_DATA] = "DATA",
+};
+
+const char *wire_rec_name(int type)
+{
+    if (type > 0 && type < REC_TYPE_MAX && rec_names[type])
+        return rec_names[type];
+    return "?";
+}
+
+void wire_wr_init(wire_wr *w)
+{
+    memset(w, 0, sizeof(*w));
+}
+
+void wire_wr_free(wire_wr *w)
+{
+    free(w->buf);
+    memset(w, 0, sizeof(*w));
+}
+
+void wire_wr_reset(wire_wr *w)
+{
+    w->len = 0;
+    w->nrec = 0;
+    w->err = 0;
+}
+
+static uint8_t *grow(wire_wr *w, size_t n)
+{
+    if (w->err)
+        return NULL;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(w->buf, cap);
+        if (!nb) {
+            w->err = LOCUS_ENOMEM;
+            return NULL;
+        }
+        w->buf = nb;
+        w->cap = cap;
+    }
+    uint8_t *p = w->buf + w->len;
+    w->len += n;
+    return p;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+#define PUT(w, v, n)                                                           \
+    do {                                                                       \
+        uint8_t *p_ = grow((w), (n));                                          \
+        if (p_)                                                                \
+            put_le(p_, (v), (n));                                              \
+    } while (0)
+
+void wire_put_u8(wire_wr *w, uint8_t v)
+{
+    PUT(w, v, 1);
+}
+void wire_put_u16(wire_wr *w, uint16_t v)
+{
+    PUT(w, v, 2);
+}
+void wire_put_u32(wire_wr *w, uint32_t v)
+{
+    PUT(w, v, 4);
+}
+void wire_put_u64(wire_wr *w, uint64_t v)
+{
+    PUT(w, v, 8);
+}
+void wire_put_i32(wire_wr *w, int32_t v)
+{
+    PUT(w, (uint32_t)v, 4);
+}
+
+void wire_put_raw(wire_wr *w, const void *src, size_t n)
+{
+    uint8_t *p = grow(w, n);
+    if (p && n)
+        memcpy(p, src, n);
+}
+
+void wire_put_bytes(wire_wr *w, const void *src, size_t n)
+{
+    if (n > UINT32_MAX) {
+        w->err = LOCUS_EMSGSIZE;
+        return;
+    }
+    wire_put_u32(w, (uint32_t)n);
+    wire_put_raw(w, src, n);
+}
+
+void wire_put_str(wire_wr *w, const char *s)
+{
+    wire_put_bytes(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+void wire_rec_begin(wire_wr *w, int type)
+{
+    w->rec_start = w->len;
+    wire_put_u16(w, (uint16_t)type);
+    wire_put_u32(w, 0);
+}
+
+void wire_rec_end(wire_wr *w)
+{
+    if (w->err)
+        return;
+    size_t plen = w->len - w->rec_start - WIRE_REC_HDR_LEN;
+    put_le(w->buf + w->rec_start + 2, plen, 4);
+    w->nrec++;
+}
+
+static void put_hdr(uint8_t *m, uint32_t len, uint32_t nrec)
+{
+    put_le(m, WIRE_MAGIC, 4);
+    put_le(m + 4, WIRE_VERSION, 2);
+    put_le(m + 6, 0, 2);
+    put_le(m + 8, len, 4);
+    put_le(m + 12, nrec, 4);
+}
+
+int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,
+               int (*emit)(void *arg, const void *msg, size_t len),
+               void *arg)
+{
+    int rc = 0;
+    if (w->err) {
+        rc = lc_seterr(w->err, "wire", "message buffer: out of memory");
+        wire_wr_reset(w);
+        return rc;
+    }
+    size_t off = 0, mlen = WIRE_HDR_LEN;
+    uint32_t nrec = 0;
+    while (off < w->len) {
+        size_t rlen =
+            WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + off + 2, 4);
+        if (WIRE_HDR_LEN + rlen > max) {
+            lc_log(LC_LOG_ERROR, "wire",
+                   "%s record of %zu bytes exceeds the message size %zu; "
+                   "dropped",
+                   wire_rec_name((int)get_le(w->buf + off, 2)), rlen, max);
+            if (!rc)
+                rc = lc_seterr(LOCUS_EMSGSIZE, "wire",
+                               "record of %zu bytes exceeds message size %zu",
+                               rlen, max);
+            off += rlen;
+            continue;
+        }
+        if (mlen + rlen > max) {
+            put_hdr(msgbuf, (uint32_t)mlen, nrec);
+            int e = emit(arg, msgbuf, mlen);
+            if (e && !rc)
+                rc = e;
+            mlen = WIRE_HDR_LEN;
+            nrec = 0;
+        }
+        memcpy(msgbuf + mlen, w->buf + off, rlen);
+        mlen += rlen;
+        nrec++;
+        off += rlen;
+    }
+    if (nrec) {
+        put_hdr(msgbuf, (uint32_t)mlen, nrec);
+        int e = emit(arg, msgbuf, mlen);
+        if (e && !rc)
+            rc = e;
+    }
+    wire_wr_reset(w);
+    return rc;
+}
+
+void wire_rd_init(wire_rd *r, const void *p, size_t len)
+{
+    r->p = p;
+    r->len = len;
+    r->off = 0;
+    r->bad = 0;
+}
+
+static const uint8_t *take(wire_rd *r, size_t n)
+{
+    if (r->bad || n > r->len - r->off) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+#define GET(r, n)                                                              \
+    do {                                                                       \
+        const uint8_t *p_ = take((r), (n));                                    \
+        return p_ ? get_le(p_, (n)) : 0;                                       \
+    } while (0)
+
+uint8_t wire_get_u8(wire_rd *r)
+{
+    GET(r, 1);
+}
+uint16_t wire_get_u16(wire_rd *r)
+{
+    GET(r, 2);
+}
+uint32_t wire_get_u32(wire_rd *r)
+{
+    GET(r, 4);
+}
+uint64_t wire_get_u64(wire_rd *r)
+{
+    GET(r, 8);
+}
+int32_t wire_get_i32(wire_rd *r)
+{
+    return (int32_t)wire_get_u32(r);
+}
+
+const void *wire_get_raw(wire_rd *r, size_t n)
+{
+    return take(r, n);
+}
+
+const void *wire_get_bytes(wire_rd *r, size_t *n)
+{
+    uint32_t len = wire_get_u32(r);
+    const void *p = take(r, len);
+    *n = p ? len : 0;
+    return p;
+}
+
+void wire_get_str(wire_rd *r, char *buf, size_t len)
+{
+    size_t n;
+    const char *p = wire_get_bytes(r, &n);
+    if (!p || n >= len || memchr(p, '\0', n)) {
+        r->bad = 1;
+        if (len)
+            buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+int wire_open(const void *data, size_t len, wire_rd *records)
+{
+    const uint8_t *m = data;
+    if (len < WIRE_HDR_LEN)
+        return lc_seterr(LOCUS_EPROTO, "wire", "message of %zu bytes is "
+                         "shorter than a header", len);
+    if (get_le(m, 4) != WIRE_MAGIC)
+        return lc_seterr(LOCUS_EPROTO, "wire", "bad magic 0x%08llx",
+                         (unsigned long long)get_le(m, 4));
+    if (get_le(m + 4, 2) != WIRE_VERSION)
+        return lc_seterr(LOCUS_EPROTO, "wire", "protocol version %u, "
+                         "expected %u (mixed locus versions?)",
+                         (unsigned)get_le(m + 4, 2), WIRE_VERSION);
+    if (get_le(m + 8, 4) != len)
+        return lc_seterr(LOCUS_EPROTO, "wire", "header says %u bytes, "
+                         "message has %zu", (unsigned)get_le(m + 8, 4), len);
+    wire_rd_init(records, m + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
+    return 0;
+}
+
+int wire_next(wire_rd *records, int *type, wire_rd *payload)
+{
+    if (wire_rd_left(records) == 0 && !records->bad)
+        return 0;
+    *type = wire_get_u16(records);
+    uint32_t n = wire_get_u32(records);
+    const void *p = take(records, n);
+    if (!p)
+        return lc_seterr(LOCUS_EPROTO, "wire", "truncated record (type %d)",
+                         *type);
+    wire_rd_init(payload, p, n);
+    return 1;
+}

@@ -1,0 +1,175 @@
+/*
+ * Wire format of locus control messages (private).
+ *
+ * A message is a 16-byte header followed by records; each record is
+ * [u16 type][u32 length][payload].  Records of any type to the same peer are
+ * batched into one message.  All integers little-endian.  Every read is
+ * bounds-checked: a reader that runs past its end is marked bad (sticky) and
+ * returns zeros, so a decoder checks wire_rd_ok() once at the end of a
+ * record, and a malformed message can never crash the process.
+ */
+#ifndef LC_WIRE_H
+#define LC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_MAGIC 0x314c434cu /* "LCL1" */
+#define WIRE_VERSION 1
+#define WIRE_HDR_LEN 16
+#define WIRE_REC_HDR_LEN 6
+#define WIRE_TAG_CTRL 0x4c4f43555300ull /* tag of control messages */
+
+enum wire_rec_type {
+    /* authentication and membership */
+    REC_HELLO = 1,   /* peer -> sched */
+    REC_CHALLENGE,   /* sched -> peer */
+    REC_AUTH,        /* peer -> sched */
+    REC_WELCOME,     /* sched -> peer */
+    REC_REFUSE,      /* sched -> peer */
+    REC_PEER,        /* sched -> peer: another peer to talk to */
+    REC_PEER_GONE,   /* sched -> peer */
+    REC_HEARTBEAT,   /* any -> sched */
+    REC_BYE,         /* any -> sched */
+    REC_SHUTDOWN,    /* sched -> worker */
+    /* client -> sched */
+    REC_SUBMIT = 20,
+    REC_RELEASE,
+    REC_CANCEL,
+    REC_REQUIRE,
+    REC_WORKERS_REQ,
+    /* sched -> client */
+    REC_RESULT = 40,
+    REC_REQUIRE_DONE,
+    REC_WORKERS,
+    /* sched -> worker */
+    REC_COMPUTE = 60,
+    REC_FREE,
+    REC_LOAD_LIB,
+    /* worker -> sched */
+    REC_DONE = 80,
+    REC_LIB_LOADED,
+    /* data plane: any peer -> worker holding the data, and the reply */
+    REC_GET = 100,
+    REC_DATA,
+    REC_TYPE_MAX
+};
+
+/*
+ * Record payloads, field by field (str and bytes are u32 length + bytes):
+ *
+ * HELLO       u8 role, raw nonce[32], str host, u32 pid, str net, str shm,
+ *             i32 numa, str cpuset, u32 nthreads, str job_id
+ * CHALLENGE   raw sched_nonce[32], raw mac[32] = HMAC(key, "locus-sched",
+ *             peer nonce, job_id): the scheduler proves it has the key
+ * AUTH        raw mac[32] = HMAC(key, "locus-peer", sched nonce, peer nonce)
+ * WELCOME     u32 id, u32 heartbeat_ms
+ * REFUSE      str reason
+ * PEER        u32 id, u8 role, str host, u32 pid, str net, str shm
+ * PEER_GONE   u32 id
+ * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held
+ * SHUTDOWN    str reason
+ * SUBMIT      u64 key, str fn, i32 retries, u32 nrestrict, u32 ids[],
+ *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64)
+ * RELEASE     u64 key            CANCEL   u64 key (client->sched, sched->worker)
+ * REQUIRE     u64 req, str path  WORKERS_REQ u64 req
+ * RESULT      u64 key, i32 status, u32 worker, u64 nbytes, u8 inline,
+ *             bytes (the value when inline, else the error message)
+ * REQUIRE_DONE u64 req, i32 status, str message
+ * WORKERS     u64 req, u32 n, n x (u32 id, u32 pid, str host, i32 numa,
+ *             str cpuset, u32 nthreads, u32 running, u32 queued,
+ *             u64 tasks_done, u64 bytes_held)
+ * COMPUTE     u64 key, str fn, u32 nargs, nargs x (u8 ARG_BYTES, bytes |
+ *             u8 ARG_FUTURE, u64 key, u32 holder, u64 nbytes)
+ * FREE        u64 key
+ * LOAD_LIB    u64 req, str path
+ * DONE        u64 key, i32 status, u64 nbytes, u64 duration_ns, u8 inline,
+ *             bytes (the value when inline, else the error message)
+ * LIB_LOADED  u64 req, i32 status, str message
+ * GET         u64 req, u64 key
+ * DATA        u64 req, i32 status, u64 nbytes, u8 mode, then
+ *             DATA_INLINE: bytes | DATA_RMA: u64 addr, u64 rkey, u64 len |
+ *             error (status != 0): bytes message
+ */
+enum wire_role { ROLE_WORKER = 1, ROLE_CLIENT = 2 };
+enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1 };
+enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1 };
+
+/* Values up to this size travel inline with RESULT/DONE records. */
+#define WIRE_INLINE_MAX 1024
+
+const char *wire_rec_name(int type);
+
+/* ---- writer: a growable buffer --------------------------------------------- */
+typedef struct wire_wr {
+    uint8_t *buf;
+    size_t len, cap;
+    int err;            /* sticky: out of memory */
+    size_t rec_start;   /* offset of the open record's header */
+    uint32_t nrec;      /* records in the buffer */
+} wire_wr;
+
+void wire_wr_init(wire_wr *w);
+void wire_wr_free(wire_wr *w);
+void wire_wr_reset(wire_wr *w);
+void wire_put_u8(wire_wr *w, uint8_t v);
+void wire_put_u16(wire_wr *w, uint16_t v);
+void wire_put_u32(wire_wr *w, uint32_t v);
+void wire_put_u64(wire_wr *w, uint64_t v);
+void wire_put_i32(wire_wr *w, int32_t v);
+void wire_put_bytes(wire_wr *w, const void *p, size_t n); /* u32 len + bytes */
+void wire_put_str(wire_wr *w, const char *s);             /* NULL = "" */
+void wire_put_raw(wire_wr *w, const void *p, size_t n);   /* no length */
+/* Records: begin writes the record header, end patches its length. */
+void wire_rec_begin(wire_wr *w, int type);
+void wire_rec_end(wire_wr *w);
+
+/*
+ * Split the records of w into messages of at most max bytes each (header
+ * included) and hand each to emit(arg, msg, len).  A record larger than a
+ * message is reported with LOCUS_EMSGSIZE and skipped.  Returns 0 or the
+ * first error emit returned.  w is reset afterwards.  msgbuf is scratch
+ * space of max bytes.
+ */
+int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,
+               int (*emit)(void *arg, const void *msg, size_t len),
+               void *arg);
+
+/* ---- reader ------------------------------------------------------------------ */
+typedef struct wire_rd {
+    const uint8_t *p;
+    size_t len, off;
+    int bad;
+} wire_rd;
+
+void wire_rd_init(wire_rd *r, const void *p, size_t len);
+static inline int wire_rd_ok(const wire_rd *r)
+{
+    return !r->bad;
+}
+static inline size_t wire_rd_left(const wire_rd *r)
+{
+    return r->bad ? 0 : r->len - r->off;
+}
+uint8_t wire_get_u8(wire_rd *r);
+uint16_t wire_get_u16(wire_rd *r);
+uint32_t wire_get_u32(wire_rd *r);
+uint64_t wire_get_u64(wire_rd *r);
+int32_t wire_get_i32(wire_rd *r);
+/* Pointer into the message (zero copy) and length. */
+const void *wire_get_bytes(wire_rd *r, size_t *n);
+const void *wire_get_raw(wire_rd *r, size_t n);
+/* Copy a string into buf (len bytes with NUL); too long or containing NUL:
+ * reader marked bad. */
+void wire_get_str(wire_rd *r, char *buf, size_t len);
+
+/*
+ * Check a message header; on success set *msg to a reader over the records.
+ * Returns 0 or LOCUS_EPROTO with a message.
+ */
+int wire_open(const void *data, size_t len, wire_rd *records);
+/* Next record: 1 with *type and a reader over its payload, 0 at the end,
+ * LOCUS_EPROTO if the record header is malformed. */
+int wire_next(wire_rd *records, int *type, wire_rd *payload);
+
+#endif

@@ -1,0 +1,1129 @@
+/*
+ * Worker.  The progress thread owns the endpoints: it reads COMPUTE records,
+ * resolves the function (built-ins, then the required libraries), pins
+ * local inputs, fetches remote ones (GET, then inline bytes or fi_read),
+ * queues the task for the task threads, and sends DONE records in batches.
+ * Task threads only run functions; they never touch the fabric.
+ * Heartbeats come from the progress thread, which task code never blocks.
+ */
+#include "worker/worker.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "base/map.h"
+#include "net/lnet.h"
+#include "proto/auth.h"
+#include "proto/schedfile.h"
+#include "proto/wire.h"
+#include "topo/topo.h"
+
+#define SEND_TIMEOUT_MS 5000
+
+typedef struct wobj {
+    uint64_t key;
+    void *data;
+    size_t len;
+    int pins;
+    int freed;          /* FREE arrived while pinned */
+    xport_mr *mr[2];    /* registered lazily, per endpoint, for remote reads */
+} wobj;
+
+typedef struct wpeer {
+    int id, role;
+    lnet_route route;
+    char host[64];
+    int pid;
+    wire_wr out;
+    int dirty;
+} wpeer;
+
+typedef struct fetch {
+    struct locus_task *t;
+    uint32_t arg;
+    int holder;
+    void *buf;
+    size_t len;
+} fetch;
+
+typedef struct fnent {
+    char *name;
+    locus_task_fn fn;
+    struct fnent *next;
+} fnent;
+
+typedef struct worker {
+    const struct worker_opts *o;
+    lnet net;
+    schedfile sf;
+    lnet_route sched;
+    wire_wr to_sched;
+    int id;
+    int heartbeat_ms;
+    int node, nthreads;
+    char cpuset[64];
+    topo *topo;
+    lc_map objs;     /* key -> wobj */
+    lc_map tasks;    /* key -> task, from COMPUTE until DONE is sent */
+    lc_map fetches;  /* request id -> fetch */
+    uint64_t next_req;
+    wpeer **peers;
+    int cappeers;
+    int *dirty;
+    int ndirty;
+    void **libs;
+    char **libpaths;
+    int nlibs;
+    fnent *fns[256];
+    /* task queue: progress thread -> task threads */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct locus_task *qhead, *qtail;
+    int qlen;
+    int stopping;
+    /* done queue: task threads -> progress thread */
+    pthread_mutex_t dmu;
+    struct locus_task *dhead, *dtail;
+    pthread_t *threads;
+    int nstarted;
+    atomic_int running;
+    uint64_t tasks_done, bytes_held;
+    int sched_failures;
+} worker;
+
+int worker_id_of(const struct worker *w)
+{
+    return w->id;
+}
+
+int worker_node_of(const struct worker *w)
+{
+    return w->node;
+}
+
+/* ---- peers and sending ---------------------------------------------------- */
+
+static wpeer *wpeer_get(worker *w, int id)
+{
+    return id > 0 && id < w->cappeers ? w->peers[id] : NULL;
+}
+
+static wire_wr *out_to_peer(worker *w, wpeer *p)
+{
+    if (!p->dirty) {
+        p->dirty = 1;
+        w->dirty[w->ndirty++] = p->id;
+    }
+    return &p->out;
+}
+
+static void flush(worker *w)
+{
+    if (w->to_sched.nrec) {
+        if (lnet_send(&w->net, w->sched, &w->to_sched,
+                      lc_deadline_ms(SEND_TIMEOUT_MS)) != 0) {
+            w->sched_failures++;
+            lc_log(LC_LOG_WARN, "worker", "send to scheduler: %s",
+                   locus_last_error());
+        } else {
+            w->sched_failures = 0;
+        }
+    }
+    for (int i = 0; i < w->ndirty; i++) {
+        wpeer *p = wpeer_get(w, w->dirty[i]);
+        if (!p)
+            continue;
+        p->dirty = 0;
+        if (lnet_send(&w->net, p->route, &p->out,
+                      lc_deadline_ms(SEND_TIMEOUT_MS)) != 0)
+            lc_log(LC_LOG_WARN, "worker", "send to peer %d: %s", p->id,
+                   locus_last_error());
+    }
+    w->ndirty = 0;
+}
+
+static void on_peer(worker *w, wire_rd *r)
+{
+    char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
+    int id = (int)wire_get_u32(r);
+    int role = wire_get_u8(r);
+    char host[64];
+    wire_get_str(r, host, sizeof(host));
+    int pid = (int)wire_get_u32(r);
+    wire_get_str(r, net, sizeof(net));
+    wire_get_str(r, shm, sizeof(shm));
+    if (!wire_rd_ok(r) || id <= 0 || id > (1 << 20))
+        return;
+    if (id >= w->cappeers) {
+        int ncap = w->cappeers ? w->cappeers : 64;
+        while (ncap <= id)
+            ncap *= 2;
+        wpeer **np = realloc(w->peers, (size_t)ncap * sizeof(*np));
+        if (!np)
+            return;
+        w->peers = np;
+        int *nd = realloc(w->dirty, (size_t)ncap * sizeof(int));
+        if (!nd)
+            return;
+        w->dirty = nd;
+        for (int i = w->cappeers; i < ncap; i++)
+            w->peers[i] = NULL;
+        w->cappeers = ncap;
+    }
+    if (w->peers[id])
+        return;
+    wpeer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    p->id = id;
+    p->role = role;
+    p->pid = pid;
+    snprintf(p->host, sizeof(p->host), "%s", host);
+    wire_wr_init(&p->out);
+    if (lnet_route_to(&w->net, host, net, shm, &p->route) != 0) {
+        lc_log(LC_LOG_WARN, "worker", "cannot reach peer %d on %s: %s", id,
+               host, locus_last_error());
+        wire_wr_free(&p->out);
+        free(p);
+        return;
+    }
+    lnet_peer_set(&w->net, p->route.ep, p->route.addr, id);
+    w->peers[id] = p;
+}
+
+static void on_peer_gone(worker *w, wire_rd *r)
+{
+    int id = (int)wire_get_u32(r);
+    wpeer *p = wpeer_get(w, id);
+    if (!wire_rd_ok(r) || !p)
+        return;
+    /* the address stays in the AV; its peer-table entry goes */
+    lnet_peer_set(&w->net, p->route.ep, p->route.addr, -1);
+    if (p->dirty)
+        wire_wr_reset(&p->out);
+    /* keep the slot's struct if it is in the dirty list; free otherwise */
+    if (!p->dirty) {
+        wire_wr_free(&p->out);
+        free(p);
+        w->peers[id] = NULL;
+    }
+}
+
+/* ---- functions ------------------------------------------------------------- */
+
+static unsigned strhash(const char *s)
+{
+    unsigned h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h & 255;
+}
+
+static locus_task_fn resolve(worker *w, const char *name)
+{
+    locus_task_fn f = worker_builtin(name);
+    if (f)
+        return f;
+    unsigned h = strhash(name);
+    for (fnent *e = w->fns[h]; e; e = e->next)
+        if (!strcmp(e->name, name))
+            return e->fn;
+    for (int i = 0; i < w->nlibs; i++) {
+        void *sym = dlsym(w->libs[i], name);
+        if (sym) {
+            fnent *e = malloc(sizeof(*e));
+            if (e) {
+                e->name = strdup(name);
+                memcpy(&e->fn, &sym, sizeof(sym));
+                e->next = w->fns[h];
+                w->fns[h] = e;
+                if (!e->name) {
+                    w->fns[h] = e->next;
+                    free(e);
+                }
+            }
+            locus_task_fn fn;
+            memcpy(&fn, &sym, sizeof(sym));
+            return fn;
+        }
+    }
+    return NULL;
+}
+
+static int load_lib(worker *w, const char *path, char *msg, size_t len)
+{
+    for (int i = 0; i < w->nlibs; i++)
+        if (!strcmp(w->libpaths[i], path))
+            return 0;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(msg, len, "dlopen: %s", e ? e : "unknown error");
+        return LOCUS_ELIB;
+    }
+    void **nl = realloc(w->libs, (size_t)(w->nlibs + 1) * sizeof(void *));
+    char **np = nl ? realloc(w->libpaths, (size_t)(w->nlibs + 1) *
+                                              sizeof(char *))
+                   : NULL;
+    if (nl)
+        w->libs = nl;
+    if (np)
+        w->libpaths = np;
+    if (!nl || !np) {
+        dlclose(h);
+        snprintf(msg, len, "out of memory");
+        return LOCUS_ENOMEM;
+    }
+    w->libs[w->nlibs] = h;
+    w->libpaths[w->nlibs] = strdup(path);
+    w->nlibs++;
+    lc_log(LC_LOG_INFO, "worker", "loaded task library %s", path);
+    return 0;
+}
+
+static void on_load_lib(worker *w, wire_rd *r)
+{
+    char path[1024], msg[1024] = "";
+    uint64_t req = wire_get_u64(r);
+    wire_get_str(r, path, sizeof(path));
+    if (!wire_rd_ok(r))
+        return;
+    int rc = load_lib(w, path, msg, sizeof(msg));
+    if (rc)
+        lc_log(LC_LOG_WARN, "worker", "task library %s: %s", path, msg);
+    if (req == 0)
+        return; /* replayed at join: nobody waits */
+    wire_rec_begin(&w->to_sched, REC_LIB_LOADED);
+    wire_put_u64(&w->to_sched, req);
+    wire_put_i32(&w->to_sched, rc);
+    wire_put_str(&w->to_sched, msg);
+    wire_rec_end(&w->to_sched);
+}
+
+/* ---- tasks -------------------------------------------------------------------- */
+
+static void task_destroy(worker *w, struct locus_task *t)
+{
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        wobj *o = t->args[i].pin;
+        if (o && --o->pins == 0 && o->freed) {
+            for (int e = 0; e < 2; e++)
+                xport_mr_close(o->mr[e]);
+            free(o->data);
+            free(o);
+        }
+        free(t->args[i].owned);
+    }
+    free(t->args);
+    free(t->payload);
+    free(t->result);
+    free(t->errmsg);
+    free(t);
+}
+
+static void enqueue(worker *w, struct locus_task *t)
+{
+    pthread_mutex_lock(&w->qmu);
+    t->next = NULL;
+    if (w->qtail)
+        w->qtail->next = t;
+    else
+        w->qhead = t;
+    w->qtail = t;
+    w->qlen++;
+    pthread_cond_signal(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
+}
+
+static void push_done(worker *w, struct locus_task *t)
+{
+    pthread_mutex_lock(&w->dmu);
+    int was_empty = w->dhead == NULL;
+    t->next = NULL;
+    if (w->dtail)
+        w->dtail->next = t;
+    else
+        w->dhead = t;
+    w->dtail = t;
+    pthread_mutex_unlock(&w->dmu);
+    if (was_empty)
+        lnet_wake(&w->net);
+}
+
+static void fail_now(worker *w, struct locus_task *t, int status,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void fail_now(worker *w, struct locus_task *t, int status,
+                     const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    t->status = status;
+    free(t->errmsg);
+    t->errmsg = strdup(msg);
+    push_done(w, t);
+}
+
+static void send_get(worker *w, struct locus_task *t, uint32_t i,
+                     uint64_t key, int holder)
+{
+    wpeer *h = wpeer_get(w, holder);
+    if (!h) {
+        t->nmissing--;
+        fail_now(w, t, LOCUS_ELOST, "input %u is on worker %d, which is not "
+                 "connected", i, holder);
+        return;
+    }
+    fetch *f = calloc(1, sizeof(*f));
+    uint64_t req = ++w->next_req;
+    if (!f || lc_map_put(&w->fetches, req, f) != 0) {
+        free(f);
+        t->nmissing--;
+        fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u", i);
+        return;
+    }
+    f->t = t;
+    f->arg = i;
+    f->holder = holder;
+    wire_wr *o = out_to_peer(w, h);
+    wire_rec_begin(o, REC_GET);
+    wire_put_u64(o, req);
+    wire_put_u64(o, key);
+    wire_rec_end(o);
+}
+
+static void on_compute(worker *w, wire_rd *r)
+{
+    struct locus_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return;
+    t->w = w;
+    t->payload = malloc(r->len ? r->len : 1);
+    if (!t->payload) {
+        free(t);
+        return;
+    }
+    memcpy(t->payload, r->p, r->len);
+    wire_rd rd;
+    wire_rd_init(&rd, t->payload, r->len);
+    t->key = wire_get_u64(&rd);
+    wire_get_str(&rd, t->fn_name, sizeof(t->fn_name));
+    t->nargs = wire_get_u32(&rd);
+    if (!wire_rd_ok(&rd) || t->nargs > wire_rd_left(&rd)) {
+        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
+        free(t->payload);
+        free(t);
+        return;
+    }
+    t->args = calloc(t->nargs ? t->nargs : 1, sizeof(targ));
+    if (!t->args || lc_map_put(&w->tasks, t->key, t) != 0) {
+        free(t->args);
+        free(t->payload);
+        free(t);
+        return;
+    }
+    struct {
+        uint32_t i;
+        uint64_t key;
+        int holder;
+    } remote[16];
+    int nremote = 0, overflow = 0;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        uint8_t kind = wire_get_u8(&rd);
+        if (kind == ARG_BYTES) {
+            t->args[i].p = wire_get_bytes(&rd, &t->args[i].len);
+        } else if (kind == ARG_FUTURE) {
+            uint64_t k = wire_get_u64(&rd);
+            int holder = (int)wire_get_u32(&rd);
+            (void)wire_get_u64(&rd);
+            wobj *o = lc_map_get(&w->objs, k);
+            if (o && !o->freed) {
+                o->pins++;
+                t->args[i].pin = o;
+                t->args[i].p = o->data;
+                t->args[i].len = o->len;
+            } else if (holder == w->id) {
+                fail_now(w, t, LOCUS_ELOST, "input %u (key %llx) should be "
+                         "here but is not (freed?)", i, (unsigned long long)k);
+                return;
+            } else if (nremote < 16) {
+                remote[nremote].i = i;
+                remote[nremote].key = k;
+                remote[nremote].holder = holder;
+                nremote++;
+            } else {
+                overflow = 1;
+            }
+        } else {
+            rd.bad = 1;
+        }
+    }
+    if (!wire_rd_ok(&rd)) {
+        fail_now(w, t, LOCUS_EPROTO, "malformed task arguments");
+        return;
+    }
+    if (overflow) {
+        fail_now(w, t, LOCUS_ENOTSUP, "more than 16 inputs on other workers");
+        return;
+    }
+    t->fn = resolve(w, t->fn_name);
+    if (!t->fn) {
+        char libs[512] = "";
+        size_t off = 0;
+        for (int i = 0; i < w->nlibs && off < sizeof(libs) - 2; i++)
+            off += (size_t)snprintf(libs + off, sizeof(libs) - off, "%s%s",
+                                    i ? ", " : "", w->libpaths[i]);
+        fail_now(w, t, LOCUS_ENOSYM, "function '%s' not found on worker %d "
+                 "in the task libraries [%s] (call locus_require first?)",
+                 t->fn_name, w->id, libs);
+        return;
+    }
+    if (nremote == 0) {
+        enqueue(w, t);
+        return;
+    }
+    t->nmissing = nremote;
+    for (int k = 0; k < nremote; k++)
+        send_get(w, t, remote[k].i, remote[k].key, remote[k].holder);
+}
+
+static void input_arrived(worker *w, struct locus_task *t)
+{
+    if (--t->nmissing == 0 && t->status == 0)
+        enqueue(w, t);
+    else if (t->nmissing == 0 && t->status != 0)
+        push_done(w, t);
+}
+
+static void fetch_failed(worker *w, fetch *f, int status, const char *msg)
+{
+    struct locus_task *t = f->t;
+    if (t->status == 0) {
+        t->status = status;
+        char m[1024];
+        snprintf(m, sizeof(m), "fetching input %u from worker %d: %s", f->arg,
+                 f->holder, msg);
+        t->errmsg = strdup(m);
+    }
+    free(f->buf);
+    free(f);
+    if (--t->nmissing == 0)
+        push_done(w, t);
+}
+
+static void on_data(worker *w, int ep, wire_rd *r)
+{
+    uint64_t req = wire_get_u64(r);
+    int status = wire_get_i32(r);
+    uint64_t nbytes = wire_get_u64(r);
+    uint8_t mode = wire_get_u8(r);
+    fetch *f = wire_rd_ok(r) ? lc_map_get(&w->fetches, req) : NULL;
+    if (!f)
+        return;
+    if (status != 0 || (mode != DATA_INLINE && mode != DATA_RMA)) {
+        size_t n;
+        const char *m = wire_get_bytes(r, &n);
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%.*s", m ? (int)n : 0, m ? m : "");
+        lc_map_del(&w->fetches, req);
+        fetch_failed(w, f, status ? status : LOCUS_EPROTO, msg);
+        return;
+    }
+    f->len = nbytes;
+    f->buf = malloc(nbytes ? nbytes : 1);
+    if (!f->buf) {
+        lc_map_del(&w->fetches, req);
+        fetch_failed(w, f, LOCUS_ENOMEM, "out of memory");
+        return;
+    }
+    if (mode == DATA_INLINE) {
+        size_t n;
+        const void *p = wire_get_bytes(r, &n);
+        lc_map_del(&w->fetches, req);
+        if (!p || n != nbytes) {
+            fetch_failed(w, f, LOCUS_EPROTO, "malformed inline data");
+            return;
+        }
+        memcpy(f->buf, p, n);
+        f->t->args[f->arg].owned = f->buf;
+        f->t->args[f->arg].p = f->buf;
+        f->t->args[f->arg].len = n;
+        struct locus_task *t = f->t;
+        free(f);
+        input_arrived(w, t);
+        return;
+    }
+    xport_rkey rk;
+    rk.addr = wire_get_u64(r);
+    rk.key = wire_get_u64(r);
+    rk.len = wire_get_u64(r);
+    wpeer *h = wpeer_get(w, f->holder);
+    if (!wire_rd_ok(r) || !h || h->route.ep != ep) {
+        lc_map_del(&w->fetches, req);
+        fetch_failed(w, f, LOCUS_EPROTO, "bad RMA descriptor");
+        return;
+    }
+    /* the request id rides in the context pointer */
+    int rc = xport_read(w->net.ep[ep], h->route.addr, f->buf, nbytes, NULL,
+                        &rk, 0, (void *)(uintptr_t)req);
+    if (rc != 0) {
+        lc_map_del(&w->fetches, req);
+        fetch_failed(w, f, rc, locus_last_error());
+    }
+}
+
+static void on_read_event(worker *w, xport_event *ev)
+{
+    uint64_t req = (uint64_t)(uintptr_t)ev->ctx;
+    fetch *f = lc_map_del(&w->fetches, req);
+    if (!f)
+        return;
+    if (ev->kind == XPORT_EV_READ_ERROR) {
+        fetch_failed(w, f, ev->status, locus_strerror(ev->status));
+        return;
+    }
+    targ *a = &f->t->args[f->arg];
+    a->owned = f->buf;
+    a->p = f->buf;
+    a->len = f->len;
+    struct locus_task *t = f->t;
+    free(f);
+    input_arrived(w, t);
+}
+
+/* A peer asks for an object this worker holds. */
+static void on_get(worker *w, wpeer *p, wire_rd *r)
+{
+    uint64_t req = wire_get_u64(r);
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r))
+        return;
+    wobj *o = lc_map_get(&w->objs, key);
+    wire_wr *out = out_to_peer(w, p);
+    wire_rec_begin(out, REC_DATA);
+    wire_put_u64(out, req);
+    if (!o || o->freed) {
+        char m[160];
+        snprintf(m, sizeof(m), "object %llx is not on worker %d (freed or "
+                 "never computed here)", (unsigned long long)key, w->id);
+        wire_put_i32(out, LOCUS_ENOENT);
+        wire_put_u64(out, 0);
+        wire_put_u8(out, DATA_INLINE);
+        wire_put_str(out, m);
+        wire_rec_end(out);
+        return;
+    }
+    if (o->len + 64 <= w->net.msg_size / 2) {
+        wire_put_i32(out, 0);
+        wire_put_u64(out, o->len);
+        wire_put_u8(out, DATA_INLINE);
+        wire_put_bytes(out, o->data, o->len);
+        wire_rec_end(out);
+        return;
+    }
+    int ep = p->route.ep;
+    xport_rkey rk;
+    int rc = 0;
+    if (!o->mr[ep])
+        rc = xport_mr_reg(w->net.ep[ep], o->data, o->len, &o->mr[ep]);
+    if (rc == 0)
+        rc = xport_mr_rkey(o->mr[ep], o->data, o->len, &rk);
+    if (rc != 0) {
+        wire_put_i32(out, rc);
+        wire_put_u64(out, 0);
+        wire_put_u8(out, DATA_INLINE);
+        wire_put_str(out, locus_last_error());
+        wire_rec_end(out);
+        return;
+    }
+    wire_put_i32(out, 0);
+    wire_put_u64(out, o->len);
+    wire_put_u8(out, DATA_RMA);
+    wire_put_u64(out, rk.addr);
+    wire_put_u64(out, rk.key);
+    wire_put_u64(out, rk.len);
+    wire_rec_end(out);
+}
+
+static void obj_free(worker *w, wobj *o)
+{
+    w->bytes_held -= o->len;
+    if (o->pins) {
+        o->freed = 1;
+        return;
+    }
+    for (int e = 0; e < 2; e++)
+        xport_mr_close(o->mr[e]);
+    free(o->data);
+    free(o);
+}
+
+static void on_free(worker *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r))
+        return;
+    wobj *o = lc_map_del(&w->objs, key);
+    if (o)
+        obj_free(w, o);
+}
+
+static void on_cancel(worker *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    struct locus_task *t = wire_rd_ok(r) ? lc_map_get(&w->tasks, key) : NULL;
+    if (t)
+        atomic_store(&t->canceled, 1);
+}
+
+/* Finished tasks: keep results, report in one batch. */
+static void drain_done(worker *w)
+{
+    pthread_mutex_lock(&w->dmu);
+    struct locus_task *t = w->dhead;
+    w->dhead = w->dtail = NULL;
+    pthread_mutex_unlock(&w->dmu);
+    while (t) {
+        struct locus_task *next = t->next;
+        lc_map_del(&w->tasks, t->key);
+        w->tasks_done++;
+        wire_wr *o = &w->to_sched;
+        wire_rec_begin(o, REC_DONE);
+        wire_put_u64(o, t->key);
+        if (t->status == 0 && atomic_load(&t->canceled))
+            t->status = LOCUS_ECANCELED;
+        wire_put_i32(o, t->status);
+        if (t->status == 0) {
+            wobj *ob = calloc(1, sizeof(*ob));
+            if (ob) {
+                ob->key = t->key;
+                ob->data = t->result ? t->result : malloc(1);
+                ob->len = t->result ? t->rlen : 0;
+                t->result = NULL;
+            }
+            if (!ob || !ob->data || lc_map_put(&w->objs, ob->key, ob) != 0) {
+                /* report the failure instead of a result we cannot keep */
+                if (ob)
+                    free(ob->data);
+                free(ob);
+                o->len = o->rec_start; /* drop the half-written record */
+                wire_rec_begin(o, REC_DONE);
+                wire_put_u64(o, t->key);
+                wire_put_i32(o, LOCUS_ENOMEM);
+                wire_put_u64(o, 0);
+                wire_put_u64(o, t->dur);
+                wire_put_u8(o, 0);
+                wire_put_str(o, "worker out of memory storing the result");
+            } else {
+                w->bytes_held += ob->len;
+                wire_put_u64(o, ob->len);
+                wire_put_u64(o, t->dur);
+                int inl = ob->len <= WIRE_INLINE_MAX;
+                wire_put_u8(o, (uint8_t)inl);
+                wire_put_bytes(o, ob->data, inl ? ob->len : 0);
+            }
+        } else {
+            wire_put_u64(o, 0);
+            wire_put_u64(o, t->dur);
+            wire_put_u8(o, 0);
+            wire_put_str(o, t->errmsg ? t->errmsg
+                                      : locus_strerror(t->status));
+        }
+        wire_rec_end(o);
+        task_destroy(w, t);
+        t = next;
+    }
+}
+
+static void *task_thread(void *arg)
+{
+    struct locus_task *self = arg; /* carries the worker and index only */
+    worker *w = self->w;
+    int idx = self->thread;
+    free(self);
+    if (topo_bind_thread(w->topo, w->node, idx) != 0)
+        lc_log(LC_LOG_INFO, "numa", "thread %d not bound: %s", idx,
+               locus_last_error());
+    for (;;) {
+        pthread_mutex_lock(&w->qmu);
+        while (!w->qhead && !w->stopping)
+            pthread_cond_wait(&w->qcv, &w->qmu);
+        if (w->stopping && !w->qhead) {
+            pthread_mutex_unlock(&w->qmu);
+            break;
+        }
+        struct locus_task *t = w->qhead;
+        w->qhead = t->next;
+        if (!w->qhead)
+            w->qtail = NULL;
+        w->qlen--;
+        pthread_mutex_unlock(&w->qmu);
+
+        t->thread = idx;
+        if (atomic_load(&t->canceled)) {
+            t->status = LOCUS_ECANCELED;
+        } else {
+            atomic_fetch_add(&w->running, 1);
+            t->t0 = lc_now_ns();
+            int rc = t->fn(t);
+            t->dur = lc_now_ns() - t->t0;
+            atomic_fetch_sub(&w->running, 1);
+            if (rc != 0 && t->status == 0)
+                t->status = rc < 0 ? rc : LOCUS_ETASK;
+            if (t->status != 0 && !t->errmsg) {
+                char m[256];
+                snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name, rc,
+                         locus_strerror(t->status));
+                t->errmsg = strdup(m);
+            }
+        }
+        push_done(w, t);
+    }
+    return NULL;
+}
+
+/* ---- joining the scheduler ------------------------------------------------- */
+
+static void send_hello(worker *w, uint8_t nonce[AUTH_NONCE_LEN])
+{
+    wire_wr *o = &w->to_sched;
+    wire_rec_begin(o, REC_HELLO);
+    wire_put_u8(o, ROLE_WORKER);
+    wire_put_raw(o, nonce, AUTH_NONCE_LEN);
+    wire_put_str(o, lc_hostname());
+    wire_put_u32(o, (uint32_t)getpid());
+    wire_put_str(o, w->net.name[LNET_NET]);
+    wire_put_str(o, w->net.name[LNET_SHM]);
+    wire_put_i32(o, w->node);
+    wire_put_str(o, w->cpuset);
+    wire_put_u32(o, (uint32_t)w->nthreads);
+    wire_put_str(o, w->sf.job_id);
+    wire_rec_end(o);
+}
+
+static int start_threads(worker *w)
+{
+    w->threads = calloc((size_t)w->nthreads, sizeof(pthread_t));
+    if (!w->threads)
+        return lc_seterr(LOCUS_ENOMEM, "worker", "no memory for threads");
+    for (int i = 0; i < w->nthreads; i++) {
+        struct locus_task *arg = calloc(1, sizeof(*arg));
+        if (!arg)
+            return lc_seterr(LOCUS_ENOMEM, "worker", "no memory");
+        arg->w = w;
+        arg->thread = i;
+        int e = pthread_create(&w->threads[i], NULL, task_thread, arg);
+        if (e) {
+            free(arg);
+            return lc_seterr(LOCUS_ESYS, "worker", "pthread_create: %s",
+                             strerror(e));
+        }
+        w->nstarted++;
+    }
+    return 0;
+}
+
+static void stop_threads(worker *w)
+{
+    pthread_mutex_lock(&w->qmu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
+    for (int i = 0; i < w->nstarted; i++)
+        pthread_join(w->threads[i], NULL);
+    free(w->threads);
+    w->threads = NULL;
+}
+
+enum { J_HELLO, J_AUTH, J_JOINED };
+
+static int on_sched_message(worker *w, int *state, const uint8_t pn[],
+                            xport_event *ev, int ep, int *quit)
+{
+    wire_rd recs, r;
+    int type, rc;
+    if (wire_open(ev->data, ev->len, &recs) != 0) {
+        lc_log(LC_LOG_WARN, "worker", "message dropped: %s",
+               locus_last_error());
+        return 0;
+    }
+    int from_sched = ep == w->sched.ep && ev->peer == w->sched.addr;
+    int pid = from_sched ? 0 : lnet_peer_get(&w->net, ep, ev->peer);
+    wpeer *p = pid > 0 ? wpeer_get(w, pid) : NULL;
+    if (!from_sched && !p) {
+        lc_log(LC_LOG_WARN, "worker", "message from an unknown peer dropped");
+        return 0;
+    }
+    while ((rc = wire_next(&recs, &type, &r)) == 1) {
+        if (!from_sched) {
+            if (*state != J_JOINED)
+                continue;
+            if (type == REC_GET)
+                on_get(w, p, &r);
+            else if (type == REC_DATA)
+                on_data(w, ep, &r);
+            else
+                lc_log(LC_LOG_WARN, "worker", "unexpected %s from peer %d",
+                       wire_rec_name(type), pid);
+            continue;
+        }
+        if (*state == J_HELLO) {
+            if (type == REC_REFUSE) {
+                char why[256];
+                wire_get_str(&r, why, sizeof(why));
+                return lc_seterr(LOCUS_EAUTH, "worker", "scheduler refused "
+                                 "us: %s", why);
+            }
+            if (type != REC_CHALLENGE)
+                continue;
+            const uint8_t *sn = wire_get_raw(&r, AUTH_NONCE_LEN);
+            const uint8_t *smac = wire_get_raw(&r, AUTH_MAC_LEN);
+            uint8_t want[AUTH_MAC_LEN], mac[AUTH_MAC_LEN];
+            auth_mac(w->sf.key, "locus-sched", pn, AUTH_NONCE_LEN,
+                     w->sf.job_id, strlen(w->sf.job_id), want);
+            if (!sn || !smac || !auth_equal(smac, want))
+                return lc_seterr(LOCUS_EAUTH, "worker", "the scheduler could "
+                                 "not prove it has the cluster key");
+            auth_mac(w->sf.key, "locus-peer", sn, AUTH_NONCE_LEN, pn,
+                     AUTH_NONCE_LEN, mac);
+            wire_rec_begin(&w->to_sched, REC_AUTH);
+            wire_put_raw(&w->to_sched, mac, AUTH_MAC_LEN);
+            wire_rec_end(&w->to_sched);
+            *state = J_AUTH;
+            continue;
+        }
+        switch (type) {
+        case REC_WELCOME:
+            w->id = (int)wire_get_u32(&r);
+            w->heartbeat_ms = (int)wire_get_u32(&r);
+            if (w->heartbeat_ms <= 0 || w->heartbeat_ms > 60000)
+                w->heartbeat_ms = 500;
+            *state = J_JOINED;
+            lc_log(LC_LOG_INFO, "worker", "joined as worker %d (node %d, "
+                   "cpuset %s, %d threads)", w->id, w->node, w->cpuset,
+                   w->nthreads);
+            break;
+        case REC_REFUSE: {
+            char why[256];
+            wire_get_str(&r, why, sizeof(why));
+            return lc_seterr(LOCUS_EAUTH, "worker", "scheduler refused us: "
+                             "%s", why);
+        }
+        case REC_COMPUTE:
+            on_compute(w, &r);
+            break;
+        case REC_FREE:
+            on_free(w, &r);
+            break;
+        case REC_CANCEL:
+            on_cancel(w, &r);
+            break;
+        case REC_LOAD_LIB:
+            on_load_lib(w, &r);
+            break;
+        case REC_PEER:
+            on_peer(w, &r);
+            break;
+        case REC_PEER_GONE:
+            on_peer_gone(w, &r);
+            break;
+        case REC_SHUTDOWN: {
+            char why[256];
+            wire_get_str(&r, why, sizeof(why));
+            lc_log(LC_LOG_INFO, "worker", "shutdown: %s", why);
+            *quit = 1;
+            return 0;
+        }
+        default:
+            lc_log(LC_LOG_WARN, "worker", "unexpected %s from the scheduler",
+                   wire_rec_name(type));
+        }
+    }
+    if (rc < 0)
+        lc_log(LC_LOG_WARN, "worker", "rest of message dropped: %s",
+               locus_last_error());
+    return 0;
+}
+
+int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
+{
+    int rc = 0;
+    worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return lc_seterr(LOCUS_ENOMEM, "worker", "no memory");
+    w->o = o;
+    w->id = -1;
+    lc_map_init(&w->objs);
+    lc_map_init(&w->tasks);
+    lc_map_init(&w->fetches);
+    wire_wr_init(&w->to_sched);
+    pthread_mutex_init(&w->qmu, NULL);
+    pthread_cond_init(&w->qcv, NULL);
+    pthread_mutex_init(&w->dmu, NULL);
+    w->net.wake_fd = -1;
+    int quit = 0;
+
+    /* bind first: memory touched before binding lands on the wrong node */
+    LC_CHECK_RC(topo_load(o->topology, &w->topo), out, rc);
+    w->node = o->numa_node >= 0 ? o->numa_node : 0;
+    LC_CHECK(w->node < topo_numa_count(w->topo), out, rc, LOCUS_EINVAL,
+             "worker", "NUMA node %d requested, the topology has %d", w->node,
+             topo_numa_count(w->topo));
+    LC_CHECK_RC(topo_bind_process(w->topo, w->node), out, rc);
+    topo_numa_cpuset(w->topo, w->node, w->cpuset, sizeof(w->cpuset));
+    w->nthreads = o->nthreads > 0 ? o->nthreads
+                                  : topo_numa_ncores(w->topo, w->node);
+    if (w->nthreads < 1)
+        w->nthreads = 1;
+
+    LC_CHECK_RC(auth_init(), out, rc);
+    LC_CHECK_RC(schedfile_read(o->sched_file, &w->sf), out, rc);
+    LC_CHECK_RC(lnet_open(&w->net, o->provider ? o->provider : w->sf.provider,
+                          o->bind, NULL, o->no_shm),
+                out, rc);
+    LC_CHECK_RC(lnet_route_to(&w->net, w->sf.host, w->sf.net_addr,
+                              w->sf.shm_addr, &w->sched),
+                out, rc);
+
+    uint8_t pn[AUTH_NONCE_LEN];
+    auth_random(pn, sizeof(pn));
+    send_hello(w, pn);
+    flush(w);
+    int state = J_HELLO;
+    uint64_t join_deadline = lc_deadline_ms(o->timeout_ms > 0 ? o->timeout_ms
+                                                              : 30000);
+    uint64_t last_hb = 0;
+    xport_event evs[64];
+    int eps[64];
+    while (!*stop && !quit) {
+        int n = lnet_poll(&w->net, evs, eps, 64);
+        for (int i = 0; i < n; i++) {
+            xport_event *ev = &evs[i];
+            if (ev->kind == XPORT_EV_RECV) {
+                int e = on_sched_message(w, &state, pn, ev, eps[i], &quit);
+                lnet_release(&w->net, eps[i], ev);
+                if (e) {
+                    rc = e;
+                    goto out;
+                }
+            } else if (ev->kind == XPORT_EV_READ_DONE ||
+                       ev->kind == XPORT_EV_READ_ERROR) {
+                on_read_event(w, ev);
+            } else if (ev->kind == XPORT_EV_SEND_ERROR) {
+                if (eps[i] == w->sched.ep && ev->peer == w->sched.addr)
+                    w->sched_failures++;
+            }
+        }
+        if (state == J_JOINED && !w->threads)
+            LC_CHECK_RC(start_threads(w), out, rc);
+        if (state != J_JOINED && lc_expired(join_deadline)) {
+            rc = lc_seterr(LOCUS_ETIMEDOUT, "worker", "no answer from the "
+                           "scheduler at %s within the deadline",
+                           w->sf.net_addr);
+            goto out;
+        }
+        drain_done(w);
+        uint64_t now = lc_now_ns();
+        if (state == J_JOINED &&
+            now - last_hb > (uint64_t)w->heartbeat_ms * 1000000ull) {
+            wire_rec_begin(&w->to_sched, REC_HEARTBEAT);
+            wire_put_u32(&w->to_sched, (uint32_t)atomic_load(&w->running));
+            wire_put_u32(&w->to_sched, (uint32_t)w->qlen);
+            wire_put_u64(&w->to_sched, w->tasks_done);
+            wire_put_u64(&w->to_sched, w->bytes_held);
+            wire_rec_end(&w->to_sched);
+            last_hb = now;
+        }
+        flush(w);
+        if (w->sched_failures > 3) {
+            rc = lc_seterr(LOCUS_ECLOSED, "worker", "the scheduler is gone");
+            goto out;
+        }
+        if (n == 0)
+            lnet_wait(&w->net, 50, w->heartbeat_ms > 0 ? w->heartbeat_ms
+                                                       : 200);
+    }
+    if (state == J_JOINED && !quit) {
+        wire_rec_begin(&w->to_sched, REC_BYE);
+        wire_rec_end(&w->to_sched);
+        flush(w);
+    }
+out:
+    if (rc)
+        lc_log(LC_LOG_ERROR, "worker", "%s", locus_last_error());
+    stop_threads(w);
+    /* tasks still queued or done are dropped with the process */
+    for (struct locus_task *t = w->qhead; t;) {
+        struct locus_task *n = t->next;
+        task_destroy(w, t);
+        t = n;
+    }
+    w->qhead = NULL;
+    for (struct locus_task *t = w->dhead; t;) {
+        struct locus_task *n = t->next;
+        lc_map_del(&w->tasks, t->key);
+        task_destroy(w, t);
+        t = n;
+    }
+    {
+        size_t it = 0;
+        uint64_t k;
+        void *v;
+        while (lc_map_next(&w->fetches, &it, &k, &v)) {
+            fetch *f = v;
+            free(f->buf);
+            free(f);
+        }
+        it = 0;
+        while (lc_map_next(&w->tasks, &it, &k, &v))
+            task_destroy(w, v); /* waiting for inputs */
+        it = 0;
+        while (lc_map_next(&w->objs, &it, &k, &v)) {
+            wobj *ob = v;
+            ob->pins = 0;
+            obj_free(w, ob);
+        }
+    }
+    lc_map_free(&w->objs);
+    lc_map_free(&w->tasks);
+    lc_map_free(&w->fetches);
+    for (int i = 0; i < w->cappeers; i++)
+        if (w->peers[i]) {
+            wire_wr_free(&w->peers[i]->out);
+            free(w->peers[i]);
+        }
+    free(w->peers);
+    free(w->dirty);
+    for (int h = 0; h < 256; h++)
+        for (fnent *e = w->fns[h]; e;) {
+            fnent *n = e->next;
+            free(e->name);
+            free(e);
+            e = n;
+        }
+    for (int i = 0; i < w->nlibs; i++) {
+        /* libraries stay mapped: task threads are joined, but a library's
+           destructors may still be referenced by atexit handlers */
+        free(w->libpaths[i]);
+    }
+    free(w->libs);
+    free(w->libpaths);
+    wire_wr_free(&w->to_sched);
+    lnet_close(&w->net);
+    if (w->topo)
+        topo_destroy(w->topo);
+    pthread_mutex_destroy(&w->qmu);
+    pthread_cond_destroy(&w->qcv);
+    pthread_mutex_destroy(&w->dmu);
+    free(w);
+    return rc;
+}
