@@ -29,6 +29,10 @@ for ex in spmd mpmd; do
 done
 
 echo
+echo "== function_to_data"
+"$bin/examples/function_to_data" "$sched" "$bin/examples/libtasks_data.so"
+
+echo
 echo "== what the workers printed"
 cat "$dir"/worker-*.log | grep -v ' info ' || true
 

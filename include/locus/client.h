@@ -250,10 +250,19 @@ typedef struct locus_worker_info {
     int running;         /* tasks running now */
     int queued;          /* tasks assigned, waiting for a thread */
     uint64_t tasks_done;
-    uint64_t bytes_held; /* task results held in its memory */
+    uint64_t bytes_held;     /* task results held in its memory */
+    uint64_t bytes_reserved; /* its arena: shared-memory segments */
+    /* bytes of inputs that reached its tasks from other workers, by path
+       (a task's own worker's data counts nowhere: it does not move) */
+    uint64_t bytes_mapped;   /* same host: segment mapped, zero copies */
+    uint64_t bytes_rma;      /* other host: fi_read of registered memory */
+    uint64_t bytes_inline;   /* small objects copied inside messages */
+    uint64_t tasks_local;    /* tasks whose inputs were all here */
+    uint64_t tasks_remote;   /* tasks that fetched an input */
 } locus_worker_info;
 
-/* Workers connected now.  *n gets the total (which may exceed max). */
+/* Workers connected now, with their counters (as of their last heartbeat,
+ * at most ~0.5 s old).  *n gets the total (which may exceed max). */
 LOCUS_EXPORT int locus_workers(locus_client *c, locus_worker_info *out,
                                size_t max, size_t *n);
 

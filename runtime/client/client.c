@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena/arena.h"
 #include "base/base.h"
 #include "base/map.h"
 #include "locus/client.h"
@@ -59,6 +60,8 @@ typedef struct creq {
 typedef struct cpeer {
     int id;
     lnet_route route;
+    int same_host; /* its arena segments can be mapped here */
+    int no_map;    /* mapping failed once: use RMA */
 } cpeer;
 
 struct locus_client {
@@ -203,6 +206,9 @@ static void on_peer(locus_client *c, wire_rd *r)
     }
     c->peers[id].id = id;
     c->peers[id].route = rt;
+    c->peers[id].same_host = !strcmp(host, lc_hostname()) &&
+                             !getenv("LOCUS_NO_MAP");
+    c->peers[id].no_map = 0;
     lnet_peer_set(&c->net, rt.ep, rt.addr, id);
 }
 
@@ -290,6 +296,8 @@ static void fetch_done(locus_client *c, struct locus_future *f, int status,
     pthread_mutex_unlock(&c->mu);
 }
 
+static void send_gets(locus_client *c, struct locus_future *list);
+
 static void on_data(locus_client *c, int ep, wire_rd *r)
 {
     uint64_t req = wire_get_u64(r);
@@ -299,7 +307,7 @@ static void on_data(locus_client *c, int ep, wire_rd *r)
     struct locus_future *f = wire_rd_ok(r) ? lc_map_get(&c->gets, req) : NULL;
     if (!f)
         return;
-    if (status || (mode != DATA_INLINE && mode != DATA_RMA)) {
+    if (status || mode > DATA_SHM) {
         size_t n;
         const char *m = wire_get_bytes(r, &n);
         char msg[512];
@@ -313,6 +321,38 @@ static void on_data(locus_client *c, int ep, wire_rd *r)
     if (!buf) {
         lc_map_del(&c->gets, req);
         fetch_done(c, f, LOCUS_ENOMEM, "out of memory for the value");
+        return;
+    }
+    if (mode == DATA_SHM) {
+        /* same host: copy straight out of the worker's segment */
+        char name[ARENA_NAME_MAX];
+        wire_get_str(r, name, sizeof(name));
+        uint64_t seg_len = wire_get_u64(r);
+        uint64_t off = wire_get_u64(r);
+        uint8_t dedicated = wire_get_u8(r);
+        arena_map *m = NULL;
+        const void *base;
+        lc_map_del(&c->gets, req);
+        if (!wire_rd_ok(r) || off > seg_len || nbytes > seg_len - off ||
+            arena_map_open(name, seg_len, dedicated, &m, &base) != 0) {
+            free(buf);
+            cpeer *w = cpeer_get(c, f->worker);
+            if (w && wire_rd_ok(r)) { /* not mappable here: ask for RMA */
+                w->no_map = 1;
+                f->fetch_next = NULL;
+                send_gets(c, f);
+                return;
+            }
+            fetch_done(c, f, LOCUS_EPROTO, "bad shared-memory descriptor");
+            return;
+        }
+        memcpy(buf, (const uint8_t *)base + off, nbytes);
+        arena_map_release(m);
+        pthread_mutex_lock(&c->mu);
+        f->data = buf;
+        f->len = nbytes;
+        pthread_mutex_unlock(&c->mu);
+        fetch_done(c, f, 0, NULL);
         return;
     }
     if (mode == DATA_INLINE) {
@@ -491,6 +531,7 @@ static void send_gets(locus_client *c, struct locus_future *list)
         wire_rec_begin(o, REC_GET);
         wire_put_u64(o, req);
         wire_put_u64(o, f->key);
+        wire_put_u8(o, (uint8_t)(w->same_host && !w->no_map));
         wire_rec_end(o);
         if (lnet_send(&c->net, w->route, o, lc_deadline_ms(SEND_TIMEOUT_MS)))
         {
@@ -546,7 +587,8 @@ static void *progress_main(void *arg)
             wire_put_u32(&c->to_sched, 0);
             wire_put_u32(&c->to_sched, 0);
             wire_put_u64(&c->to_sched, 0);
-            wire_put_u64(&c->to_sched, 0);
+            for (int k = 0; k < WIRE_NCOUNTERS; k++)
+                wire_put_u64(&c->to_sched, 0);
             wire_rec_end(&c->to_sched);
             last_hb = now;
         }
@@ -633,6 +675,7 @@ static void client_free(locus_client *c)
     wire_wr_free(&c->pending);
     wire_wr_free(&c->to_sched);
     lnet_close(&c->net);
+    arena_map_forget("/locus-"); /* cached mappings of workers' segments */
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -868,6 +911,12 @@ int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
             wi.queued = (int)wire_get_u32(&r);
             wi.tasks_done = wire_get_u64(&r);
             wi.bytes_held = wire_get_u64(&r);
+            wi.bytes_reserved = wire_get_u64(&r);
+            wi.bytes_mapped = wire_get_u64(&r);
+            wi.bytes_rma = wire_get_u64(&r);
+            wi.bytes_inline = wire_get_u64(&r);
+            wi.tasks_local = wire_get_u64(&r);
+            wi.tasks_remote = wire_get_u64(&r);
             if (i < max)
                 out[i] = wi;
         }

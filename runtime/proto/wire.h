@@ -67,7 +67,10 @@ enum wire_rec_type {
  * REFUSE      str reason
  * PEER        u32 id, u8 role, str host, u32 pid, str net, str shm
  * PEER_GONE   u32 id
- * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held
+ * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held,
+ *             u64 arena_reserved, u64 bytes_mapped, u64 bytes_rma,
+ *             u64 bytes_inline, u64 tasks_local, u64 tasks_remote
+ *             (a client sends zeros)
  * SHUTDOWN    str reason
  * SUBMIT      u64 key, str fn, i32 retries, u32 nrestrict, u32 ids[],
  *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64)
@@ -78,7 +81,8 @@ enum wire_rec_type {
  * REQUIRE_DONE u64 req, i32 status, str message
  * WORKERS     u64 req, u32 n, n x (u32 id, u32 pid, str host, i32 numa,
  *             str cpuset, u32 nthreads, u32 running, u32 queued,
- *             u64 tasks_done, u64 bytes_held)
+ *             u64 tasks_done, then the HEARTBEAT's u64 counters from
+ *             bytes_held on)
  * COMPUTE     u64 key, str fn, u32 nargs, nargs x (u8 ARG_BYTES, bytes |
  *             u8 ARG_FUTURE, u64 key, u32 holder, u64 nbytes)
  * FREE        u64 key
@@ -86,14 +90,18 @@ enum wire_rec_type {
  * DONE        u64 key, i32 status, u64 nbytes, u64 duration_ns, u8 inline,
  *             bytes (the value when inline, else the error message)
  * LIB_LOADED  u64 req, i32 status, str message
- * GET         u64 req, u64 key
+ * GET         u64 req, u64 key, u8 may_map (requester is on this host)
  * DATA        u64 req, i32 status, u64 nbytes, u8 mode, then
  *             DATA_INLINE: bytes | DATA_RMA: u64 addr, u64 rkey, u64 len |
- *             error (status != 0): bytes message
+ *             DATA_SHM: str segment name, u64 segment length, u64 offset,
+ *             u8 dedicated | error (status != 0): bytes message
  */
 enum wire_role { ROLE_WORKER = 1, ROLE_CLIENT = 2 };
 enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1 };
-enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1 };
+enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1, DATA_SHM = 2 };
+
+/* Worker counters carried by HEARTBEAT and WORKERS, in this order. */
+#define WIRE_NCOUNTERS 7
 
 /* Values up to this size travel inline with RESULT/DONE records. */
 #define WIRE_INLINE_MAX 1024

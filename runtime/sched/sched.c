@@ -89,7 +89,8 @@ typedef struct speer {
     tq queue;
     int in_free;
     uint32_t running, queued;
-    uint64_t done, bytes_held;
+    uint64_t done;
+    uint64_t counters[WIRE_NCOUNTERS]; /* bytes_held first */
     double avg_ns;
 } speer;
 
@@ -778,7 +779,8 @@ static void on_workers_req(sched *s, speer *c, wire_rd *r)
                                        ? w->assigned - (int)w->running
                                        : 0));
         wire_put_u64(o, w->done);
-        wire_put_u64(o, w->bytes_held);
+        for (int k = 0; k < WIRE_NCOUNTERS; k++)
+            wire_put_u64(o, w->counters[k]);
     }
     wire_rec_end(o);
 }
@@ -861,13 +863,15 @@ static void on_heartbeat(sched *s, speer *p, wire_rd *r)
     uint32_t running = wire_get_u32(r);
     uint32_t queued = wire_get_u32(r);
     uint64_t done = wire_get_u64(r);
-    uint64_t held = wire_get_u64(r);
+    uint64_t c[WIRE_NCOUNTERS];
+    for (int i = 0; i < WIRE_NCOUNTERS; i++)
+        c[i] = wire_get_u64(r);
     if (!wire_rd_ok(r))
         return;
     (void)queued;
     (void)done;
     p->running = running;
-    p->bytes_held = held;
+    memcpy(p->counters, c, sizeof(c));
 }
 
 /* ---- membership ------------------------------------------------------------------ */

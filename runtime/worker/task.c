@@ -8,7 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array/array_tasks.h"
 #include "base/base.h"
+#include "h5/h5tasks.h"
 #include "worker/worker.h"
 
 size_t locus_task_nargs(const locus_task *t)
@@ -58,8 +60,9 @@ void *locus_task_result(locus_task *t, size_t len)
 {
     if (!t)
         return NULL;
-    free(t->result);
-    t->result = malloc(len ? len : 1);
+    if (t->result)
+        worker_free(t->w, t->result);
+    t->result = worker_alloc(t->w, len);
     t->rlen = t->result ? len : 0;
     return t->result;
 }
@@ -193,6 +196,10 @@ locus_task_fn worker_builtin(const char *name)
 {
     if (strncmp(name, "locus.", 6) != 0)
         return NULL;
+    if (strncmp(name, "locus.h5.", 9) == 0)
+        return h5_builtin(name);
+    if (strncmp(name, "locus.array.", 12) == 0)
+        return array_builtin(name);
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
         if (!strcmp(builtins[i].name, name))
             return builtins[i].fn;

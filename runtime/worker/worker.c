@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena/arena.h"
 #include "base/base.h"
 #include "base/map.h"
 #include "net/lnet.h"
@@ -28,28 +29,42 @@
 
 typedef struct wobj {
     uint64_t key;
-    void *data;
+    void *data; /* in the arena */
     size_t len;
     int pins;
-    int freed;          /* FREE arrived while pinned */
-    xport_mr *mr[2];    /* registered lazily, per endpoint, for remote reads */
+    int freed;  /* FREE arrived while pinned */
 } wobj;
+
+/* A copy of a remote object, shared by the tasks that wait for it. */
+typedef struct replica {
+    void *data;
+    size_t len;
+    int refs;
+} replica;
 
 typedef struct wpeer {
     int id, role;
     lnet_route route;
     char host[64];
     int pid;
+    int no_map; /* its segments could not be mapped: use RMA */
     wire_wr out;
     int dirty;
 } wpeer;
 
-typedef struct fetch {
+typedef struct waiter {
     struct locus_task *t;
     uint32_t arg;
+} waiter;
+
+/* One fetch of one object from its holder; every task of this worker that
+   needs the object while it is in flight waits on the same fetch. */
+typedef struct fetch {
+    uint64_t key, req;
     int holder;
-    void *buf;
-    size_t len;
+    waiter *w;
+    int nw, capw;
+    replica *copy;
 } fetch;
 
 typedef struct fnent {
@@ -72,6 +87,12 @@ typedef struct worker {
     lc_map objs;     /* key -> wobj */
     lc_map tasks;    /* key -> task, from COMPUTE until DONE is sent */
     lc_map fetches;  /* request id -> fetch */
+    lc_map inflight; /* object key -> fetch */
+    arena *arena;
+    char arena_prefix[64];
+    /* counters: bytes that reached tasks by each path, tasks by locality */
+    uint64_t bytes_mapped, bytes_rma, bytes_inline;
+    uint64_t tasks_local, tasks_remote;
     uint64_t next_req;
     wpeer **peers;
     int cappeers;
@@ -203,8 +224,14 @@ static void on_peer_gone(worker *w, wire_rd *r)
     wpeer *p = wpeer_get(w, id);
     if (!wire_rd_ok(r) || !p)
         return;
-    /* the address stays in the AV; its peer-table entry goes */
+    /* the address stays in the AV; its peer-table entry goes, and so do
+       our cached mappings of its segments */
     lnet_peer_set(&w->net, p->route.ep, p->route.addr, -1);
+    char prefix[64];
+    const char *jh = strchr(w->sf.job_id, '-');
+    snprintf(prefix, sizeof(prefix), "/locus-%.16s-%d-",
+             jh ? jh + 1 : w->sf.job_id, p->pid);
+    arena_map_forget(prefix);
     if (p->dirty)
         wire_wr_reset(&p->out);
     /* keep the slot's struct if it is in the dirty list; free otherwise */
@@ -308,23 +335,41 @@ static void on_load_lib(worker *w, wire_rd *r)
 
 /* ---- tasks -------------------------------------------------------------------- */
 
+static void replica_put(replica *r)
+{
+    if (r && --r->refs == 0) {
+        free(r->data);
+        free(r);
+    }
+}
+
+static void obj_free(worker *w, wobj *o);
+
 static void task_destroy(worker *w, struct locus_task *t)
 {
     for (uint32_t i = 0; i < t->nargs; i++) {
         wobj *o = t->args[i].pin;
-        if (o && --o->pins == 0 && o->freed) {
-            for (int e = 0; e < 2; e++)
-                xport_mr_close(o->mr[e]);
-            free(o->data);
-            free(o);
-        }
-        free(t->args[i].owned);
+        if (o && --o->pins == 0 && o->freed)
+            obj_free(w, o);
+        replica_put(t->args[i].copy);
+        arena_map_release(t->args[i].map);
     }
     free(t->args);
     free(t->payload);
-    free(t->result);
+    if (t->result)
+        arena_free(w->arena, t->result);
     free(t->errmsg);
     free(t);
+}
+
+void *worker_alloc(struct worker *w, size_t len)
+{
+    return arena_alloc(w->arena, len);
+}
+
+void worker_free(struct worker *w, void *p)
+{
+    arena_free(w->arena, p);
 }
 
 static void enqueue(worker *w, struct locus_task *t)
@@ -373,32 +418,69 @@ static void fail_now(worker *w, struct locus_task *t, int status,
     push_done(w, t);
 }
 
+static void send_get_req(worker *w, wpeer *h, fetch *f)
+{
+    wire_wr *o = out_to_peer(w, h);
+    wire_rec_begin(o, REC_GET);
+    wire_put_u64(o, f->req);
+    wire_put_u64(o, f->key);
+    /* map the holder's segment in place when it is on this host
+       ($LOCUS_NO_MAP forces the RMA path, for tests and benchmarks) */
+    wire_put_u8(o, (uint8_t)(!h->no_map && !getenv("LOCUS_NO_MAP") &&
+                             !strcmp(h->host, lc_hostname())));
+    wire_rec_end(o);
+}
+
 static void send_get(worker *w, struct locus_task *t, uint32_t i,
                      uint64_t key, int holder)
 {
-    wpeer *h = wpeer_get(w, holder);
-    if (!h) {
-        t->nmissing--;
-        fail_now(w, t, LOCUS_ELOST, "input %u is on worker %d, which is not "
-                 "connected", i, holder);
-        return;
+    fetch *f = lc_map_get(&w->inflight, key);
+    if (!f) {
+        wpeer *h = wpeer_get(w, holder);
+        if (!h) {
+            t->nmissing--;
+            fail_now(w, t, LOCUS_ELOST, "input %u is on worker %d, which is "
+                     "not connected", i, holder);
+            return;
+        }
+        f = calloc(1, sizeof(*f));
+        if (f) {
+            f->key = key;
+            f->req = ++w->next_req;
+            f->holder = holder;
+        }
+        if (!f || lc_map_put(&w->fetches, f->req, f) != 0) {
+            free(f);
+            t->nmissing--;
+            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
+                     i);
+            return;
+        }
+        if (lc_map_put(&w->inflight, key, f) != 0) {
+            lc_map_del(&w->fetches, f->req);
+            free(f);
+            t->nmissing--;
+            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
+                     i);
+            return;
+        }
+        send_get_req(w, h, f);
     }
-    fetch *f = calloc(1, sizeof(*f));
-    uint64_t req = ++w->next_req;
-    if (!f || lc_map_put(&w->fetches, req, f) != 0) {
-        free(f);
-        t->nmissing--;
-        fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u", i);
-        return;
+    if (f->nw == f->capw) {
+        int ncap = f->capw ? f->capw * 2 : 4;
+        waiter *nw = realloc(f->w, (size_t)ncap * sizeof(*nw));
+        if (!nw) {
+            t->nmissing--;
+            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
+                     i);
+            return;
+        }
+        f->w = nw;
+        f->capw = ncap;
     }
-    f->t = t;
-    f->arg = i;
-    f->holder = holder;
-    wire_wr *o = out_to_peer(w, h);
-    wire_rec_begin(o, REC_GET);
-    wire_put_u64(o, req);
-    wire_put_u64(o, key);
-    wire_rec_end(o);
+    f->w[f->nw].t = t;
+    f->w[f->nw].arg = i;
+    f->nw++;
 }
 
 static void on_compute(worker *w, wire_rd *r)
@@ -488,9 +570,11 @@ static void on_compute(worker *w, wire_rd *r)
         return;
     }
     if (nremote == 0) {
+        w->tasks_local++;
         enqueue(w, t);
         return;
     }
+    w->tasks_remote++;
     t->nmissing = nremote;
     for (int k = 0; k < nremote; k++)
         send_get(w, t, remote[k].i, remote[k].key, remote[k].holder);
@@ -498,26 +582,52 @@ static void on_compute(worker *w, wire_rd *r)
 
 static void input_arrived(worker *w, struct locus_task *t)
 {
-    if (--t->nmissing == 0 && t->status == 0)
+    if (--t->nmissing > 0)
+        return;
+    if (t->status == 0)
         enqueue(w, t);
-    else if (t->nmissing == 0 && t->status != 0)
+    else
         push_done(w, t);
+}
+
+static void fetch_end(worker *w, fetch *f)
+{
+    lc_map_del(&w->fetches, f->req);
+    lc_map_del(&w->inflight, f->key);
+    replica_put(f->copy);
+    free(f->w);
+    free(f);
 }
 
 static void fetch_failed(worker *w, fetch *f, int status, const char *msg)
 {
-    struct locus_task *t = f->t;
-    if (t->status == 0) {
-        t->status = status;
-        char m[1024];
-        snprintf(m, sizeof(m), "fetching input %u from worker %d: %s", f->arg,
-                 f->holder, msg);
-        t->errmsg = strdup(m);
+    for (int k = 0; k < f->nw; k++) {
+        struct locus_task *t = f->w[k].t;
+        if (t->status == 0) {
+            t->status = status;
+            char m[1024];
+            snprintf(m, sizeof(m), "fetching input %u from worker %d: %s",
+                     f->w[k].arg, f->holder, msg);
+            free(t->errmsg);
+            t->errmsg = strdup(m);
+        }
+        input_arrived(w, t);
     }
-    free(f->buf);
-    free(f);
-    if (--t->nmissing == 0)
-        push_done(w, t);
+    fetch_end(w, f);
+}
+
+/* The copy (or mapping) is ready: every waiting task gets it. */
+static void fetch_done(worker *w, fetch *f, const void *base, size_t len)
+{
+    for (int k = 0; k < f->nw; k++) {
+        targ *a = &f->w[k].t->args[f->w[k].arg];
+        a->p = base;
+        a->len = len;
+        a->copy = f->copy;
+        f->copy->refs++;
+        input_arrived(w, f->w[k].t);
+    }
+    fetch_end(w, f);
 }
 
 static void on_data(worker *w, int ep, wire_rd *r)
@@ -529,37 +639,84 @@ static void on_data(worker *w, int ep, wire_rd *r)
     fetch *f = wire_rd_ok(r) ? lc_map_get(&w->fetches, req) : NULL;
     if (!f)
         return;
-    if (status != 0 || (mode != DATA_INLINE && mode != DATA_RMA)) {
+    if (status != 0) {
         size_t n;
         const char *m = wire_get_bytes(r, &n);
         char msg[512];
         snprintf(msg, sizeof(msg), "%.*s", m ? (int)n : 0, m ? m : "");
-        lc_map_del(&w->fetches, req);
-        fetch_failed(w, f, status ? status : LOCUS_EPROTO, msg);
+        fetch_failed(w, f, status, msg);
         return;
     }
-    f->len = nbytes;
-    f->buf = malloc(nbytes ? nbytes : 1);
-    if (!f->buf) {
-        lc_map_del(&w->fetches, req);
-        fetch_failed(w, f, LOCUS_ENOMEM, "out of memory");
+    if (mode == DATA_SHM) {
+        char name[ARENA_NAME_MAX];
+        wire_get_str(r, name, sizeof(name));
+        uint64_t seg_len = wire_get_u64(r);
+        uint64_t off = wire_get_u64(r);
+        uint8_t dedicated = wire_get_u8(r);
+        if (!wire_rd_ok(r) || off > seg_len || nbytes > seg_len - off) {
+            fetch_failed(w, f, LOCUS_EPROTO, "bad shared-memory descriptor");
+            return;
+        }
+        /* every waiting task holds its own reference to the mapping */
+        arena_map *first = NULL;
+        for (int k = 0; k < f->nw; k++) {
+            arena_map *m;
+            const void *b;
+            if (arena_map_open(name, seg_len, dedicated, &m, &b) != 0) {
+                if (first) {
+                    /* cannot happen after a first success; be safe */
+                    fetch_failed(w, f, LOCUS_ESYS, locus_last_error());
+                    return;
+                }
+                /* not mappable here (other /dev/shm?): ask for RMA */
+                wpeer *h = wpeer_get(w, f->holder);
+                lc_log(LC_LOG_INFO, "worker", "cannot map %s (%s): using "
+                       "RMA with worker %d", name, locus_last_error(),
+                       f->holder);
+                if (!h) {
+                    fetch_failed(w, f, LOCUS_ELOST, "holder gone");
+                    return;
+                }
+                h->no_map = 1;
+                send_get_req(w, h, f);
+                return;
+            }
+            first = first ? first : m;
+            targ *a = &f->w[k].t->args[f->w[k].arg];
+            a->map = m;
+            a->p = (const uint8_t *)b + off;
+            a->len = nbytes;
+        }
+        w->bytes_mapped += nbytes;
+        for (int k = 0; k < f->nw; k++)
+            input_arrived(w, f->w[k].t);
+        fetch_end(w, f);
+        return;
+    }
+    if (mode != DATA_INLINE && mode != DATA_RMA) {
+        fetch_failed(w, f, LOCUS_EPROTO, "unknown data mode");
+        return;
+    }
+    f->copy = calloc(1, sizeof(replica));
+    if (f->copy) {
+        f->copy->refs = 1;
+        f->copy->len = nbytes;
+        f->copy->data = malloc(nbytes ? nbytes : 1);
+    }
+    if (!f->copy || !f->copy->data) {
+        fetch_failed(w, f, LOCUS_ENOMEM, "out of memory for a copy");
         return;
     }
     if (mode == DATA_INLINE) {
         size_t n;
         const void *p = wire_get_bytes(r, &n);
-        lc_map_del(&w->fetches, req);
         if (!p || n != nbytes) {
             fetch_failed(w, f, LOCUS_EPROTO, "malformed inline data");
             return;
         }
-        memcpy(f->buf, p, n);
-        f->t->args[f->arg].owned = f->buf;
-        f->t->args[f->arg].p = f->buf;
-        f->t->args[f->arg].len = n;
-        struct locus_task *t = f->t;
-        free(f);
-        input_arrived(w, t);
+        memcpy(f->copy->data, p, n);
+        w->bytes_inline += n;
+        fetch_done(w, f, f->copy->data, n);
         return;
     }
     xport_rkey rk;
@@ -568,36 +725,37 @@ static void on_data(worker *w, int ep, wire_rd *r)
     rk.len = wire_get_u64(r);
     wpeer *h = wpeer_get(w, f->holder);
     if (!wire_rd_ok(r) || !h || h->route.ep != ep) {
-        lc_map_del(&w->fetches, req);
         fetch_failed(w, f, LOCUS_EPROTO, "bad RMA descriptor");
         return;
     }
     /* the request id rides in the context pointer */
-    int rc = xport_read(w->net.ep[ep], h->route.addr, f->buf, nbytes, NULL,
-                        &rk, 0, (void *)(uintptr_t)req);
-    if (rc != 0) {
-        lc_map_del(&w->fetches, req);
+    int rc = xport_read(w->net.ep[ep], h->route.addr, f->copy->data, nbytes,
+                        NULL, &rk, 0, (void *)(uintptr_t)req);
+    if (rc != 0)
         fetch_failed(w, f, rc, locus_last_error());
-    }
 }
 
 static void on_read_event(worker *w, xport_event *ev)
 {
     uint64_t req = (uint64_t)(uintptr_t)ev->ctx;
-    fetch *f = lc_map_del(&w->fetches, req);
+    fetch *f = lc_map_get(&w->fetches, req);
     if (!f)
         return;
     if (ev->kind == XPORT_EV_READ_ERROR) {
         fetch_failed(w, f, ev->status, locus_strerror(ev->status));
         return;
     }
-    targ *a = &f->t->args[f->arg];
-    a->owned = f->buf;
-    a->p = f->buf;
-    a->len = f->len;
-    struct locus_task *t = f->t;
-    free(f);
-    input_arrived(w, t);
+    w->bytes_rma += f->copy->len;
+    fetch_done(w, f, f->copy->data, f->copy->len);
+}
+
+static void data_error(wire_wr *out, int rc, const char *msg)
+{
+    wire_put_i32(out, rc);
+    wire_put_u64(out, 0);
+    wire_put_u8(out, DATA_INLINE);
+    wire_put_str(out, msg);
+    wire_rec_end(out);
 }
 
 /* A peer asks for an object this worker holds. */
@@ -605,6 +763,7 @@ static void on_get(worker *w, wpeer *p, wire_rd *r)
 {
     uint64_t req = wire_get_u64(r);
     uint64_t key = wire_get_u64(r);
+    uint8_t may_map = wire_get_u8(r);
     if (!wire_rd_ok(r))
         return;
     wobj *o = lc_map_get(&w->objs, key);
@@ -615,10 +774,18 @@ static void on_get(worker *w, wpeer *p, wire_rd *r)
         char m[160];
         snprintf(m, sizeof(m), "object %llx is not on worker %d (freed or "
                  "never computed here)", (unsigned long long)key, w->id);
-        wire_put_i32(out, LOCUS_ENOENT);
-        wire_put_u64(out, 0);
-        wire_put_u8(out, DATA_INLINE);
-        wire_put_str(out, m);
+        data_error(out, LOCUS_ENOENT, m);
+        return;
+    }
+    arena_loc loc;
+    if (may_map && arena_locate(w->arena, o->data, &loc) == 0) {
+        wire_put_i32(out, 0);
+        wire_put_u64(out, o->len);
+        wire_put_u8(out, DATA_SHM);
+        wire_put_str(out, loc.name);
+        wire_put_u64(out, loc.seg_len);
+        wire_put_u64(out, loc.offset);
+        wire_put_u8(out, (uint8_t)loc.dedicated);
         wire_rec_end(out);
         return;
     }
@@ -632,17 +799,9 @@ static void on_get(worker *w, wpeer *p, wire_rd *r)
     }
     int ep = p->route.ep;
     xport_rkey rk;
-    int rc = 0;
-    if (!o->mr[ep])
-        rc = xport_mr_reg(w->net.ep[ep], o->data, o->len, &o->mr[ep]);
-    if (rc == 0)
-        rc = xport_mr_rkey(o->mr[ep], o->data, o->len, &rk);
+    int rc = arena_rkey(w->arena, ep, w->net.ep[ep], o->data, o->len, &rk);
     if (rc != 0) {
-        wire_put_i32(out, rc);
-        wire_put_u64(out, 0);
-        wire_put_u8(out, DATA_INLINE);
-        wire_put_str(out, locus_last_error());
-        wire_rec_end(out);
+        data_error(out, rc, locus_last_error());
         return;
     }
     wire_put_i32(out, 0);
@@ -656,14 +815,13 @@ static void on_get(worker *w, wpeer *p, wire_rd *r)
 
 static void obj_free(worker *w, wobj *o)
 {
-    w->bytes_held -= o->len;
+    if (!o->freed)
+        w->bytes_held -= o->len;
     if (o->pins) {
         o->freed = 1;
         return;
     }
-    for (int e = 0; e < 2; e++)
-        xport_mr_close(o->mr[e]);
-    free(o->data);
+    arena_free(w->arena, o->data);
     free(o);
 }
 
@@ -706,14 +864,15 @@ static void drain_done(worker *w)
             wobj *ob = calloc(1, sizeof(*ob));
             if (ob) {
                 ob->key = t->key;
-                ob->data = t->result ? t->result : malloc(1);
+                ob->data = t->result ? t->result
+                                     : arena_alloc(w->arena, 0);
                 ob->len = t->result ? t->rlen : 0;
                 t->result = NULL;
             }
             if (!ob || !ob->data || lc_map_put(&w->objs, ob->key, ob) != 0) {
                 /* report the failure instead of a result we cannot keep */
-                if (ob)
-                    free(ob->data);
+                if (ob && ob->data)
+                    arena_free(w->arena, ob->data);
                 free(ob);
                 o->len = o->rec_start; /* drop the half-written record */
                 wire_rec_begin(o, REC_DONE);
@@ -965,6 +1124,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
     lc_map_init(&w->objs);
     lc_map_init(&w->tasks);
     lc_map_init(&w->fetches);
+    lc_map_init(&w->inflight);
     wire_wr_init(&w->to_sched);
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
@@ -987,6 +1147,14 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 
     LC_CHECK_RC(auth_init(), out, rc);
     LC_CHECK_RC(schedfile_read(o->sched_file, &w->sf), out, rc);
+    {
+        /* bound already: the arena's pages land on our node */
+        const char *jh = strchr(w->sf.job_id, '-');
+        snprintf(w->arena_prefix, sizeof(w->arena_prefix), "/locus-%.16s-%d",
+                 jh ? jh + 1 : w->sf.job_id, (int)getpid());
+        struct arena_opts ao = {w->arena_prefix, o->memory_limit};
+        LC_CHECK_RC(arena_create(&ao, &w->arena), out, rc);
+    }
     LC_CHECK_RC(lnet_open(&w->net, o->provider ? o->provider : w->sf.provider,
                           o->bind, NULL, o->no_shm),
                 out, rc);
@@ -1040,6 +1208,12 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             wire_put_u32(&w->to_sched, (uint32_t)w->qlen);
             wire_put_u64(&w->to_sched, w->tasks_done);
             wire_put_u64(&w->to_sched, w->bytes_held);
+            wire_put_u64(&w->to_sched, arena_reserved(w->arena));
+            wire_put_u64(&w->to_sched, w->bytes_mapped);
+            wire_put_u64(&w->to_sched, w->bytes_rma);
+            wire_put_u64(&w->to_sched, w->bytes_inline);
+            wire_put_u64(&w->to_sched, w->tasks_local);
+            wire_put_u64(&w->to_sched, w->tasks_remote);
             wire_rec_end(&w->to_sched);
             last_hb = now;
         }
@@ -1080,7 +1254,8 @@ out:
         void *v;
         while (lc_map_next(&w->fetches, &it, &k, &v)) {
             fetch *f = v;
-            free(f->buf);
+            replica_put(f->copy);
+            free(f->w);
             free(f);
         }
         it = 0;
@@ -1096,6 +1271,7 @@ out:
     lc_map_free(&w->objs);
     lc_map_free(&w->tasks);
     lc_map_free(&w->fetches);
+    lc_map_free(&w->inflight);
     for (int i = 0; i < w->cappeers; i++)
         if (w->peers[i]) {
             wire_wr_free(&w->peers[i]->out);
@@ -1119,6 +1295,8 @@ out:
     free(w->libpaths);
     wire_wr_free(&w->to_sched);
     lnet_close(&w->net);
+    arena_destroy(w->arena);
+    arena_map_clear();
     if (w->topo)
         topo_destroy(w->topo);
     pthread_mutex_destroy(&w->qmu);

@@ -23,6 +23,7 @@ struct worker_opts {
     const char *topology;   /* hwloc synthetic string or XML path; NULL */
     int no_shm;
     int timeout_ms;         /* to join the scheduler; 0: 30 s */
+    size_t memory_limit;    /* arena bytes; 0: 90% of /dev/shm */
 };
 
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop);
@@ -31,12 +32,15 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop);
 
 struct worker;
 struct wobj;
+struct replica;
+struct arena_map;
 
 typedef struct targ {
     const void *p;
     size_t len;
-    struct wobj *pin; /* local object kept alive while the task runs */
-    void *owned;      /* fetched copy, freed after the task */
+    struct wobj *pin;      /* local object kept alive while the task runs */
+    struct replica *copy;  /* fetched copy, shared by the tasks that wait */
+    struct arena_map *map; /* same-host peer's segment, mapped read-only */
 } targ;
 
 struct locus_task {
@@ -57,6 +61,10 @@ struct locus_task {
     uint64_t t0, dur;
     struct locus_task *next;
 };
+
+/* Task results live in the worker's arena. */
+void *worker_alloc(struct worker *w, size_t len);
+void worker_free(struct worker *w, void *p);
 
 /* Built-in task functions ("locus.*"); NULL if name is not one. */
 locus_task_fn worker_builtin(const char *name);
