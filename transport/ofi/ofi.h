@@ -1,0 +1,149 @@
+/*
+ * libfabric plugin of the transport: private declarations shared by
+ * ofi_ep.c (endpoint, addresses, messages, completions) and ofi_rma.c
+ * (registration and reads).
+ */
+#ifndef XPORT_OFI_H
+#define XPORT_OFI_H
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+#include <rdma/fi_tagged.h>
+
+#include "base/base.h"
+#include "xport.h"
+
+#define OFI_SUB "xport"
+#define OFI_READ_DEPTH 8                  /* chunks in flight per read */
+#define OFI_READ_CHUNK (8u * 1024 * 1024) /* largest chunk */
+#define OFI_TX_COUNT 64                   /* transport-owned send buffers */
+
+enum ofi_kind { OFI_RECV = 1, OFI_SEND, OFI_READ };
+
+/* Head of every operation context: the provider may use fictx
+ * (FI_CONTEXT / FI_CONTEXT2 modes). */
+struct ofi_ctx {
+    struct fi_context2 fictx;
+    int kind;
+};
+
+struct ofi_rx {
+    struct ofi_ctx c;
+    char *buf;
+    int posted; /* with the provider */
+    int lent;   /* handed out in an event, not yet released */
+};
+
+struct ofi_tx {
+    struct ofi_ctx c;
+    char *buf;
+    struct ofi_tx *next; /* free list */
+    xport_addr dst;
+};
+
+struct ofi_read;
+struct ofi_chunk {
+    struct ofi_ctx c;
+    struct ofi_read *op;
+    size_t len;
+    int busy;
+};
+
+struct ofi_read {
+    struct ofi_read *next;          /* ep->stalled list */
+    struct ofi_read *aprev, *anext; /* ep->reads: every read not finished */
+    int stalled;
+    void *ctx;
+    xport_addr peer;
+    char *dst;
+    size_t len, posted, done;
+    int inflight;
+    int status;
+    uint64_t raddr, key;
+    void *desc;
+    struct fid_mr *tmp_mr; /* dst registered for this read only */
+    uint64_t stall_deadline;
+    struct ofi_chunk chunk[OFI_READ_DEPTH];
+};
+
+struct ofi_mr {
+    const struct xport_ops *ops;
+    struct ofi_ep *ep;
+    struct fid_mr *mr; /* NULL once the endpoint closed it */
+    char *base;
+    size_t len;
+    uint64_t key;
+    void *desc;
+    struct ofi_mr *prev, *next;
+};
+
+struct ofi_peer {
+    unsigned char *raw; /* fi_getname bytes; NULL: free slot */
+    size_t rawlen;
+};
+
+struct ofi_ep {
+    const struct xport_ops *ops;
+    struct fi_info *info;
+    struct fid_fabric *fabric;
+    struct fid_domain *domain;
+    struct fid_av *av;
+    struct fid_cq *cq;
+    struct fid_ep *ep;
+    int wait_fd;
+
+    char prov[64];
+    uint64_t mr_mode; /* provider's duties plus the forced ones */
+    int offset_addr;  /* FI_MR_VIRT_ADDR clear: RMA addresses are offsets */
+    int av0_reserved; /* fi_addr 0 is this endpoint, reported as unknown */
+    size_t msg_size, inject_size, chunk;
+    int timeout_ms;
+    uint64_t next_key; /* requested keys, unique in the domain */
+
+    char *rx_slab, *tx_slab;
+    struct fid_mr *rx_mr, *tx_mr;
+    void *rx_desc, *tx_desc;
+    struct ofi_rx *rx;
+    unsigned rx_count, rx_unposted;
+    struct ofi_tx *tx, *tx_free;
+
+    struct ofi_read *stalled;
+    struct ofi_read *reads;
+    unsigned nreads;    /* reads not yet completed */
+    struct ofi_mr *mrs; /* live user regions */
+
+    xport_event *evq; /* events met while driving progress */
+    unsigned evq_head, evq_len, evq_cap;
+
+    struct ofi_peer *peers; /* indexed by fi_addr (FI_AV_TABLE) */
+    size_t npeers;
+};
+
+/* ofi_ep.c */
+extern const struct xport_ops xport_ofi_ops;
+int ofi_err(int fi_rc);
+int ofi_push_event(struct ofi_ep *e, const xport_event *ev);
+int ofi_drain(struct ofi_ep *e);
+int ofi_reg(struct ofi_ep *e, void *buf, size_t len, uint64_t access,
+            struct fid_mr **out, const char *what);
+int ofi_peer_ok(const struct ofi_ep *e, xport_addr a);
+
+/* ofi_rma.c */
+int ofi_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out);
+void ofi_mr_close(xport_mr *mr);
+int ofi_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
+                xport_rkey *out);
+int ofi_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
+             xport_mr *local_mr, const xport_rkey *rk, uint64_t offset,
+             void *ctx);
+void ofi_read_comp(struct ofi_ep *e, struct ofi_chunk *c, int status);
+void ofi_read_retry(struct ofi_ep *e);
+void ofi_mrs_close_all(struct ofi_ep *e);
+void ofi_reads_free_all(struct ofi_ep *e);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * Transport front: picks the plugin that serves a provider and dispatches
+ * every call through its table.  xport_wait is written here, once, over the
+ * plugins' poll / wait_fd / trywait parts, so that one wait covers
+ * endpoints of different plugins.
+ */
+#include "xport.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/base.h"
+
+extern const struct xport_ops xport_ofi_ops;
+
+static const struct xport_ops *const plugins[] = {&xport_ofi_ops};
+#define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
+
+#define OPS(obj) (*(const struct xport_ops *const *)(obj))
+
+int xport_open(const struct xport_opts *opts, xport_ep **out)
+{
+    struct xport_opts defaults = XPORT_OPTS_INIT;
+    if (!out)
+        return lc_seterr(LOCUS_EINVAL, "xport", "xport_open: out is NULL");
+    *out = NULL;
+    if (!opts)
+        opts = &defaults;
+    if (opts->size < offsetof(struct xport_opts, timeout_ms))
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "xport_open: opts.size %zu is too small (set it "
+                         "with XPORT_OPTS_INIT)",
+                         opts->size);
+    const char *prov = opts->provider;
+    if (!prov || !*prov)
+        prov = getenv("FI_PROVIDER");
+    if (!prov || !*prov)
+        prov = "tcp;ofi_rxm";
+    for (size_t i = 0; i < NPLUGINS; i++)
+        if (plugins[i]->serves(prov))
+            return plugins[i]->open(opts, prov, out);
+    return lc_seterr(LOCUS_ENOPROV, "xport",
+                     "no transport plugin serves provider '%s'", prov);
+}
+
+void xport_close(xport_ep *ep)
+{
+    if (ep)
+        OPS(ep)->close(ep);
+}
+
+const char *xport_provider(const xport_ep *ep)
+{
+    return OPS(ep)->provider(ep);
+}
+
+const char *xport_fabric(const xport_ep *ep)
+{
+    return OPS(ep)->fabric(ep);
+}
+
+const char *xport_domain(const xport_ep *ep)
+{
+    return OPS(ep)->domain(ep);
+}
+
+size_t xport_msg_size(const xport_ep *ep)
+{
+    return OPS(ep)->msg_size(ep);
+}
+
+int xport_name(xport_ep *ep, char *buf, size_t len)
+{
+    if (!ep || !buf || len < XPORT_NAME_MAX)
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "xport_name: need a buffer of XPORT_NAME_MAX bytes");
+    return OPS(ep)->getname(ep, buf, len);
+}
+
+int xport_name_provider(const char *name, char *prov, size_t len)
+{
+    const char *sep = name ? strstr(name, "://") : NULL;
+    if (!sep || sep == name)
+        return lc_seterr(LOCUS_EADDR, "xport",
+                         "address '%.80s' is not of the form "
+                         "<provider>://<hex>",
+                         name ? name : "(null)");
+    size_t n = (size_t)(sep - name);
+    if (!prov || n >= len)
+        return lc_seterr(LOCUS_EADDR, "xport",
+                         "provider part of address '%.80s' is too long", name);
+    memcpy(prov, name, n);
+    prov[n] = '\0';
+    return 0;
+}
+
+int xport_insert(xport_ep *ep, const char *name, xport_addr *out)
+{
+    if (!ep || !name || !out)
+        return lc_seterr(LOCUS_EINVAL, "xport", "xport_insert: NULL argument");
+    return OPS(ep)->insert(ep, name, out);
+}
+
+int xport_remove(xport_ep *ep, xport_addr addr)
+{
+    return OPS(ep)->remove(ep, addr);
+}
+
+int xport_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
+                const struct iovec *iov, int n, uint64_t deadline)
+{
+    return OPS(ep)->sendv(ep, dst, tag, iov, n, deadline);
+}
+
+int xport_send(xport_ep *ep, xport_addr dst, uint64_t tag, const void *buf,
+               size_t len, uint64_t deadline)
+{
+    struct iovec iov = {(void *)buf, len};
+    return OPS(ep)->sendv(ep, dst, tag, &iov, 1, deadline);
+}
+
+int xport_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out)
+{
+    if (!ep || !buf || !len || !out)
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "xport_mr_reg: NULL argument or empty region");
+    return OPS(ep)->mr_reg(ep, buf, len, out);
+}
+
+void xport_mr_close(xport_mr *mr)
+{
+    if (mr)
+        OPS(mr)->mr_close(mr);
+}
+
+int xport_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
+                  xport_rkey *out)
+{
+    if (!mr || !out)
+        return lc_seterr(LOCUS_EINVAL, "xport", "xport_mr_rkey: NULL argument");
+    return OPS(mr)->mr_rkey(mr, ptr, len, out);
+}
+
+int xport_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
+               xport_mr *local_mr, const xport_rkey *rk, uint64_t offset,
+               void *ctx)
+{
+    return OPS(ep)->read(ep, src, dst, len, local_mr, rk, offset, ctx);
+}
+
+int xport_progress(xport_ep *ep, xport_event *evs, int max)
+{
+    return OPS(ep)->progress(ep, evs, max);
+}
+
+void xport_release(xport_ep *ep, xport_event *ev)
+{
+    OPS(ep)->release(ep, ev);
+}
+
+/* ---- wait ------------------------------------------------------------------
+ */
+
+static int poll_all(xport_ep *const *eps, int neps)
+{
+    for (int i = 0; i < neps; i++) {
+        int rc = OPS(eps[i])->poll(eps[i]);
+        if (rc != 0)
+            return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+static int fd_ready(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
+               int timeout_ms)
+{
+    if (neps < 0 || neps > 64 || (neps && !eps))
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "xport_wait: %d endpoints (0..64 allowed)", neps);
+    uint64_t start = lc_now_ns();
+    uint64_t deadline = timeout_ms < 0 ? LC_DEADLINE_NONE
+                                       : start + (uint64_t)timeout_ms * 1000000;
+    int rc;
+
+    /* Spin: lowest latency while traffic flows. */
+    uint64_t spin_end = start + (uint64_t)(spin_us > 0 ? spin_us : 0) * 1000;
+    if (spin_end > deadline)
+        spin_end = deadline;
+    for (unsigned it = 0;; it++) {
+        if ((rc = poll_all(eps, neps)) != 0)
+            return rc;
+        if (wake_fd >= 0 && (it & 63) == 0 && fd_ready(wake_fd))
+            return 1;
+        if (lc_now_ns() >= spin_end)
+            break;
+    }
+    if (lc_expired(deadline))
+        return 0;
+
+    /* Block on the endpoints' fds, or sleep in growing steps where an
+     * endpoint has none.  Every kernel wait is bounded, so a provider whose
+     * fd misses a wake-up costs latency, never a hang. */
+    long step_us = 50;
+    for (;;) {
+        struct pollfd pfd[65];
+        int nfd = 0, all_fds = 1;
+        for (int i = 0; i < neps; i++) {
+            int fd = OPS(eps[i])->wait_fd(eps[i]);
+            if (fd < 0) {
+                all_fds = 0;
+                continue;
+            }
+            int tw = OPS(eps[i])->trywait(eps[i]);
+            if (tw != 0) {
+                /* something is pending: drive it and look again */
+                if ((rc = OPS(eps[i])->poll(eps[i])) != 0)
+                    return rc < 0 ? rc : 1;
+                all_fds = 0; /* do not block long on a busy endpoint */
+                continue;
+            }
+            pfd[nfd++] = (struct pollfd){fd, POLLIN, 0};
+        }
+        if (wake_fd >= 0)
+            pfd[nfd++] = (struct pollfd){wake_fd, POLLIN, 0};
+
+        int wait_ms = all_fds ? 100 : (int)((step_us + 999) / 1000);
+        int left = lc_remaining_ms(deadline);
+        if (left >= 0 && left < wait_ms)
+            wait_ms = left;
+        if (!all_fds && nfd == 0) {
+            long us = step_us;
+            uint64_t now = lc_now_ns();
+            if (deadline != LC_DEADLINE_NONE &&
+                now + (uint64_t)us * 1000 > deadline)
+                us = deadline > now ? (long)((deadline - now) / 1000) : 0;
+            struct timespec ts = {0, us * 1000};
+            nanosleep(&ts, NULL);
+        } else {
+            int n = poll(pfd, (nfds_t)nfd, wait_ms);
+            if (n < 0 && errno != EINTR)
+                return lc_seterr(LOCUS_ESYS, "xport", "xport_wait: poll: %s",
+                                 strerror(errno));
+            if (n > 0) {
+                if (wake_fd >= 0 && (pfd[nfd - 1].revents & POLLIN))
+                    return 1;
+                /* drive progress so that a wake-up for internal work
+                 * (connection set-up) does not look like an event */
+                if ((rc = poll_all(eps, neps)) != 0)
+                    return rc;
+            }
+        }
+        if ((rc = poll_all(eps, neps)) != 0)
+            return rc;
+        if (lc_expired(deadline))
+            return 0;
+        if (step_us < 1000)
+            step_us = step_us * 2 > 1000 ? 1000 : step_us * 2;
+    }
+}
+
+int xport_list_providers(char *buf, size_t len)
+{
+    if (!buf || !len)
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "xport_list_providers: empty buffer");
+    buf[0] = '\0';
+    size_t used = 0;
+    int total = 0;
+    for (size_t i = 0; i < NPLUGINS; i++) {
+        int n = plugins[i]->list_providers(buf, len, &used);
+        if (n < 0)
+            return n;
+        total += n;
+    }
+    return total;
+}

@@ -1,0 +1,263 @@
+/*
+ * locus transport interface (private; used by the runtime and the tools).
+ *
+ * One endpoint = one libfabric RDM endpoint on one provider, with its own
+ * completion queue and address vector.  A process may hold several (a "net"
+ * endpoint on tcp;ofi_rxm or verbs;ofi_rxm and a "shm" endpoint for peers
+ * on the same host).  The runtime never sees a libfabric type.
+ *
+ * Threading: an endpoint and everything made from it is used by one thread
+ * at a time (the owner's progress thread).  No call takes a lock.
+ *
+ * Progress: providers here need manual progress.  Nothing moves, on either
+ * side of a message or of an fi_read, unless the owner calls
+ * xport_progress() (or a call that drives it: xport_send() while it waits
+ * for room, xport_wait()).  Completions reach the caller only as events
+ * returned by xport_progress(); the transport never calls back into the
+ * runtime.
+ *
+ * Errors: every call returns 0 (or a count) or a negative LOCUS_E* code,
+ * with a message for locus_last_error() that names the libfabric call, the
+ * provider and the peer where relevant.  No call blocks past its deadline.
+ */
+#ifndef XPORT_H
+#define XPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct xport_ep xport_ep;
+typedef struct xport_mr xport_mr;
+
+/* A peer inserted in an endpoint's address vector. */
+typedef uint64_t xport_addr;
+#define XPORT_ADDR_UNKNOWN UINT64_MAX /* sender not (yet) inserted */
+
+/* Longest printable address, including the terminating NUL. */
+#define XPORT_NAME_MAX 512
+
+struct xport_opts {
+    size_t size;          /* sizeof(struct xport_opts): ABI guard */
+    const char *provider; /* "tcp;ofi_rxm", "shm", "verbs;ofi_rxm"...;
+                             NULL: $FI_PROVIDER, else "tcp;ofi_rxm" */
+    const char *node;     /* address to bind (net providers); NULL:
+                             127.0.0.1 (loopback unless told otherwise) */
+    const char *service;  /* port to bind; NULL: any free port */
+    size_t msg_size;      /* largest message; 0: 64 KiB */
+    unsigned rx_count;    /* receive buffers pre-posted; 0: 128 */
+    uint64_t mr_mode_add; /* tests: FI_MR_* bits the endpoint must obey
+                             even if the provider does not ask for them
+                             (e.g. FI_MR_LOCAL, FI_MR_PROV_KEY,
+                             FI_MR_ENDPOINT), or XPORT_MR_OFFSET */
+    int timeout_ms;       /* limit for waits that have no deadline of
+                             their own (posting the chunks of an
+                             xport_read while the provider says
+                             -FI_EAGAIN); 0: 30000 */
+};
+#define XPORT_OPTS_INIT                                                        \
+    {                                                                          \
+        sizeof(struct xport_opts), NULL, NULL, NULL, 0, 0, 0, 0                \
+    }
+
+/* mr_mode_add pseudo-bit: do not offer FI_MR_VIRT_ADDR to the provider, so
+ * that RMA addresses are offsets into the region (as on providers that
+ * clear FI_MR_VIRT_ADDR).  Providers that insist on FI_MR_VIRT_ADDR then
+ * fail to open with LOCUS_ENOPROV. */
+#define XPORT_MR_OFFSET (1ull << 62)
+
+/*
+ * Open an endpoint.  Logs (info level, subsystem "xport") the provider,
+ * fabric and domain chosen.  Errors: LOCUS_ENOPROV (no such provider or
+ * none with the capabilities: tagged messages, RMA read, FI_SOURCE),
+ * LOCUS_EFABRIC, LOCUS_EINVAL.  opts NULL: all defaults.  On shm the
+ * endpoint's own address takes handle 0 (see xport_event.peer).
+ */
+int xport_open(const struct xport_opts *opts, xport_ep **out);
+
+/* Close; cancels what is in flight.  NULL is accepted. */
+void xport_close(xport_ep *ep);
+
+/* Provider name of the open endpoint ("tcp;ofi_rxm"). */
+const char *xport_provider(const xport_ep *ep);
+/* Fabric and domain names chosen by fi_getinfo. */
+const char *xport_fabric(const xport_ep *ep);
+const char *xport_domain(const xport_ep *ep);
+/* Largest message xport_send accepts (opts.msg_size after defaults). */
+size_t xport_msg_size(const xport_ep *ep);
+
+/*
+ * Printable address of this endpoint, "<provider>://<hex of fi_getname>",
+ * for a scheduler file or a hello message.  len >= XPORT_NAME_MAX.
+ */
+int xport_name(xport_ep *ep, char *buf, size_t len);
+
+/* Provider part of a printable address; 0, or LOCUS_EADDR if malformed. */
+int xport_name_provider(const char *name, char *prov, size_t len);
+
+/*
+ * Insert a peer by its printable address.  Inserting the same address twice
+ * returns the same handle.  Errors: LOCUS_EADDR (malformed, wrong provider,
+ * fi_av_insert refused).  A well-formed address of a dead peer inserts
+ * fine; sends to it fail later with LOCUS_ECLOSED or LOCUS_ETIMEDOUT.
+ */
+int xport_insert(xport_ep *ep, const char *name, xport_addr *out);
+int xport_remove(xport_ep *ep, xport_addr addr);
+
+/*
+ * Send a tagged message (the concatenation of iov[0..n-1]).  The data is
+ * copied (inject or a transport-owned buffer): the caller may reuse its
+ * buffers on return.  While the provider says -FI_EAGAIN, drives progress
+ * and retries until deadline (lc_now_ns() based; LC_DEADLINE_NONE is not
+ * allowed: every send has a deadline).  Events met while driving progress
+ * are kept and returned by the next xport_progress().
+ * Errors: LOCUS_EMSGSIZE (larger than xport_msg_size), LOCUS_ETIMEDOUT,
+ * LOCUS_ECLOSED, LOCUS_EFABRIC, LOCUS_EADDR (dst not inserted).  A failure
+ * detected after the call returned (peer gone) arrives as an
+ * XPORT_EV_SEND_ERROR event; messages no larger than the provider's inject
+ * size (64 B on tcp;ofi_rxm, 4 KiB on shm) are injected and have no
+ * completion, so their late failures are not reported.  On tcp;ofi_rxm a
+ * send to a peer that is not listening is refused with -FI_EAGAIN until
+ * the deadline: LOCUS_ETIMEDOUT.
+ */
+int xport_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
+                const struct iovec *iov, int n, uint64_t deadline);
+int xport_send(xport_ep *ep, xport_addr dst, uint64_t tag, const void *buf,
+               size_t len, uint64_t deadline);
+
+/* ---- RMA ---------------------------------------------------------------- */
+
+/* What a peer needs to read a registered region.  Plain data: may be
+ * copied into a message. */
+typedef struct xport_rkey {
+    uint64_t addr; /* address to pass to fi_read (virtual or offset, as the
+                      provider's FI_MR_VIRT_ADDR says) */
+    uint64_t key;  /* fi_mr_key() */
+    uint64_t len;  /* bytes readable from addr */
+} xport_rkey;
+
+/*
+ * Register [buf, buf+len) for local use (FI_READ target buffer) and remote
+ * reads (FI_REMOTE_READ).  Honours FI_MR_ENDPOINT (binds and enables),
+ * FI_MR_PROV_KEY (reads the key), FI_MR_VIRT_ADDR, FI_MR_ALLOCATED.
+ * Register large long-lived regions once; registration is expensive.
+ */
+int xport_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out);
+void xport_mr_close(xport_mr *mr);
+
+/* Describe [ptr, ptr+len), which must lie inside mr, for a peer.
+ * LOCUS_ERANGE when it does not. */
+int xport_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
+                  xport_rkey *out);
+
+/*
+ * Start reading len bytes, from offset bytes into the peer region that rk
+ * describes, into dst, which must lie in
+ * local_mr (or local_mr NULL: the transport registers dst itself for the
+ * duration when FI_MR_LOCAL requires it).  Large reads are split into
+ * chunks (at most 8 MiB), 8 in flight.  Returns 0, and then exactly one
+ * XPORT_EV_READ_DONE (or XPORT_EV_READ_ERROR) event carrying ctx follows;
+ * or a negative code and no event.  offset+len beyond rk->len:
+ * LOCUS_ERANGE at once, nothing sent.  The peer must be driving progress.
+ * A chunk the provider keeps refusing (-FI_EAGAIN: peer unreachable) fails
+ * the read with LOCUS_ETIMEDOUT after opts.timeout_ms; chunks in flight end
+ * when the provider completes them (in error when a connection drops).
+ */
+int xport_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
+               xport_mr *local_mr, const xport_rkey *rk, uint64_t offset,
+               void *ctx);
+
+/* ---- completions ----------------------------------------------------------
+ */
+
+enum xport_ev_kind {
+    XPORT_EV_RECV = 1,   /* a message arrived */
+    XPORT_EV_READ_DONE,  /* an xport_read finished */
+    XPORT_EV_READ_ERROR, /* an xport_read failed (status, peer) */
+    XPORT_EV_SEND_ERROR, /* a send failed after xport_send returned */
+};
+
+typedef struct xport_event {
+    int kind;
+    int status;      /* 0, or LOCUS_E* for the *_ERROR kinds */
+    xport_addr peer; /* RECV: sender (FI_SOURCE), XPORT_ADDR_UNKNOWN if
+                        not inserted (on shm also for messages an
+                        endpoint sends to itself); errors and reads: the
+                        peer concerned */
+    uint64_t tag;    /* RECV */
+    void *data;      /* RECV: message bytes, valid until xport_release */
+    size_t len;      /* RECV: message length; READ_DONE: bytes read */
+    void *ctx;       /* READ_*: ctx given to xport_read */
+    void *priv;      /* transport's own (the receive buffer) */
+} xport_event;
+
+/*
+ * Drive progress without blocking and return up to max events.  Returns the
+ * number of events (0 when none) or a negative code when the completion
+ * queue itself failed.  Every RECV event must be given back with
+ * xport_release() (until then its buffer is not reposted).
+ */
+int xport_progress(xport_ep *ep, xport_event *evs, int max);
+void xport_release(xport_ep *ep, xport_event *ev);
+
+/*
+ * Wait until any of eps may have events, wake_fd (if >= 0) is readable, or
+ * timeout_ms passes (-1: forever; 0: poll).  Spins on the completion queues
+ * for spin_us microseconds first (low latency when busy), then blocks in
+ * the kernel on the completion queues' wait fds (no CPU when idle); where a
+ * provider has no wait fd it sleeps in growing steps of at most 1 ms.
+ * Returns 1 when something may be ready, 0 on timeout, or a negative code.
+ * wake_fd is not read: its owner drains it.
+ */
+int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
+               int timeout_ms);
+
+/*
+ * List the providers libfabric offers on this machine that have the
+ * capabilities locus needs, one "provider fabric domain" per line, into
+ * buf (NUL-terminated).  For locus-info.  Returns the number of lines, or
+ * LOCUS_EINVAL when buf is too small, LOCUS_EFABRIC.
+ */
+int xport_list_providers(char *buf, size_t len);
+
+/* ---- plugin interface (transport/<fabric>/ only) --------------------------
+ *
+ * xport.c dispatches every call through the table of the plugin that
+ * opened the endpoint.  A plugin's endpoint and region structs start with a
+ * "const struct xport_ops *ops" member.  The runtime never uses this.
+ */
+struct xport_ops {
+    const char *name;
+    int (*serves)(const char *provider); /* 1: this plugin opens it */
+    int (*open)(const struct xport_opts *opts, const char *provider,
+                xport_ep **out);
+    void (*close)(xport_ep *ep);
+    const char *(*provider)(const xport_ep *ep);
+    const char *(*fabric)(const xport_ep *ep);
+    const char *(*domain)(const xport_ep *ep);
+    size_t (*msg_size)(const xport_ep *ep);
+    int (*getname)(xport_ep *ep, char *buf, size_t len);
+    int (*insert)(xport_ep *ep, const char *name, xport_addr *out);
+    int (*remove)(xport_ep *ep, xport_addr addr);
+    int (*sendv)(xport_ep *ep, xport_addr dst, uint64_t tag,
+                 const struct iovec *iov, int n, uint64_t deadline);
+    int (*mr_reg)(xport_ep *ep, void *buf, size_t len, xport_mr **out);
+    void (*mr_close)(xport_mr *mr);
+    int (*mr_rkey)(const xport_mr *mr, const void *ptr, size_t len,
+                   xport_rkey *out);
+    int (*read)(xport_ep *ep, xport_addr src, void *dst, size_t len,
+                xport_mr *local_mr, const xport_rkey *rk, uint64_t offset,
+                void *ctx);
+    int (*progress)(xport_ep *ep, xport_event *evs, int max);
+    void (*release)(xport_ep *ep, xport_event *ev);
+    /* xport_wait's parts: drive progress and keep the events, returning
+     * how many are waiting (or a negative code); the fd that becomes
+     * readable when the endpoint has work (-1: none); 0 when it is safe to
+     * block on that fd (nothing pending), else nonzero. */
+    int (*poll)(xport_ep *ep);
+    int (*wait_fd)(xport_ep *ep);
+    int (*trywait)(xport_ep *ep);
+    int (*list_providers)(char *buf, size_t len, size_t *used);
+};
+
+#endif
