@@ -180,6 +180,17 @@ static int fd_ready(int fd)
     return poll(&p, 1, 0) > 0;
 }
 
+void xport_set_doorbell(xport_ep *ep, int on)
+{
+    if (ep)
+        ((struct xport_ep_head *)ep)->doorbell = on;
+}
+
+int xport_has_wait_fd(xport_ep *ep)
+{
+    return ep && OPS(ep)->wait_fd(ep) >= 0;
+}
+
 int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
                int timeout_ms)
 {
@@ -216,7 +227,10 @@ int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
         for (int i = 0; i < neps; i++) {
             int fd = OPS(eps[i])->wait_fd(eps[i]);
             if (fd < 0) {
-                all_fds = 0;
+                /* a doorbell on wake_fd stands in for the missing fd */
+                if (!(wake_fd >= 0 &&
+                      ((const struct xport_ep_head *)eps[i])->doorbell))
+                    all_fds = 0;
                 continue;
             }
             int tw = OPS(eps[i])->trywait(eps[i]);

@@ -213,6 +213,17 @@ int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
                int timeout_ms);
 
 /*
+ * Declare that the owner rings wake_fd (a doorbell) whenever a message is
+ * sent to this endpoint, so that xport_wait may block on wake_fd instead
+ * of sleeping in steps when the provider has no wait fd (shm).  The owner
+ * must keep that promise for every sender, or wake-ups come late (never
+ * lost: waits are bounded).
+ */
+void xport_set_doorbell(xport_ep *ep, int on);
+/* 1 when the provider offers a wait fd for the endpoint. */
+int xport_has_wait_fd(xport_ep *ep);
+
+/*
  * List the providers libfabric offers on this machine that have the
  * capabilities locus needs, one "provider fabric domain" per line, into
  * buf (NUL-terminated).  For locus-info.  Returns the number of lines, or
@@ -226,6 +237,12 @@ int xport_list_providers(char *buf, size_t len);
  * opened the endpoint.  A plugin's endpoint and region structs start with a
  * "const struct xport_ops *ops" member.  The runtime never uses this.
  */
+/* Every plugin's endpoint struct begins with this head. */
+struct xport_ep_head {
+    const struct xport_ops *ops;
+    int doorbell; /* xport_set_doorbell */
+};
+
 struct xport_ops {
     const char *name;
     int (*serves)(const char *provider); /* 1: this plugin opens it */

@@ -1,12 +1,49 @@
 #include "net/lnet.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/base.h"
+
+struct lnet_bell {
+    struct sockaddr_un sa;
+    socklen_t len; /* 0: none */
+    int contacted; /* a message went through already */
+};
+
+static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof(sa->sun_path))
+        n = sizeof(sa->sun_path) - 1;
+    memcpy(sa->sun_path + 1, name, n); /* abstract: leading NUL */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static int open_bell(lnet *n)
+{
+    static int counter;
+    n->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (n->wake_fd < 0)
+        return lc_seterr(LOCUS_ESYS, "xport", "doorbell socket: %s",
+                         strerror(errno));
+    snprintf(n->bell, sizeof(n->bell), "locus-bell-%d-%d", (int)getpid(),
+             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    struct sockaddr_un sa;
+    socklen_t len = bell_addr(n->bell, &sa);
+    if (bind(n->wake_fd, (struct sockaddr *)&sa, len) != 0)
+        return lc_seterr(LOCUS_ESYS, "xport", "doorbell bind %s: %s",
+                         n->bell, strerror(errno));
+    return 0;
+}
 
 int lnet_open(lnet *n, const char *provider, const char *bind,
               const char *port, int no_shm)
@@ -14,6 +51,7 @@ int lnet_open(lnet *n, const char *provider, const char *bind,
     int rc = 0;
     memset(n, 0, sizeof(*n));
     n->wake_fd = -1;
+    LC_CHECK_RC(open_bell(n), out, rc);
     struct xport_opts o = XPORT_OPTS_INIT;
     o.provider = provider;
     o.node = bind;
@@ -31,6 +69,11 @@ int lnet_open(lnet *n, const char *provider, const char *bind,
             size_t m = xport_msg_size(n->ep[LNET_SHM]);
             if (m < n->msg_size)
                 n->msg_size = m;
+            size_t l = strlen(n->name[LNET_SHM]);
+            snprintf(n->name[LNET_SHM] + l, XPORT_NAME_MAX - l, "#bell=%s",
+                     n->bell);
+            if (!xport_has_wait_fd(n->ep[LNET_SHM]))
+                xport_set_doorbell(n->ep[LNET_SHM], 1);
         } else {
             /* shm is an optimisation: run on the net provider alone */
             lc_log(LC_LOG_WARN, "xport", "no shm endpoint (%s); peers on "
@@ -42,9 +85,6 @@ int lnet_open(lnet *n, const char *provider, const char *bind,
     }
     n->msgbuf = malloc(n->msg_size);
     LC_CHECK(n->msgbuf, out, rc, LOCUS_ENOMEM, "xport", "no memory");
-    n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    LC_CHECK(n->wake_fd >= 0, out, rc, LOCUS_ESYS, "xport", "eventfd: %s",
-             strerror(errno));
 out:
     if (rc)
         lnet_close(n);
@@ -61,9 +101,39 @@ void lnet_close(lnet *n)
     }
     free(n->msgbuf);
     n->msgbuf = NULL;
+    free(n->bells);
+    n->bells = NULL;
+    n->nbells = 0;
     if (n->wake_fd >= 0)
         close(n->wake_fd);
     n->wake_fd = -1;
+}
+
+int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out)
+{
+    if (ep != LNET_SHM)
+        return xport_insert(n->ep[ep], name, out);
+    char addr[XPORT_NAME_MAX];
+    snprintf(addr, sizeof(addr), "%s", name);
+    char *bell = strstr(addr, "#bell=");
+    if (bell)
+        *bell = '\0';
+    int rc = xport_insert(n->ep[LNET_SHM], addr, out);
+    if (rc || !bell || *out >= (1u << 20))
+        return rc;
+    if (*out >= n->nbells) {
+        size_t nb = n->nbells ? n->nbells : 16;
+        while (nb <= *out)
+            nb *= 2;
+        struct lnet_bell *b = realloc(n->bells, nb * sizeof(*b));
+        if (!b)
+            return 0; /* no doorbell: that peer's wake-ups come late */
+        memset(b + n->nbells, 0, (nb - n->nbells) * sizeof(*b));
+        n->bells = b;
+        n->nbells = nb;
+    }
+    n->bells[*out].len = bell_addr(bell + 6, &n->bells[*out].sa);
+    return 0;
 }
 
 int lnet_route_to(lnet *n, const char *host, const char *net_addr,
@@ -72,7 +142,7 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
     out->ep = -1;
     if (n->ep[LNET_SHM] && shm_addr && *shm_addr && host &&
         strcmp(host, lc_hostname()) == 0) {
-        if (xport_insert(n->ep[LNET_SHM], shm_addr, &out->addr) == 0) {
+        if (lnet_insert(n, LNET_SHM, shm_addr, &out->addr) == 0) {
             out->ep = LNET_SHM;
             return 0;
         }
@@ -85,17 +155,38 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
     return rc;
 }
 
+static void ring(lnet *n, struct lnet_bell *b)
+{
+    char one = 1;
+    ssize_t s = sendto(n->wake_fd, &one, 1, MSG_DONTWAIT,
+                       (struct sockaddr *)&b->sa, b->len);
+    (void)s; /* a full or gone doorbell: the receiver is awake or dead */
+}
+
 struct emit_ctx {
     lnet *n;
     lnet_route r;
     uint64_t deadline;
+    struct lnet_bell *bell;
 };
 
 static int emit(void *arg, const void *msg, size_t len)
 {
     struct emit_ctx *e = arg;
-    return xport_send(e->n->ep[e->r.ep], e->r.addr, WIRE_TAG_CTRL, msg, len,
-                      e->deadline);
+    xport_ep *ep = e->n->ep[e->r.ep];
+    if (!e->bell)
+        return xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
+                          e->deadline);
+    /* while the send waits for the receiver (connection set-up, full
+       queue), keep ringing it: a sleeping receiver makes no progress */
+    for (;;) {
+        uint64_t step = lc_now_ns() + 2000000ull;
+        int rc = xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
+                            step < e->deadline ? step : e->deadline);
+        if (rc != LOCUS_ETIMEDOUT || lc_expired(e->deadline))
+            return rc;
+        ring(e->n, e->bell);
+    }
 }
 
 int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
@@ -104,8 +195,22 @@ int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
         wire_wr_reset(w);
         return lc_seterr(LOCUS_ECLOSED, "xport", "no route to peer");
     }
-    struct emit_ctx e = {n, r, deadline};
-    return wire_flush(w, n->msg_size, n->msgbuf, emit, &e);
+    struct lnet_bell *bell = r.ep == LNET_SHM && r.addr < n->nbells &&
+                                     n->bells[r.addr].len
+                                 ? &n->bells[r.addr]
+                                 : NULL;
+    /* shm has no wait fd: ring the receiver in case it sleeps.  The first
+       message to a peer also needs the receiver's progress to connect,
+       so ring before it too. */
+    if (bell && !bell->contacted)
+        ring(n, bell);
+    struct emit_ctx e = {n, r, deadline, bell};
+    int rc = wire_flush(w, n->msg_size, n->msgbuf, emit, &e);
+    if (bell) {
+        ring(n, bell);
+        bell->contacted |= rc == 0;
+    }
+    return rc;
 }
 
 int lnet_poll(lnet *n, xport_event *evs, int *eps, int max)
@@ -140,17 +245,20 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
         if (n->ep[i])
             eps[k++] = n->ep[i];
     int rc = xport_wait(eps, k, n->wake_fd, spin_us, timeout_ms);
-    uint64_t v;
-    while (read(n->wake_fd, &v, sizeof(v)) == sizeof(v))
+    char buf[64];
+    while (recv(n->wake_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
         ;
     return rc;
 }
 
 void lnet_wake(lnet *n)
 {
-    uint64_t one = 1;
-    ssize_t w = write(n->wake_fd, &one, sizeof(one));
-    (void)w;
+    struct sockaddr_un sa;
+    socklen_t len = bell_addr(n->bell, &sa);
+    char b = 1;
+    ssize_t s = sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa,
+                       len);
+    (void)s;
 }
 
 int lnet_peer_set(lnet *n, int ep, xport_addr a, int id)

@@ -20,10 +20,20 @@ typedef struct lnet_route {
     xport_addr addr;
 } lnet_route;
 
+/*
+ * The shm provider has no wait fd, so a process that blocks would see shm
+ * messages only when it wakes up.  Each lnet therefore owns a doorbell: a
+ * UNIX datagram socket in the abstract namespace, named in its shm address
+ * ("<xport shm name>#bell=<socket name>").  Whoever sends over shm rings
+ * the receiver's doorbell; lnet_wait blocks on it (and lnet_wake rings it).
+ */
 typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
-    int wake_fd;
+    int wake_fd;                  /* the doorbell socket */
+    char bell[64];                /* its abstract name */
+    struct lnet_bell *bells;      /* shm peers' doorbells, by xport_addr */
+    size_t nbells;
     size_t msg_size;              /* smallest of the endpoints' */
     uint8_t *msgbuf;
     int *peer_of[2];              /* xport_addr -> peer id (-1 none) */
@@ -36,6 +46,9 @@ typedef struct lnet {
 int lnet_open(lnet *n, const char *provider, const char *bind,
               const char *port, int no_shm);
 void lnet_close(lnet *n);
+
+/* Insert a peer's printable address (with its doorbell, on shm). */
+int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
 
 /* Route to a peer: shm when it is on this host (same host name) and both
  * sides have shm, else net. */

@@ -439,9 +439,10 @@ static void make_ready(sched *s, stask *t)
         assign(s, w, t);
         return;
     }
-    /* the worker holding most input bytes; few inputs, so quadratic is
-       cheap and needs no allocation */
-    uint64_t best_bytes = 0;
+    /* the worker holding most input bytes; ties to the one whose host holds
+       most of the rest (mapped, not sent), then the least loaded.  Few
+       inputs, so quadratic is cheap and needs no allocation. */
+    uint64_t best_bytes = 0, best_host = 0;
     for (uint32_t i = 0; i < t->nargs; i++) {
         stask *d = t->args[i].dep;
         if (!d)
@@ -449,15 +450,25 @@ static void make_ready(sched *s, stask *t)
         speer *h = worker(s, d->worker);
         if (!h)
             continue;
-        uint64_t sum = 0;
-        for (uint32_t j = 0; j < t->nargs; j++)
-            if (t->args[j].dep && t->args[j].dep->worker == d->worker)
-                sum += t->args[j].dep->nbytes + 1;
-        if (!w || sum > best_bytes ||
-            (sum == best_bytes &&
-             h->assigned * w->nthreads < w->assigned * h->nthreads)) {
+        uint64_t sum = 0, host = 0;
+        for (uint32_t j = 0; j < t->nargs; j++) {
+            stask *e = t->args[j].dep;
+            if (!e)
+                continue;
+            if (e->worker == d->worker)
+                sum += e->nbytes + 1;
+            else if (worker(s, e->worker) &&
+                     !strcmp(worker(s, e->worker)->host, h->host))
+                host += e->nbytes + 1;
+        }
+        int better = !w || sum > best_bytes ||
+                     (sum == best_bytes && host > best_host) ||
+                     (sum == best_bytes && host == best_host &&
+                      h->assigned * w->nthreads < w->assigned * h->nthreads);
+        if (better) {
             w = h;
             best_bytes = sum;
+            best_host = host;
         }
     }
     if (w) {
@@ -1057,7 +1068,7 @@ static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
     lnet_route route = {ep, src};
     if (src == XPORT_ADDR_UNKNOWN) {
         const char *addr = ep == LNET_SHM ? tmp.shm : tmp.net;
-        if (xport_insert(s->net.ep[ep], addr, &route.addr) != 0) {
+        if (lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
             lc_log(LC_LOG_WARN, "sched", "HELLO from %s pid %d with a bad "
                    "address: %s", tmp.host, tmp.pid, locus_last_error());
             return;

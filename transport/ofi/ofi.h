@@ -88,7 +88,7 @@ struct ofi_peer {
 };
 
 struct ofi_ep {
-    const struct xport_ops *ops;
+    struct xport_ep_head head; /* first: the generic layer reads it */
     struct fi_info *info;
     struct fid_fabric *fabric;
     struct fid_domain *domain;

@@ -632,7 +632,7 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
     struct fi_info *hints = NULL;
     struct ofi_ep *e = calloc(1, sizeof(*e));
     LC_CHECK(e, fail, ret, LOCUS_ENOMEM, OFI_SUB, "out of memory");
-    e->ops = &xport_ofi_ops;
+    e->head.ops = &xport_ofi_ops;
     e->wait_fd = -1;
     e->next_key = 1;
     e->msg_size = opts->msg_size ? opts->msg_size : 64 * 1024;

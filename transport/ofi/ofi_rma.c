@@ -21,7 +21,7 @@ int ofi_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out)
     LC_CHECK_RC(
         ofi_reg(e, buf, len, FI_READ | FI_REMOTE_READ, &m->mr, "a region"),
         fail, ret);
-    m->ops = e->ops;
+    m->ops = e->head.ops;
     m->ep = e;
     m->base = buf;
     m->len = len;
