@@ -332,3 +332,62 @@ Test(locality, across_namespace_hosts_by_rma)
     lt_cluster_stop(&cl, 0);
     lt_netns_destroy(ns);
 }
+
+/* A big argument from the client is not copied through the scheduler: the
+ * worker fetches it from the client (mapped here, RMA across hosts). */
+static void big_argument(int no_map)
+{
+    if (no_map)
+        setenv("LOCUS_NO_MAP", "1", 1);
+    lt_cluster cl;
+    locus_client *c;
+    start(&cl, &c, 1, 0);
+    const size_t n = 6u << 20;
+    unsigned char *buf = malloc(n);
+    cr_assert(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = lt_pattern(31, i);
+    totals before = counters(c);
+    locus_arg a[2] = {locus_arg_bytes(buf, n), locus_arg_i64(31)};
+    locus_future *f;
+    cr_assert_eq(locus_submit(c, "check_block", a, 2, NULL, &f), 0, "%s",
+                 locus_last_error());
+    memset(buf, 0, n); /* the client's copy was taken at submit */
+    int64_t bad;
+    cr_assert_eq(locus_result_i64(f, TMO, &bad), 0, "%s", locus_last_error());
+    cr_assert_eq(bad, -1, "wrong byte at %lld", (long long)bad);
+    totals after = counters(c);
+    if (no_map)
+        cr_assert_eq(after.rma - before.rma, n);
+    else
+        cr_assert_eq(after.mapped - before.mapped, n);
+    /* scatter takes the same path */
+    locus_future *s;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = lt_pattern(32, i);
+    locus_arg v = locus_arg_bytes(buf, n);
+    cr_assert_eq(locus_scatter(c, &v, 1, NULL, &s), 0, "%s",
+                 locus_last_error());
+    const void *p;
+    size_t len;
+    cr_assert_eq(locus_result(s, TMO, &p, &len), 0, "%s", locus_last_error());
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(p, buf, n), 0);
+    if (no_map)
+        unsetenv("LOCUS_NO_MAP");
+    free(buf);
+    locus_release(s);
+    locus_release(f);
+    locus_disconnect(c);
+    lt_cluster_stop(&cl, 0);
+}
+
+Test(locality, big_argument_is_mapped_from_the_client)
+{
+    big_argument(0);
+}
+
+Test(locality, big_argument_by_rma_from_the_client)
+{
+    big_argument(1);
+}

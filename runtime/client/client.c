@@ -46,7 +46,19 @@ struct locus_future {
     char *errmsg;
     char keystr[40];
     struct locus_future *fetch_next;
+    uint64_t *puts; /* big arguments kept for the workers to fetch */
+    int nputs;
 };
+
+/* A big argument: kept in the client's arena until its task finished. */
+typedef struct put_obj {
+    void *data;
+    size_t len;
+} put_obj;
+
+/* Arguments above this go by reference (the worker fetches them: mapped on
+   the same host, RMA read across hosts) instead of inside messages. */
+#define PUT_MIN (16u << 10)
 
 typedef struct creq {
     uint64_t id;
@@ -93,6 +105,10 @@ struct locus_client {
     lc_map gets;           /* request id -> future */
     wire_wr *peer_out;     /* per peer id */
     int send_failures;
+    uint64_t join_deadline; /* sends before WELCOME end with the connect */
+    arena *arena;           /* big arguments (under mu) */
+    lc_map puts;            /* object key -> put_obj (under mu) */
+    uint64_t put_seq;
 };
 
 static int deadline_of(const locus_client *c, int timeout_ms)
@@ -126,6 +142,21 @@ static int cv_wait(locus_client *c, uint64_t deadline)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+/* under mu: the task finished, its big arguments are not needed */
+static void drop_puts(locus_client *c, struct locus_future *f)
+{
+    for (int i = 0; i < f->nputs; i++) {
+        put_obj *p = lc_map_del(&c->puts, f->puts[i]);
+        if (p) {
+            arena_free(c->arena, p->data);
+            free(p);
+        }
+    }
+    free(f->puts);
+    f->puts = NULL;
+    f->nputs = 0;
 }
 
 static void close_client(locus_client *c, const char *why)
@@ -225,6 +256,8 @@ static void on_result(locus_client *c, wire_rd *r)
         return;
     pthread_mutex_lock(&c->mu);
     struct locus_future *f = lc_map_get(&c->futures, key);
+    if (f)
+        drop_puts(c, f);
     if (f && atomic_load(&f->state) == F_PENDING) {
         f->status = status;
         f->worker = wk;
@@ -407,6 +440,57 @@ static void on_read_event(locus_client *c, xport_event *ev)
         fetch_done(c, f, 0, NULL);
 }
 
+/* A worker fetches a big argument of ours. */
+static void on_get(locus_client *c, cpeer *w, wire_rd *r)
+{
+    uint64_t req = wire_get_u64(r);
+    uint64_t key = wire_get_u64(r);
+    uint8_t may_map = wire_get_u8(r);
+    if (!wire_rd_ok(r))
+        return;
+    wire_wr *o = &c->peer_out[w->id];
+    wire_rec_begin(o, REC_DATA);
+    wire_put_u64(o, req);
+    pthread_mutex_lock(&c->mu);
+    put_obj *p = lc_map_get(&c->puts, key);
+    arena_loc loc;
+    xport_rkey rk;
+    int rc = 0;
+    if (!p) {
+        wire_put_i32(o, LOCUS_ENOENT);
+        wire_put_u64(o, 0);
+        wire_put_u8(o, DATA_INLINE);
+        wire_put_str(o, "the client no longer holds that argument (its "
+                        "future was released)");
+    } else if (may_map && arena_locate(c->arena, p->data, &loc) == 0) {
+        wire_put_i32(o, 0);
+        wire_put_u64(o, p->len);
+        wire_put_u8(o, DATA_SHM);
+        wire_put_str(o, loc.name);
+        wire_put_u64(o, loc.seg_len);
+        wire_put_u64(o, loc.offset);
+        wire_put_u8(o, (uint8_t)loc.dedicated);
+    } else if ((rc = arena_rkey(c->arena, w->route.ep, c->net.ep[w->route.ep],
+                                p->data, p->len, &rk)) == 0) {
+        wire_put_i32(o, 0);
+        wire_put_u64(o, p->len);
+        wire_put_u8(o, DATA_RMA);
+        wire_put_u64(o, rk.addr);
+        wire_put_u64(o, rk.key);
+        wire_put_u64(o, rk.len);
+    } else {
+        wire_put_i32(o, rc);
+        wire_put_u64(o, 0);
+        wire_put_u8(o, DATA_INLINE);
+        wire_put_str(o, locus_last_error());
+    }
+    pthread_mutex_unlock(&c->mu);
+    wire_rec_end(o);
+    if (lnet_send(&c->net, w->route, o, lc_deadline_ms(SEND_TIMEOUT_MS)))
+        lc_log(LC_LOG_WARN, "client", "answer to worker %d: %s", w->id,
+               locus_last_error());
+}
+
 static void handle_message(locus_client *c, int ep, xport_event *ev)
 {
     wire_rd recs, r;
@@ -415,11 +499,16 @@ static void handle_message(locus_client *c, int ep, xport_event *ev)
         return;
     int from_sched = ep == c->sched.ep && ev->peer == c->sched.addr;
     if (!from_sched) {
-        if (lnet_peer_get(&c->net, ep, ev->peer) <= 0)
+        int id = lnet_peer_get(&c->net, ep, ev->peer);
+        cpeer *w = id > 0 ? cpeer_get(c, id) : NULL;
+        if (!w)
             return; /* not a worker the scheduler told us about */
-        while ((rc = wire_next(&recs, &type, &r)) == 1)
+        while ((rc = wire_next(&recs, &type, &r)) == 1) {
             if (type == REC_DATA)
                 on_data(c, ep, &r);
+            else if (type == REC_GET)
+                on_get(c, w, &r);
+        }
         return;
     }
     while ((rc = wire_next(&recs, &type, &r)) == 1) {
@@ -593,8 +682,10 @@ static void *progress_main(void *arg)
             last_hb = now;
         }
         if (c->to_sched.nrec || c->to_sched.len) {
-            if (lnet_send(&c->net, c->sched, &c->to_sched,
-                          lc_deadline_ms(SEND_TIMEOUT_MS)) != 0)
+            uint64_t dl = lc_deadline_ms(SEND_TIMEOUT_MS);
+            if (!joined && c->join_deadline < dl)
+                dl = c->join_deadline;
+            if (lnet_send(&c->net, c->sched, &c->to_sched, dl) != 0)
                 c->send_failures++;
             else
                 c->send_failures = 0;
@@ -658,9 +749,15 @@ static void client_free(locus_client *c)
         struct locus_future *f = v;
         free(f->data);
         free(f->errmsg);
+        free(f->puts);
         free(f);
     }
     lc_map_free(&c->futures);
+    it = 0;
+    while (lc_map_next(&c->puts, &it, &k, &v))
+        free(v); /* their memory goes with the arena */
+    lc_map_free(&c->puts);
+    arena_destroy(c->arena);
     lc_map_free(&c->gets);
     while (c->reqs) {
         creq *q = c->reqs;
@@ -710,6 +807,7 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     pthread_condattr_destroy(&ca);
     lc_map_init(&c->futures);
     lc_map_init(&c->gets);
+    lc_map_init(&c->puts);
     wire_wr_init(&c->pending);
     wire_wr_init(&c->to_sched);
     c->net.wake_fd = -1;
@@ -738,11 +836,12 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     wire_put_u32(&c->to_sched, 0);
     wire_put_str(&c->to_sched, c->sf.job_id);
     wire_rec_end(&c->to_sched);
+    c->join_deadline = lc_deadline_ms(c->timeout_ms);
     int e = pthread_create(&c->thr, NULL, progress_main, c);
     LC_CHECK(e == 0, fail, rc, LOCUS_ESYS, "client", "pthread_create: %s",
              strerror(e));
     c->thr_started = 1;
-    uint64_t dl = lc_deadline_ms(c->timeout_ms);
+    uint64_t dl = c->join_deadline;
     pthread_mutex_lock(&c->mu);
     while (c->state != C_JOINED && c->state != C_CLOSED)
         if (cv_wait(c, dl) == ETIMEDOUT)
@@ -961,11 +1060,6 @@ static int check_args(const char *fn, const locus_arg *args, size_t nargs,
             if (a->len && !a->data)
                 return lc_seterr(LOCUS_EINVAL, "client", "%s: argument %zu "
                                  "has %zu bytes at NULL", fn, i, a->len);
-            if (a->len > c->net.msg_size / 2)
-                return lc_seterr(LOCUS_EMSGSIZE, "client", "%s: argument %zu "
-                                 "is %zu bytes; inline arguments are limited "
-                                 "to %zu (use locus_scatter for data)", fn, i,
-                                 a->len, c->net.msg_size / 2);
             break;
         case LOCUS_ARG_I64:
         case LOCUS_ARG_F64:
@@ -982,6 +1076,42 @@ static int check_args(const char *fn, const locus_arg *args, size_t nargs,
         }
     }
     return 0;
+}
+
+/* under mu: copy a big argument into the client's arena, for the worker
+   to fetch; 0 on failure (message set) */
+static uint64_t put_locked(locus_client *c, struct locus_future *f,
+                           const void *data, size_t len)
+{
+    if (!c->arena) {
+        char prefix[64];
+        const char *jh = strchr(c->sf.job_id, '-');
+        snprintf(prefix, sizeof(prefix), "/locus-%.16s-%dc",
+                 jh ? jh + 1 : c->sf.job_id, (int)getpid());
+        struct arena_opts ao = {prefix, 0};
+        if (arena_create(&ao, &c->arena) != 0)
+            return 0;
+    }
+    uint64_t *np = realloc(f->puts, (size_t)(f->nputs + 1) * sizeof(*np));
+    put_obj *p = np ? malloc(sizeof(*p)) : NULL;
+    if (np)
+        f->puts = np;
+    if (!p) {
+        lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+        return 0;
+    }
+    p->len = len;
+    p->data = arena_alloc(c->arena, len);
+    uint64_t key = (1ull << 63) | ++c->put_seq;
+    if (!p->data || lc_map_put(&c->puts, key, p) != 0) {
+        if (p->data)
+            arena_free(c->arena, p->data);
+        free(p);
+        return 0;
+    }
+    memcpy(p->data, data, len);
+    f->puts[f->nputs++] = key;
+    return key;
 }
 
 /* under mu: make a future and write its SUBMIT record */
@@ -1018,6 +1148,18 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
         if (a->kind == LOCUS_ARG_FUTURE) {
             wire_put_u8(o, ARG_FUTURE);
             wire_put_u64(o, a->future->key);
+        } else if (a->kind == LOCUS_ARG_BYTES && a->len > PUT_MIN) {
+            uint64_t pk = put_locked(c, f, a->data, a->len);
+            if (!pk) {
+                /* the caller takes the half-written record back */
+                lc_map_del(&c->futures, f->key);
+                drop_puts(c, f);
+                free(f);
+                return NULL;
+            }
+            wire_put_u8(o, ARG_PUT);
+            wire_put_u64(o, pk);
+            wire_put_u64(o, a->len);
         } else {
             wire_put_u8(o, ARG_BYTES);
             if (a->kind == LOCUS_ARG_I64)
@@ -1043,6 +1185,9 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
     pthread_mutex_lock(&c->mu);
     int rc = check_open(c);
     size_t done = 0;
+    /* other threads' records may precede ours in the pending buffer */
+    size_t start_len = c->pending.len;
+    uint32_t start_nrec = c->pending.nrec;
     for (; !rc && done < ntasks; done++) {
         const locus_arg *a = per_task_arg ? &args[done] : args;
         size_t na = per_task_arg ? 1 : nargs;
@@ -1052,21 +1197,27 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
             ws = &one_worker[done];
             nw = 1;
         }
+        lc_clearerr();
         out[done] = submit_locked(c, fn, a, na, ws, nw, retries);
         if (!out[done] || c->pending.err)
-            rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory for task %zu",
-                           done);
+            rc = lc_seterr(LOCUS_ENOMEM, "client", "task %zu of %zu: %s",
+                           done, ntasks,
+                           *locus_last_error() ? locus_last_error()
+                                               : "out of memory");
     }
     if (rc) {
         /* nothing was sent yet: take every record of this call back */
         for (size_t i = 0; i < done; i++) {
             if (out[i]) {
                 lc_map_del(&c->futures, out[i]->key);
+                drop_puts(c, out[i]);
                 free(out[i]);
             }
             out[i] = NULL;
         }
-        wire_wr_reset(&c->pending); /* safe: the thread swaps under mu */
+        c->pending.len = start_len; /* the thread swaps only under mu */
+        c->pending.nrec = start_nrec;
+        c->pending.err = 0;
     } else {
         wake(c);
     }
@@ -1452,6 +1603,7 @@ void locus_release(locus_future *f)
     locus_client *c = f->c;
     pthread_mutex_lock(&c->mu);
     lc_map_del(&c->futures, f->key);
+    drop_puts(c, f);
     /* a fetch in flight keeps the future alive until it ends */
     while (f->fetching)
         pthread_cond_wait(&c->cv, &c->mu);

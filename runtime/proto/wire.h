@@ -73,7 +73,9 @@ enum wire_rec_type {
  *             (a client sends zeros)
  * SHUTDOWN    str reason
  * SUBMIT      u64 key, str fn, i32 retries, u32 nrestrict, u32 ids[],
- *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64)
+ *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64 |
+ *             u8 ARG_PUT, u64 object key (bit 63 set), u64 nbytes: a big
+ *             argument the client keeps for the worker to GET)
  * RELEASE     u64 key            CANCEL   u64 key (client->sched, sched->worker)
  * REQUIRE     u64 req, str path  WORKERS_REQ u64 req
  * RESULT      u64 key, i32 status, u32 worker, u64 nbytes, u8 inline,
@@ -90,14 +92,15 @@ enum wire_rec_type {
  * DONE        u64 key, i32 status, u64 nbytes, u64 duration_ns, u8 inline,
  *             bytes (the value when inline, else the error message)
  * LIB_LOADED  u64 req, i32 status, str message
- * GET         u64 req, u64 key, u8 may_map (requester is on this host)
+ * GET         u64 req, u64 key, u8 may_map (requester is on this host);
+ *             to a worker for a result, or to a client for an ARG_PUT
  * DATA        u64 req, i32 status, u64 nbytes, u8 mode, then
  *             DATA_INLINE: bytes | DATA_RMA: u64 addr, u64 rkey, u64 len |
  *             DATA_SHM: str segment name, u64 segment length, u64 offset,
  *             u8 dedicated | error (status != 0): bytes message
  */
 enum wire_role { ROLE_WORKER = 1, ROLE_CLIENT = 2 };
-enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1 };
+enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1, ARG_PUT = 2 };
 enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1, DATA_SHM = 2 };
 
 /* Worker counters carried by HEARTBEAT and WORKERS, in this order. */

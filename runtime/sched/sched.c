@@ -44,6 +44,7 @@ typedef struct sarg {
     uint8_t kind;
     uint32_t off, len; /* ARG_BYTES: in argbuf */
     stask *dep;        /* ARG_FUTURE */
+    uint64_t put, putlen; /* ARG_PUT: held by the owner client */
 } sarg;
 
 struct stask {
@@ -378,9 +379,15 @@ static void send_compute(sched *s, speer *w, stask *t)
     wire_put_u32(o, t->nargs);
     for (uint32_t i = 0; i < t->nargs; i++) {
         sarg *a = &t->args[i];
-        wire_put_u8(o, a->kind);
+        /* a client's big argument is fetched from the client like a
+           future from its holder */
+        wire_put_u8(o, a->kind == ARG_PUT ? ARG_FUTURE : a->kind);
         if (a->kind == ARG_BYTES) {
             wire_put_bytes(o, t->argbuf + a->off, a->len);
+        } else if (a->kind == ARG_PUT) {
+            wire_put_u64(o, a->put);
+            wire_put_u32(o, (uint32_t)t->owner);
+            wire_put_u64(o, a->putlen);
         } else {
             wire_put_u64(o, a->dep->key);
             wire_put_u32(o, (uint32_t)a->dep->worker);
@@ -594,6 +601,14 @@ static void on_submit(sched *s, speer *c, wire_rd *r)
             const uint8_t *p = wire_get_bytes(r, &n);
             t->args[i].off = p ? (uint32_t)(p - (r->p + argstart)) : 0;
             t->args[i].len = (uint32_t)n;
+        } else if (kind == ARG_PUT) {
+            t->args[i].put = wire_get_u64(r);
+            t->args[i].putlen = wire_get_u64(r);
+            if (!(t->args[i].put >> 63)) {
+                bad = LOCUS_EPROTO;
+                snprintf(why, sizeof(why), "argument %u: bad client object "
+                         "key", i);
+            }
         } else if (kind == ARG_FUTURE) {
             uint64_t dk = wire_get_u64(r);
             stask *d = lc_map_get(&s->tasks, dk);

@@ -933,15 +933,22 @@ static void *task_thread(void *arg)
         } else {
             atomic_fetch_add(&w->running, 1);
             t->t0 = lc_now_ns();
+            lc_clearerr();
             int rc = t->fn(t);
             t->dur = lc_now_ns() - t->t0;
             atomic_fetch_sub(&w->running, 1);
             if (rc != 0 && t->status == 0)
                 t->status = rc < 0 ? rc : LOCUS_ETASK;
             if (t->status != 0 && !t->errmsg) {
-                char m[256];
-                snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name, rc,
-                         locus_strerror(t->status));
+                /* a task API call that failed left its message here */
+                char m[1200];
+                const char *why = locus_last_error();
+                if (*why)
+                    snprintf(m, sizeof(m), "%s returned %d: %s", t->fn_name,
+                             rc, why);
+                else
+                    snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name,
+                             rc, locus_strerror(t->status));
                 t->errmsg = strdup(m);
             }
         }
