@@ -108,43 +108,98 @@ Test(faults, no_retries_left_says_which_worker_died)
     lt_cluster_stop(&cl, 0);
 }
 
-Test(faults, data_lost_with_its_worker_is_a_clear_error)
+static pid_t pid_of(locus_client *c, int id)
+{
+    locus_worker_info wi[4];
+    size_t n = 0;
+    cr_assert_eq(locus_workers(c, wi, 4, &n), 0);
+    for (size_t i = 0; i < n && i < 4; i++)
+        if (wi[i].id == id)
+            return wi[i].pid;
+    return -1;
+}
+
+Test(faults, lost_result_is_computed_again)
 {
     lt_cluster cl;
     locus_client *c;
     pid_t wp[2];
     start(&cl, &c, wp);
-    locus_worker_info wi[4];
-    size_t n = 0;
-    cr_assert_eq(locus_workers(c, wi, 4, &n), 0);
-    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
-    o.workers = &wi[0].id;
-    o.nworkers = 1;
-    static char big[4096];
-    memset(big, 7, sizeof(big));
-    locus_arg a = locus_arg_bytes(big, sizeof(big));
+    static char data[4096];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (char)(i * 7);
+    locus_arg a = locus_arg_bytes(data, sizeof(data));
     locus_future *f;
-    cr_assert_eq(locus_submit(c, "locus.identity", &a, 1, &o, &f), 0);
+    cr_assert_eq(locus_submit(c, "locus.identity", &a, 1, NULL, &f), 0);
     cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s",
                  locus_last_error());
-    kill(wi[0].pid, SIGKILL);
-    nap_ms(2500);
-    /* a task on the lost data fails, saying so */
+    int w0;
+    size_t n;
+    cr_assert_eq(locus_who_has(f, &w0, 1, &n), 0);
+    kill(pid_of(c, w0), SIGKILL);
+    nap_ms(2500); /* silence of 1.5 s declares it dead */
+    /* a task on the lost result waits for it to be computed again */
     locus_arg fa = locus_arg_future(f);
     locus_future *g;
     cr_assert_eq(locus_submit(c, "locus.nbytes", &fa, 1, NULL, &g), 0);
-    int rc = locus_result(g, TMO, NULL, NULL);
-    cr_assert_neq(rc, 0);
-    cr_assert(strstr(locus_last_error(), "lost"), "message: %s",
-              locus_last_error());
-    /* and fetching the value itself does too, without hanging */
+    int64_t len;
+    cr_assert_eq(locus_result_i64(g, TMO, &len), 0, "%s", locus_last_error());
+    cr_assert_eq(len, (int64_t)sizeof(data));
+    int w1;
+    cr_assert_eq(locus_who_has(f, &w1, 1, &n), 0);
+    cr_assert_neq(w1, w0, "the future still points at the dead worker");
     const void *p;
-    size_t len;
-    rc = locus_result(f, 5000, &p, &len);
-    cr_assert_neq(rc, 0);
-    cr_assert_neq(rc, LOCUS_ETIMEDOUT, "%s", locus_last_error());
+    size_t plen;
+    cr_assert_eq(locus_result(f, TMO, &p, &plen), 0, "%s",
+                 locus_last_error());
+    cr_assert_eq(plen, sizeof(data));
+    cr_assert_eq(memcmp(p, data, plen), 0);
     locus_release(g);
     locus_release(f);
+    locus_disconnect(c);
+    lt_cluster_stop(&cl, 0);
+}
+
+Test(faults, lost_data_without_lineage_is_a_clear_error)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    static char data[4096];
+    memset(data, 7, sizeof(data));
+    locus_arg a = locus_arg_bytes(data, sizeof(data));
+    locus_future *f;
+    cr_assert_eq(locus_submit(c, "locus.identity", &a, 1, NULL, &f), 0);
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s",
+                 locus_last_error());
+    /* g runs where f is; then f is released: g has no inputs any more */
+    locus_arg fa = locus_arg_future(f);
+    locus_future *g;
+    cr_assert_eq(locus_submit(c, "locus.identity", &fa, 1, NULL, &g), 0);
+    cr_assert_eq(locus_result(g, TMO, NULL, NULL), 0, "%s",
+                 locus_last_error());
+    int wg;
+    size_t n;
+    cr_assert_eq(locus_who_has(g, &wg, 1, &n), 0);
+    locus_release(f);
+    kill(pid_of(c, wg), SIGKILL);
+    nap_ms(2500);
+    locus_arg ga = locus_arg_future(g);
+    locus_future *h;
+    cr_assert_eq(locus_submit(c, "locus.nbytes", &ga, 1, NULL, &h), 0);
+    int rc = locus_result(h, TMO, NULL, NULL);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(locus_last_error(), "cannot be computed again"),
+              "message: %s", locus_last_error());
+    /* and fetching the lost value itself fails, without hanging */
+    const void *p;
+    size_t len;
+    rc = locus_result(g, 5000, &p, &len);
+    cr_assert_neq(rc, 0);
+    cr_assert_neq(rc, LOCUS_ETIMEDOUT, "%s", locus_last_error());
+    locus_release(h);
+    locus_release(g);
     locus_disconnect(c);
     lt_cluster_stop(&cl, 0);
 }

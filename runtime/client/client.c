@@ -258,6 +258,11 @@ static void on_result(locus_client *c, wire_rd *r)
     struct locus_future *f = lc_map_get(&c->futures, key);
     if (f)
         drop_puts(c, f);
+    if (f && status == 0 && atomic_load(&f->state) == F_DONE) {
+        /* computed again after its worker died: it lives elsewhere now */
+        f->worker = wk;
+        f->nbytes = nbytes;
+    }
     if (f && atomic_load(&f->state) == F_PENDING) {
         f->status = status;
         f->worker = wk;
@@ -579,6 +584,23 @@ static void handle_message(locus_client *c, int ep, xport_event *ev)
             if (p) {
                 lnet_peer_set(&c->net, p->route.ep, p->route.addr, -1);
                 p->id = 0;
+                /* values being fetched from it will not come */
+                struct locus_future *gone[64];
+                int ngone;
+                do {
+                    ngone = 0;
+                    size_t it = 0;
+                    uint64_t k;
+                    void *v;
+                    while (ngone < 64 && lc_map_next(&c->gets, &it, &k, &v))
+                        if (((struct locus_future *)v)->worker == id) {
+                            lc_map_del(&c->gets, k);
+                            gone[ngone++] = v;
+                        }
+                    for (int i = 0; i < ngone; i++)
+                        fetch_done(c, gone[i], LOCUS_ELOST,
+                                   "the worker holding the value died");
+                } while (ngone == 64);
             }
             break;
         }

@@ -45,6 +45,7 @@ typedef struct sarg {
     uint32_t off, len; /* ARG_BYTES: in argbuf */
     stask *dep;        /* ARG_FUTURE */
     uint64_t put, putlen; /* ARG_PUT: held by the owner client */
+    uint64_t dkey;        /* ARG_FUTURE: key of dep, for recomputation */
 } sarg;
 
 struct stask {
@@ -620,6 +621,7 @@ static void on_submit(sched *s, speer *c, wire_rd *r)
                 break;
             }
             t->args[i].dep = d;
+            t->args[i].dkey = dk;
             d->nlive++;
             if (!final(d)) {
                 if (add_dependent(d, t) != 0) {
@@ -856,6 +858,24 @@ static void on_done(sched *s, speer *w, wire_rd *r)
         refill(s, w);
         return;
     }
+    if (status == LOCUS_ELOST) {
+        /* an input died with its worker and is being computed again:
+           wait for it instead of failing */
+        int rewait = 0;
+        for (uint32_t i = 0; i < t->nargs; i++) {
+            stask *d = t->args[i].dep;
+            if (d && !final(d) && add_dependent(d, t) == 0) {
+                t->npending++;
+                rewait = 1;
+            }
+        }
+        if (rewait) {
+            t->state = T_WAITING;
+            t->worker = -1;
+            refill(s, w);
+            return;
+        }
+    }
     if (status != 0) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "%.*s", (int)n, data ? (const char *)data
@@ -913,6 +933,46 @@ static void announce(sched *s, speer *to, speer *about)
     wire_put_str(o, about->net);
     wire_put_str(o, about->shm);
     wire_rec_end(o);
+}
+
+/* t's result was lost with worker p: run it again on its inputs, if they
+   are still known (a released input, or one that came from the client, is
+   gone: then the owner is told why). */
+static void recompute(sched *s, stask *t, speer *p)
+{
+    for (uint32_t i = 0; i < t->nargs; i++)
+        t->args[i].dep = NULL; /* stale since the task finished */
+    t->deps_dropped = 0;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        sarg *a = &t->args[i];
+        if (a->kind == ARG_BYTES)
+            continue;
+        stask *d = a->kind == ARG_FUTURE ? lc_map_get(&s->tasks, a->dkey)
+                                         : NULL;
+        if (!d || d->state == T_ERROR) {
+            t->state = T_ASSIGNED; /* not final: fail_task finalizes */
+            fail_task(s, t, LOCUS_ELOST,
+                      "result lost with worker %d (%s pid %d) and cannot be "
+                      "computed again: input %u %s", p->id, p->host, p->pid,
+                      i, a->kind == ARG_PUT ? "came from the client"
+                                            : "is gone too");
+            return;
+        }
+        a->dep = d;
+        d->nlive++;
+        if (!final(d)) {
+            if (add_dependent(d, t) != 0) {
+                t->state = T_ASSIGNED;
+                fail_task(s, t, LOCUS_ENOMEM, "out of memory recomputing");
+                return;
+            }
+            t->npending++;
+        }
+    }
+    lc_log(LC_LOG_INFO, "sched", "recomputing %s (key %llx), lost with "
+           "worker %d", t->fn, (unsigned long long)t->key, p->id);
+    if (t->npending == 0)
+        make_ready(s, t);
 }
 
 static void peer_gone(sched *s, speer *p, const char *why)
@@ -979,17 +1039,10 @@ static void peer_gone(sched *s, speer *p, const char *why)
             continue;
         }
         if (t->state == T_DONE) {
-            /* its data is lost; recomputation from the graph is not
-               implemented yet: tell the owner */
-            t->state = T_ERROR;
-            t->status = LOCUS_ELOST;
-            free(t->errmsg);
-            char m[256];
-            snprintf(m, sizeof(m), "result lost with worker %d (%s pid %d)",
-                     p->id, p->host, p->pid);
-            t->errmsg = strdup(m);
+            /* its result is lost: computed again from the graph, once
+               every lost result is marked (an input may be lost too) */
+            t->state = T_WAITING;
             t->worker = -1;
-            maybe_free(s, t);
             continue;
         }
         int was_running = t->state == T_ASSIGNED;
@@ -1003,6 +1056,10 @@ static void peer_gone(sched *s, speer *p, const char *why)
         t->state = T_WAITING;
         make_ready(s, t);
     }
+    for (size_t i = 0; p->role == ROLE_WORKER && i < nredo; i++)
+        if (redo[i]->state == T_WAITING && redo[i]->worker == -1 &&
+            redo[i]->deps_dropped)
+            recompute(s, redo[i], p);
     free(redo);
     /* tasks queued for this worker find another home */
     for (stask *t; (t = tq_pop(&waiting));) {

@@ -59,13 +59,13 @@ typedef struct waiter {
 
 /* One fetch of one object from its holder; every task of this worker that
    needs the object while it is in flight waits on the same fetch. */
-typedef struct fetch {
+struct fetch {
     uint64_t key, req;
     int holder;
     waiter *w;
     int nw, capw;
     replica *copy;
-} fetch;
+};
 
 typedef struct fnent {
     char *name;
@@ -218,6 +218,9 @@ static void on_peer(worker *w, wire_rd *r)
     w->peers[id] = p;
 }
 
+typedef struct fetch fetch;
+static void fetch_failed(worker *w, fetch *f, int status, const char *msg);
+
 static void on_peer_gone(worker *w, wire_rd *r)
 {
     int id = (int)wire_get_u32(r);
@@ -232,6 +235,20 @@ static void on_peer_gone(worker *w, wire_rd *r)
     snprintf(prefix, sizeof(prefix), "/locus-%.16s-%d-",
              jh ? jh + 1 : w->sf.job_id, p->pid);
     arena_map_forget(prefix);
+    /* fetches from it will never be answered */
+    fetch *gone[64];
+    int ngone;
+    do {
+        ngone = 0;
+        size_t it = 0;
+        uint64_t k;
+        void *v;
+        while (ngone < 64 && lc_map_next(&w->fetches, &it, &k, &v))
+            if (((fetch *)v)->holder == id)
+                gone[ngone++] = v;
+        for (int i = 0; i < ngone; i++)
+            fetch_failed(w, gone[i], LOCUS_ELOST, "its holder died");
+    } while (ngone == 64);
     if (p->dirty)
         wire_wr_reset(&p->out);
     /* keep the slot's struct if it is in the dirty list; free otherwise */
