@@ -353,8 +353,8 @@ static void fail_task(sched *s, stask *t, int status, const char *fmt, ...)
                 continue;
             }
             if (d->state == T_WAITING) {
-                d->status = status == LOCUS_ECANCELED ? LOCUS_ECANCELED
-                                                      : LOCUS_ETASK;
+                /* the input's own code: a missing file stays ENOENT */
+                d->status = cur->status ? cur->status : LOCUS_ETASK;
                 char m2[1200];
                 snprintf(m2, sizeof(m2), "input %s failed: %s",
                          cur->fn ? cur->fn : "?", cur->errmsg ? cur->errmsg
@@ -695,6 +695,8 @@ static void on_cancel(sched *s, speer *c, wire_rd *r)
     fail_task(s, t, LOCUS_ECANCELED, "canceled by the client");
 }
 
+static void finish_lib_reqs(sched *s);
+
 static void on_require(sched *s, speer *c, wire_rd *r)
 {
     char path[1024];
@@ -731,6 +733,8 @@ static void on_require(sched *s, speer *c, wire_rd *r)
     }
     q->next = s->lib_reqs;
     s->lib_reqs = q;
+    /* no worker yet: nothing to wait for; those that join load it */
+    finish_lib_reqs(s);
 }
 
 static void finish_lib_reqs(sched *s)
@@ -889,6 +893,9 @@ static void on_done(sched *s, speer *w, wire_rd *r)
     t->worker = w->id;
     send_result(s, t, has_inline ? data : NULL, has_inline ? n : 0);
     drop_deps(s, t);
+    /* a dependent that fails now may drop the last reference to t: keep t
+       alive while walking its dependents */
+    t->nlive++;
     for (uint32_t i = 0; i < t->ndependents; i++) {
         stask *d = t->dependents[i];
         d->npending--;
@@ -898,6 +905,7 @@ static void on_done(sched *s, speer *w, wire_rd *r)
             make_ready(s, d);
     }
     t->ndependents = 0;
+    t->nlive--;
     maybe_free(s, t);
     refill(s, w);
 }
