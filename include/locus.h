@@ -14,5 +14,6 @@
 #include "locus/client.h"
 #include "locus/task.h"
 #include "locus/cluster.h"
+#include "locus/array.h"
 
 #endif

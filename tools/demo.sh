@@ -37,5 +37,9 @@ echo "== what the workers printed"
 cat "$dir"/worker-*.log | grep -v ' info ' || true
 
 echo
+echo "== hdf5_arrays (data files in $dir)"
+"$bin/examples/hdf5_arrays" "$sched" "$bin/examples/libtasks_arrays.so" "$dir"
+
+echo
 echo "== locus-cluster stop"
 "$bin/tools/locus-cluster" stop --dir "$dir"
