@@ -1982,9 +1982,13 @@ static int fake_join(xport_ep *ep, xport_addr to, const schedfile *sf,
     put_hello(&fj_w, role, nonce, myname, "", sf->job_id);
     struct cap m = message(&fj_w);
     drain(ep, 200);
-    send_msg(ep, to, m.buf, m.len);
+    /* like a real client: the same HELLO again if no CHALLENGE in 1 s */
+    int t = 0;
+    for (int tries = 0; tries < 5 && t != REC_CHALLENGE; tries++) {
+        send_msg(ep, to, m.buf, m.len);
+        t = recv_want(ep, REC_CHALLENGE, p, &n, 1000);
+    }
     free(m.buf);
-    int t = recv_want(ep, REC_CHALLENGE, p, &n, 5000);
     cr_assert_eq(t, REC_CHALLENGE,
                  "no CHALLENGE within 5 s in answer to a "
                  "valid HELLO (role %d) from %s (last other record type %d)",

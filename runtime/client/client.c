@@ -106,6 +106,8 @@ struct locus_client {
     wire_wr *peer_out;     /* per peer id */
     int send_failures;
     uint64_t join_deadline; /* sends before WELCOME end with the connect */
+    wire_wr hello;          /* kept to send again if no answer comes */
+    uint64_t hello_sent;
     arena *arena;           /* big arguments (under mu) */
     lc_map puts;            /* object key -> put_obj (under mu) */
     uint64_t put_seq;
@@ -693,6 +695,13 @@ static void *progress_main(void *arg)
             wire_wr_reset(&batch);
         }
         uint64_t now = lc_now_ns();
+        if (c->state == C_HELLO && now - c->hello_sent > 1000000000ull) {
+            /* first HELLO, or no CHALLENGE for 1 s: (re)send it; the
+               scheduler answers a repeated HELLO with the same CHALLENGE */
+            wire_put_raw(&c->to_sched, c->hello.buf, c->hello.len);
+            c->to_sched.nrec += c->hello.nrec;
+            c->hello_sent = now;
+        }
         if (joined && now - last_hb > (uint64_t)c->heartbeat_ms * 1000000ull) {
             wire_rec_begin(&c->to_sched, REC_HEARTBEAT);
             wire_put_u32(&c->to_sched, 0);
@@ -793,6 +802,7 @@ static void client_free(locus_client *c)
     free(c->peers);
     wire_wr_free(&c->pending);
     wire_wr_free(&c->to_sched);
+    wire_wr_free(&c->hello);
     lnet_close(&c->net);
     arena_map_forget("/locus-"); /* cached mappings of workers' segments */
     pthread_mutex_destroy(&c->mu);
@@ -846,18 +856,19 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
                               c->sf.shm_addr, &c->sched),
                 fail, rc);
     auth_random(c->nonce, AUTH_NONCE_LEN);
-    wire_rec_begin(&c->to_sched, REC_HELLO);
-    wire_put_u8(&c->to_sched, ROLE_CLIENT);
-    wire_put_raw(&c->to_sched, c->nonce, AUTH_NONCE_LEN);
-    wire_put_str(&c->to_sched, lc_hostname());
-    wire_put_u32(&c->to_sched, (uint32_t)getpid());
-    wire_put_str(&c->to_sched, c->net.name[LNET_NET]);
-    wire_put_str(&c->to_sched, c->net.name[LNET_SHM]);
-    wire_put_i32(&c->to_sched, -1);
-    wire_put_str(&c->to_sched, "");
-    wire_put_u32(&c->to_sched, 0);
-    wire_put_str(&c->to_sched, c->sf.job_id);
-    wire_rec_end(&c->to_sched);
+    wire_wr_init(&c->hello);
+    wire_rec_begin(&c->hello, REC_HELLO);
+    wire_put_u8(&c->hello, ROLE_CLIENT);
+    wire_put_raw(&c->hello, c->nonce, AUTH_NONCE_LEN);
+    wire_put_str(&c->hello, lc_hostname());
+    wire_put_u32(&c->hello, (uint32_t)getpid());
+    wire_put_str(&c->hello, c->net.name[LNET_NET]);
+    wire_put_str(&c->hello, c->net.name[LNET_SHM]);
+    wire_put_i32(&c->hello, -1);
+    wire_put_str(&c->hello, "");
+    wire_put_u32(&c->hello, 0);
+    wire_put_str(&c->hello, c->sf.job_id);
+    wire_rec_end(&c->hello);
     c->join_deadline = lc_deadline_ms(c->timeout_ms);
     int e = pthread_create(&c->thr, NULL, progress_main, c);
     LC_CHECK(e == 0, fail, rc, LOCUS_ESYS, "client", "pthread_create: %s",

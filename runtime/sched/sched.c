@@ -1122,6 +1122,18 @@ static void send_refuse(sched *s, lnet_route r, const char *why)
     wire_wr_free(&w);
 }
 
+static void send_challenge(sched *s, speer *p)
+{
+    uint8_t mac[AUTH_MAC_LEN];
+    auth_mac(s->sf.key, "locus-sched", p->pnonce, AUTH_NONCE_LEN,
+             s->sf.job_id, strlen(s->sf.job_id), mac);
+    wire_wr *o = out_to(s, p);
+    wire_rec_begin(o, REC_CHALLENGE);
+    wire_put_raw(o, p->snonce, AUTH_NONCE_LEN);
+    wire_put_raw(o, mac, AUTH_MAC_LEN);
+    wire_rec_end(o);
+}
+
 static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
 {
     speer tmp;
@@ -1167,8 +1179,18 @@ static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
         return;
     }
     int old = lnet_peer_get(&s->net, ep, route.addr);
-    if (old > 0 && peer(s, old) && peer(s, old)->state != P_GONE)
-        peer_gone(s, peer(s, old), "said hello again");
+    speer *op = old > 0 ? peer(s, old) : NULL;
+    if (op && op->state == P_CHALLENGED &&
+        !memcmp(op->pnonce, tmp.pnonce, AUTH_NONCE_LEN)) {
+        /* the same HELLO again: our CHALLENGE was lost or is late; send
+           the same one again rather than a second, conflicting one */
+        lc_log(LC_LOG_INFO, "sched", "HELLO from %s pid %d again: "
+               "CHALLENGE sent again", op->host, op->pid);
+        send_challenge(s, op);
+        return;
+    }
+    if (op && op->state != P_GONE)
+        peer_gone(s, op, "said hello again");
     speer *p = new_peer(s);
     if (!p)
         return;
@@ -1183,14 +1205,12 @@ static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
     s->nunauthed++;
     lnet_peer_set(&s->net, ep, route.addr, p->id);
     auth_random(p->snonce, AUTH_NONCE_LEN);
-    uint8_t mac[AUTH_MAC_LEN];
-    auth_mac(s->sf.key, "locus-sched", p->pnonce, AUTH_NONCE_LEN,
-             s->sf.job_id, strlen(s->sf.job_id), mac);
-    wire_wr *o = out_to(s, p);
-    wire_rec_begin(o, REC_CHALLENGE);
-    wire_put_raw(o, p->snonce, AUTH_NONCE_LEN);
-    wire_put_raw(o, mac, AUTH_MAC_LEN);
-    wire_rec_end(o);
+    lc_log(LC_LOG_DEBUG, "sched", "HELLO from %s pid %d (%s) on %s handle "
+           "%llu: peer %d challenged", p->host, p->pid,
+           p->role == ROLE_WORKER ? "worker" : "client",
+           ep == LNET_SHM ? "shm" : "net", (unsigned long long)route.addr,
+           p->id);
+    send_challenge(s, p);
 }
 
 static void on_auth(sched *s, speer *p, wire_rd *r)
@@ -1411,7 +1431,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
                 on_message(&s, eps[i], &evs[i]);
             else if (evs[i].kind == XPORT_EV_SEND_ERROR) {
                 int id = lnet_peer_get(&s.net, eps[i], evs[i].peer);
-                lc_log(LC_LOG_INFO, "sched", "send to peer %d failed: %s", id,
+                lc_log(LC_LOG_WARN, "sched", "send to peer %d failed: %s", id,
                        locus_strerror(evs[i].status));
             }
             if (evs[i].kind == XPORT_EV_RECV)

@@ -1188,9 +1188,8 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 
     uint8_t pn[AUTH_NONCE_LEN];
     auth_random(pn, sizeof(pn));
-    send_hello(w, pn);
-    flush(w);
     int state = J_HELLO;
+    uint64_t hello_sent = 0;
     uint64_t join_deadline = lc_deadline_ms(o->timeout_ms > 0 ? o->timeout_ms
                                                               : 30000);
     uint64_t last_hb = 0;
@@ -1225,6 +1224,11 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         }
         drain_done(w);
         uint64_t now = lc_now_ns();
+        if (state == J_HELLO && now - hello_sent > 1000000000ull) {
+            /* first HELLO, or no CHALLENGE for 1 s: (re)send the same */
+            send_hello(w, pn);
+            hello_sent = now;
+        }
         if (state == J_JOINED &&
             now - last_hb > (uint64_t)w->heartbeat_ms * 1000000ull) {
             wire_rec_begin(&w->to_sched, REC_HEARTBEAT);
