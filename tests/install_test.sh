@@ -3,6 +3,9 @@
 # installed locus twice: with pkg-config and with find_package(locus).
 set -euo pipefail
 build=$1
+# a sanitized liblocus needs sanitized programs (the ASan runtime first)
+san=""
+[ "${2:-OFF}" = "ON" ] && san="-fsanitize=address,undefined"
 prefix=$(mktemp -d /tmp/locus-install-XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -29,7 +32,7 @@ int main(void)
 C
 pcdir=$(dirname "$(find "$prefix" -name locus.pc | head -1)")
 # shellcheck disable=SC2046
-cc -std=c11 -o "$prefix/app/pc" "$prefix/app/main.c" \
+cc -std=c11 $san -o "$prefix/app/pc" "$prefix/app/main.c" \
    $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs locus)
 libdir=$(PKG_CONFIG_PATH=$pcdir pkg-config --variable=libdir locus)
 LD_LIBRARY_PATH=$libdir "$prefix/app/pc"
@@ -41,7 +44,8 @@ find_package(locus REQUIRED)
 add_executable(app main.c)
 target_link_libraries(app PRIVATE locus::locus)
 CM
-cmake -S "$prefix/app" -B "$prefix/app/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake -S "$prefix/app" -B "$prefix/app/build" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_C_FLAGS="$san" >/dev/null
 cmake --build "$prefix/app/build" >/dev/null
 "$prefix/app/build/app"
 echo "1 passed, 0 failed"
