@@ -7,6 +7,7 @@
 #include "xport.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,8 @@ int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
             return 1;
         if (lc_now_ns() >= spin_end)
             break;
+        /* on few cores the peer we wait for may need this CPU */
+        sched_yield();
     }
     if (lc_expired(deadline))
         return 0;

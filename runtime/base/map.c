@@ -9,15 +9,13 @@
 
 void lc_map_init(lc_map *m)
 {
-    m->keys = NULL;
-    m->vals = NULL;
+    m->slots = NULL;
     m->cap = m->n = m->used = 0;
 }
 
 void lc_map_free(lc_map *m)
 {
-    free(m->keys);
-    free(m->vals);
+    free(m->slots);
     lc_map_init(m);
 }
 
@@ -44,9 +42,9 @@ void *lc_map_get(const lc_map *m, uint64_t key)
     uint64_t k = enc(key);
     size_t mask = m->cap - 1;
     for (size_t i = hash(k) & mask;; i = (i + 1) & mask) {
-        if (m->keys[i] == k)
-            return m->vals[i];
-        if (m->keys[i] == EMPTY)
+        if (m->slots[i].key == k)
+            return m->slots[i].val;
+        if (m->slots[i].key == EMPTY)
             return NULL;
     }
 }
@@ -54,28 +52,21 @@ void *lc_map_get(const lc_map *m, uint64_t key)
 static int grow(lc_map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    if (m->n * 2 < m->cap) /* mostly tombstones: rehash at the same size */
+    if (m->n * 2 < m->cap) /* mostly deleted slots: rehash at the same size */
         ncap = m->cap;
-    uint64_t *nk = calloc(ncap, sizeof(*nk));
-    void **nv = calloc(ncap, sizeof(*nv));
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
+    lc_map_slot *ns = calloc(ncap, sizeof(*ns));
+    if (!ns)
         return LOCUS_ENOMEM;
-    }
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i] <= TOMB)
+        if (m->slots[i].key <= TOMB)
             continue;
-        size_t j = hash(m->keys[i]) & (ncap - 1);
-        while (nk[j] != EMPTY)
+        size_t j = hash(m->slots[i].key) & (ncap - 1);
+        while (ns[j].key != EMPTY)
             j = (j + 1) & (ncap - 1);
-        nk[j] = m->keys[i];
-        nv[j] = m->vals[i];
+        ns[j] = m->slots[i];
     }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
+    free(m->slots);
+    m->slots = ns;
     m->cap = ncap;
     m->used = m->n;
     return 0;
@@ -89,19 +80,20 @@ int lc_map_put(lc_map *m, uint64_t key, void *val)
     uint64_t k = enc(key);
     size_t mask = m->cap - 1, tomb = (size_t)-1;
     for (size_t i = hash(k) & mask;; i = (i + 1) & mask) {
-        if (m->keys[i] == k) {
-            m->vals[i] = val;
+        lc_map_slot *s = &m->slots[i];
+        if (s->key == k) {
+            s->val = val;
             return 0;
         }
-        if (m->keys[i] == TOMB && tomb == (size_t)-1)
+        if (s->key == TOMB && tomb == (size_t)-1)
             tomb = i;
-        if (m->keys[i] == EMPTY) {
+        if (s->key == EMPTY) {
             if (tomb != (size_t)-1)
-                i = tomb;
+                s = &m->slots[tomb];
             else
                 m->used++;
-            m->keys[i] = k;
-            m->vals[i] = val;
+            s->key = k;
+            s->val = val;
             m->n++;
             return 0;
         }
@@ -115,14 +107,22 @@ void *lc_map_del(lc_map *m, uint64_t key)
     uint64_t k = enc(key);
     size_t mask = m->cap - 1;
     for (size_t i = hash(k) & mask;; i = (i + 1) & mask) {
-        if (m->keys[i] == k) {
-            void *v = m->vals[i];
-            m->keys[i] = TOMB;
-            m->vals[i] = NULL;
+        lc_map_slot *s = &m->slots[i];
+        if (s->key == k) {
+            void *v = s->val;
+            /* the next slot empty: nobody probes past this one, so it
+               can be empty too rather than deleted */
+            if (m->slots[(i + 1) & mask].key == EMPTY) {
+                s->key = EMPTY;
+                m->used--;
+            } else {
+                s->key = TOMB;
+            }
+            s->val = NULL;
             m->n--;
             return v;
         }
-        if (m->keys[i] == EMPTY)
+        if (s->key == EMPTY)
             return NULL;
     }
 }
@@ -130,9 +130,9 @@ void *lc_map_del(lc_map *m, uint64_t key)
 int lc_map_next(const lc_map *m, size_t *it, uint64_t *key, void **val)
 {
     for (size_t i = *it; i < m->cap; i++) {
-        if (m->keys[i] > TOMB) {
-            *key = m->keys[i] - 2;
-            *val = m->vals[i];
+        if (m->slots[i].key > TOMB) {
+            *key = m->slots[i].key - 2;
+            *val = m->slots[i].val;
             *it = i + 1;
             return 1;
         }

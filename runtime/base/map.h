@@ -1,8 +1,8 @@
 /*
  * Open-addressing hash map from a uint64_t key (below UINT64_MAX - 1) to a
- * pointer
- * (private).  O(1) expected per operation; used for tasks, objects and
- * futures, which are looked up once per message record.
+ * pointer (private).  O(1) expected per operation; used for tasks, objects
+ * and futures, which are looked up once per message record.  Key and value
+ * share a slot, so a probe touches one cache line.
  */
 #ifndef LC_MAP_H
 #define LC_MAP_H
@@ -10,9 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct lc_map_slot {
+    uint64_t key; /* stored + 2; 0: empty, 1: deleted */
+    void *val;
+} lc_map_slot;
+
 typedef struct lc_map {
-    uint64_t *keys; /* 0: empty, 1: tombstone */
-    void **vals;
+    lc_map_slot *slots;
     size_t cap, n, used;
 } lc_map;
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,7 @@ struct locus_client {
     uint64_t join_deadline; /* sends before WELCOME end with the connect */
     wire_wr hello;          /* kept to send again if no answer comes */
     uint64_t hello_sent;
+    uint64_t stuck_since;   /* the scheduler takes no message since */
     arena *arena;           /* big arguments (under mu) */
     lc_map puts;            /* object key -> put_obj (under mu) */
     uint64_t put_seq;
@@ -712,14 +714,27 @@ static void *progress_main(void *arg)
             wire_rec_end(&c->to_sched);
             last_hb = now;
         }
+        int backlog = 0;
         if (c->to_sched.nrec || c->to_sched.len) {
             uint64_t dl = lc_deadline_ms(SEND_TIMEOUT_MS);
             if (!joined && c->join_deadline < dl)
                 dl = c->join_deadline;
-            if (lnet_send(&c->net, c->sched, &c->to_sched, dl) != 0)
-                c->send_failures++;
-            else
-                c->send_failures = 0;
+            /* a bounded number of messages per turn: the scheduler may be
+               waiting for us to read (and release) what it sent */
+            int rc = lnet_send_some(&c->net, c->sched, &c->to_sched, 16, dl);
+            if (rc == LOCUS_EAGAIN) {
+                backlog = 1;
+                if (!c->stuck_since)
+                    c->stuck_since = now;
+                else if (now - c->stuck_since > 30000000000ull)
+                    c->send_failures = 4; /* taken nothing for 30 s */
+            } else {
+                c->stuck_since = 0;
+                if (rc != 0)
+                    c->send_failures++;
+                else
+                    c->send_failures = 0;
+            }
         }
         if (fetches)
             send_gets(c, fetches);
@@ -730,7 +745,7 @@ static void *progress_main(void *arg)
         }
         if (n == 0) {
             pthread_mutex_lock(&c->mu);
-            int idle = c->pending.nrec == 0 && !c->fetchq;
+            int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;
             if (idle)
                 c->sleeping = 1;
             pthread_mutex_unlock(&c->mu);
@@ -753,9 +768,19 @@ static void *progress_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         wire_rec_begin(&c->to_sched, REC_BYE);
         wire_rec_end(&c->to_sched);
-        lnet_send(&c->net, c->sched, &c->to_sched, lc_deadline_ms(1000));
-        /* drive progress briefly so the goodbye leaves before we close */
-        uint64_t until = lc_now_ns() + 50000000ull;
+        /* drive progress so the goodbye (and what precedes it) leaves
+           before we close: at most 1 s, then 50 ms more */
+        uint64_t until = lc_now_ns() + 1000000000ull;
+        while (c->to_sched.nrec && lc_now_ns() < until) {
+            if (lnet_send_some(&c->net, c->sched, &c->to_sched, 16,
+                               until) != LOCUS_EAGAIN)
+                break;
+            int n = lnet_poll(&c->net, evs, eps, 64);
+            for (int i = 0; i < n; i++)
+                if (evs[i].kind == XPORT_EV_RECV)
+                    lnet_release(&c->net, eps[i], &evs[i]);
+        }
+        until = lc_now_ns() + 50000000ull;
         while (lc_now_ns() < until) {
             int n = lnet_poll(&c->net, evs, eps, 64);
             for (int i = 0; i < n; i++)
@@ -1062,8 +1087,10 @@ int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
 
 /* ---- submitting ------------------------------------------------------------------ */
 
+/* max_args: arguments one task may take (a map's inputs are not that) */
 static int check_args(const char *fn, const locus_arg *args, size_t nargs,
-                      const struct locus_submit_opts *opts, locus_client *c)
+                      size_t max_args, const struct locus_submit_opts *opts,
+                      locus_client *c)
 {
     if (!fn || !*fn || strlen(fn) > 255)
         return lc_seterr(LOCUS_EINVAL, "client", "function name is empty or "
@@ -1071,9 +1098,9 @@ static int check_args(const char *fn, const locus_arg *args, size_t nargs,
     if (nargs && !args)
         return lc_seterr(LOCUS_EINVAL, "client", "%s: %zu arguments but args "
                          "is NULL", fn, nargs);
-    if (nargs > 65535)
+    if (nargs > max_args)
         return lc_seterr(LOCUS_EINVAL, "client", "%s: %zu arguments (at most "
-                         "65535)", fn, nargs);
+                         "%zu)", fn, nargs, max_args);
     if (opts) {
         if (opts->size != sizeof(*opts))
             return lc_seterr(LOCUS_EINVAL, "client", "submit opts size %zu, "
@@ -1266,7 +1293,7 @@ int locus_submit(locus_client *c, const char *fn, const locus_arg *args,
         return lc_seterr(LOCUS_EINVAL, "client", "locus_submit: NULL client "
                          "or out");
     *out = NULL;
-    int rc = check_args(fn, args, nargs, opts, c);
+    int rc = check_args(fn, args, nargs, 65535, opts, c);
     if (rc)
         return rc;
     return submit_many(c, fn, args, nargs, 1, 0, opts, NULL, out);
@@ -1278,7 +1305,7 @@ int locus_map(locus_client *c, const char *fn, const locus_arg *inputs,
 {
     if (!c || !out || (n && !inputs))
         return lc_seterr(LOCUS_EINVAL, "client", "locus_map: NULL argument");
-    int rc = check_args(fn, inputs, n, opts, c);
+    int rc = check_args(fn, inputs, n, SIZE_MAX, opts, c);
     if (rc)
         return rc;
     return submit_many(c, fn, inputs, 1, n, 1, opts, NULL, out);
@@ -1290,7 +1317,7 @@ int locus_scatter(locus_client *c, const locus_arg *values, size_t n,
     if (!c || !out || (n && !values))
         return lc_seterr(LOCUS_EINVAL, "client", "locus_scatter: NULL "
                          "argument");
-    int rc = check_args("locus.identity", values, n, opts, c);
+    int rc = check_args("locus.identity", values, n, SIZE_MAX, opts, c);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++)
@@ -1346,7 +1373,7 @@ int locus_run_on_all(locus_client *c, const char *fn, const locus_arg *args,
     *n = 0;
     if (worker_ids)
         *worker_ids = NULL;
-    int rc = check_args(fn, args, nargs, NULL, c);
+    int rc = check_args(fn, args, nargs, 65535, NULL, c);
     if (rc)
         return rc;
     locus_worker_info wi[1024];
@@ -1396,8 +1423,10 @@ static int finished(const struct locus_future *f)
 static int wait_finished(struct locus_future *f, uint64_t dl)
 {
     uint64_t spin_end = lc_now_ns() + SPIN_NS;
+    /* yield while spinning: on few cores the thread we wait for may need
+       this one's CPU */
     while (!finished(f) && lc_now_ns() < spin_end)
-        __asm__ __volatile__("" ::: "memory");
+        sched_yield();
     if (finished(f))
         return 0;
     locus_client *c = f->c;

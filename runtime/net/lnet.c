@@ -168,12 +168,30 @@ struct emit_ctx {
     lnet_route r;
     uint64_t deadline;
     struct lnet_bell *bell;
+    int budget; /* messages this call may still send; -1: no limit */
 };
 
 static int emit(void *arg, const void *msg, size_t len)
 {
     struct emit_ctx *e = arg;
     xport_ep *ep = e->n->ep[e->r.ep];
+    if (e->budget == 0)
+        return LOCUS_EAGAIN;
+    if (e->budget > 0) {
+        /* a short try: if the peer cannot take it now, the caller goes
+           back to its loop (and releases the receive buffers the peer may
+           be waiting for) and sends the rest later */
+        uint64_t dl = lc_now_ns() + 1000000ull;
+        int rc = xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
+                            dl < e->deadline ? dl : e->deadline);
+        if (rc == LOCUS_ETIMEDOUT && !lc_expired(e->deadline)) {
+            if (e->bell)
+                ring(e->n, e->bell);
+            return LOCUS_EAGAIN;
+        }
+        e->budget--;
+        return rc;
+    }
     if (!e->bell)
         return xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
                           e->deadline);
@@ -189,7 +207,8 @@ static int emit(void *arg, const void *msg, size_t len)
     }
 }
 
-int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
+static int send_records(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline,
+                        int budget)
 {
     if (r.ep < 0 || !n->ep[r.ep]) {
         wire_wr_reset(w);
@@ -204,13 +223,24 @@ int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
        so ring before it too. */
     if (bell && !bell->contacted)
         ring(n, bell);
-    struct emit_ctx e = {n, r, deadline, bell};
+    struct emit_ctx e = {n, r, deadline, bell, budget};
     int rc = wire_flush(w, n->msg_size, n->msgbuf, emit, &e);
     if (bell) {
         ring(n, bell);
         bell->contacted |= rc == 0;
     }
     return rc;
+}
+
+int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
+{
+    return send_records(n, r, w, deadline, -1);
+}
+
+int lnet_send_some(lnet *n, lnet_route r, wire_wr *w, int max_msgs,
+                   uint64_t deadline)
+{
+    return send_records(n, r, w, deadline, max_msgs > 0 ? max_msgs : 1);
 }
 
 int lnet_poll(lnet *n, xport_event *evs, int *eps, int max)

@@ -57,6 +57,15 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
 
 /* Send all records of w to r as one or more messages; w is reset. */
 int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline);
+/*
+ * Send at most max_msgs messages of w's records without waiting on a peer
+ * that cannot take them: returns 0 when w is empty, LOCUS_EAGAIN with the
+ * unsent records kept in w (call again after handling received messages:
+ * the peer may be waiting for us to release receive buffers), or an error
+ * (the records are dropped).  deadline bounds the whole call.
+ */
+int lnet_send_some(lnet *n, lnet_route r, wire_wr *w, int max_msgs,
+                   uint64_t deadline);
 
 /* Poll both endpoints; evs[i] came from endpoint eps[i]. */
 int lnet_poll(lnet *n, xport_event *evs, int *eps, int max);

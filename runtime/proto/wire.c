@@ -167,40 +167,55 @@ int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,
         return rc;
     }
     size_t off = 0, mlen = WIRE_HDR_LEN;
-    uint32_t nrec = 0;
-    while (off < w->len) {
-        size_t rlen =
-            WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + off + 2, 4);
-        if (WIRE_HDR_LEN + rlen > max) {
-            lc_log(LC_LOG_ERROR, "wire",
-                   "%s record of %zu bytes exceeds the message size %zu; "
-                   "dropped",
-                   wire_rec_name((int)get_le(w->buf + off, 2)), rlen, max);
-            if (!rc)
-                rc = lc_seterr(LOCUS_EMSGSIZE, "wire",
-                               "record of %zu bytes exceeds message size %zu",
-                               rlen, max);
-            off += rlen;
-            continue;
+    size_t first = 0;     /* offset of the current message's first record */
+    uint32_t nrec = 0;    /* records in the current message */
+    uint32_t done = 0;    /* records sent or dropped before it */
+    while (off <= w->len) {
+        size_t rlen = 0;
+        int last = off == w->len;
+        if (!last) {
+            rlen = WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + off + 2, 4);
+            if (WIRE_HDR_LEN + rlen > max) {
+                lc_log(LC_LOG_ERROR, "wire",
+                       "%s record of %zu bytes exceeds the message size "
+                       "%zu; dropped",
+                       wire_rec_name((int)get_le(w->buf + off, 2)), rlen,
+                       max);
+                if (!rc)
+                    rc = lc_seterr(LOCUS_EMSGSIZE, "wire",
+                                   "record of %zu bytes exceeds message "
+                                   "size %zu", rlen, max);
+                if (nrec == 0)
+                    first = off + rlen;
+                done += nrec == 0;
+                off += rlen;
+                continue;
+            }
         }
-        if (mlen + rlen > max) {
+        if (nrec && (last || mlen + rlen > max)) {
             put_hdr(msgbuf, (uint32_t)mlen, nrec);
             int e = emit(arg, msgbuf, mlen);
+            if (e == LOCUS_EAGAIN) {
+                /* the peer cannot take more now: keep this message's
+                   records and the rest, in order, for the next call */
+                memmove(w->buf, w->buf + first, w->len - first);
+                w->len -= first;
+                w->nrec -= done;
+                return LOCUS_EAGAIN;
+            }
             if (e && !rc)
                 rc = e;
+            done += nrec;
             mlen = WIRE_HDR_LEN;
             nrec = 0;
+            first = off;
         }
+        if (last)
+            break;
         memcpy(msgbuf + mlen, w->buf + off, rlen);
         mlen += rlen;
         nrec++;
         off += rlen;
-    }
-    if (nrec) {
-        put_hdr(msgbuf, (uint32_t)mlen, nrec);
-        int e = emit(arg, msgbuf, mlen);
-        if (e && !rc)
-            rc = e;
     }
     wire_wr_reset(w);
     return rc;

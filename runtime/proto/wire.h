@@ -138,8 +138,10 @@ void wire_rec_end(wire_wr *w);
 /*
  * Split the records of w into messages of at most max bytes each (header
  * included) and hand each to emit(arg, msg, len).  A record larger than a
- * message is reported with LOCUS_EMSGSIZE and skipped.  Returns 0 or the
- * first error emit returned.  w is reset afterwards.  msgbuf is scratch
+ * message is reported with LOCUS_EMSGSIZE and skipped.  When emit returns
+ * LOCUS_EAGAIN (the peer cannot take more now), the records not sent stay
+ * in w, in order, and LOCUS_EAGAIN is returned; otherwise w is reset and
+ * the result is 0 or the first error emit returned.  msgbuf is scratch
  * space of max bytes.
  */
 int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,

@@ -146,23 +146,35 @@ static wire_wr *out_to(sched *s, speer *p)
     return &p->out;
 }
 
-static void flush_all(sched *s)
+/* Send what each peer's outbox holds, a bounded number of messages per
+   peer and turn; a peer that cannot take more keeps its records (and its
+   place in the dirty list) for the next turn, after we have read and
+   released what arrived.  Returns how many peers still have a backlog. */
+static int flush_all(sched *s)
 {
+    int keep = 0;
     for (int i = 0; i < s->ndirty; i++) {
         speer *p = peer(s, s->dirty[i]);
         if (!p)
             continue;
-        p->dirty = 0;
         if (p->state == P_GONE) {
+            p->dirty = 0;
             wire_wr_reset(&p->out);
             continue;
         }
-        if (lnet_send(&s->net, p->route, &p->out,
-                      lc_deadline_ms(SEND_TIMEOUT_MS)) != 0)
+        int rc = lnet_send_some(&s->net, p->route, &p->out, 16,
+                                lc_deadline_ms(SEND_TIMEOUT_MS));
+        if (rc == LOCUS_EAGAIN) {
+            s->dirty[keep++] = p->id;
+            continue;
+        }
+        p->dirty = 0;
+        if (rc != 0)
             lc_log(LC_LOG_WARN, "sched", "send to peer %d (%s pid %d): %s",
                    p->id, p->host, p->pid, locus_last_error());
     }
-    s->ndirty = 0;
+    s->ndirty = keep;
+    return keep;
 }
 
 /* ---- queues ---------------------------------------------------------------- */
@@ -1445,9 +1457,11 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
             last_check = now;
         }
         if (n == 0)
-            lnet_wait(&s.net, 50, 200);
+            lnet_wait(&s.net, 50, s.ndirty ? 1 : 200);
     }
     shutdown_peers(&s, "scheduler stopped");
+    for (int tries = 0; tries < 100 && flush_all(&s); tries++)
+        lnet_wait(&s.net, 0, 10);
     lc_log(LC_LOG_INFO, "sched", "stopping (%llu malformed or unauthenticated "
            "messages dropped)", (unsigned long long)s.dropped);
 out:

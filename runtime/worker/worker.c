@@ -144,11 +144,18 @@ static wire_wr *out_to_peer(worker *w, wpeer *p)
     return &p->out;
 }
 
-static void flush(worker *w)
+/* Send a bounded number of messages per peer and turn; what a peer
+   cannot take now stays queued for the next turn (see lnet_send_some).
+   Returns non-zero while something is left. */
+static int flush(worker *w)
 {
+    int left = 0;
     if (w->to_sched.nrec) {
-        if (lnet_send(&w->net, w->sched, &w->to_sched,
-                      lc_deadline_ms(SEND_TIMEOUT_MS)) != 0) {
+        int rc = lnet_send_some(&w->net, w->sched, &w->to_sched, 16,
+                                lc_deadline_ms(SEND_TIMEOUT_MS));
+        if (rc == LOCUS_EAGAIN) {
+            left = 1;
+        } else if (rc != 0) {
             w->sched_failures++;
             lc_log(LC_LOG_WARN, "worker", "send to scheduler: %s",
                    locus_last_error());
@@ -156,17 +163,24 @@ static void flush(worker *w)
             w->sched_failures = 0;
         }
     }
+    int keep = 0;
     for (int i = 0; i < w->ndirty; i++) {
         wpeer *p = wpeer_get(w, w->dirty[i]);
         if (!p)
             continue;
+        int rc = lnet_send_some(&w->net, p->route, &p->out, 16,
+                                lc_deadline_ms(SEND_TIMEOUT_MS));
+        if (rc == LOCUS_EAGAIN) {
+            w->dirty[keep++] = p->id;
+            continue;
+        }
         p->dirty = 0;
-        if (lnet_send(&w->net, p->route, &p->out,
-                      lc_deadline_ms(SEND_TIMEOUT_MS)) != 0)
+        if (rc != 0)
             lc_log(LC_LOG_WARN, "worker", "send to peer %d: %s", p->id,
                    locus_last_error());
     }
-    w->ndirty = 0;
+    w->ndirty = keep;
+    return left || keep;
 }
 
 static void on_peer(worker *w, wire_rd *r)
@@ -1245,19 +1259,22 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             wire_rec_end(&w->to_sched);
             last_hb = now;
         }
-        flush(w);
+        int backlog = flush(w);
         if (w->sched_failures > 3) {
             rc = lc_seterr(LOCUS_ECLOSED, "worker", "the scheduler is gone");
             goto out;
         }
         if (n == 0)
-            lnet_wait(&w->net, 50, w->heartbeat_ms > 0 ? w->heartbeat_ms
-                                                       : 200);
+            lnet_wait(&w->net, 50,
+                      backlog                ? 1
+                      : w->heartbeat_ms > 0 ? w->heartbeat_ms
+                                            : 200);
     }
     if (state == J_JOINED && !quit) {
         wire_rec_begin(&w->to_sched, REC_BYE);
         wire_rec_end(&w->to_sched);
-        flush(w);
+        for (int tries = 0; tries < 100 && flush(w); tries++)
+            lnet_wait(&w->net, 0, 10);
     }
 out:
     if (rc)
