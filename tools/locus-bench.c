@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 
 #include "array/bench_h5.h"
 #include "base/base.h"
+#include "client/cluster_int.h"
 #include "locus.h"
 #include "xport.h"
 
@@ -771,37 +773,356 @@ out:
  * When one is written, add it to the default set in main().
  * ====================================================================== */
 
-/*
- * HOOK: same-host hand-off.  Worker B consumes an object made on worker A
- * (locus_scatter or a producing task restricted to A with
- * locus_submit_opts.workers, then a consuming task such as locus.nbytes
- * restricted to B), sizes 1 MiB .. 1 GiB by powers of 4.  Report per size:
- * median time of the consuming task's round trip minus a locus.noop round
- * trip on B, GB/s, and bytes moved by path: the difference of B's
- * locus_worker_info counters (bytes_mapped: zero-copy, bytes_rma,
- * bytes_inline: copies) across the run; they lag by up to a heartbeat
- * (~0.5 s), so read them after waiting that long.  Beside it: raw xport
- * RMA read of the same size over shm (raw_run's peer would need an "RMA"
- * mode, as locus-pingpong's read_size).
- */
-static int bench_handoff(FILE *out)
+/* ---- data hand-off and transfer ------------------------------------------- */
+
+/* Median round trip (us) of fn(args) restricted to worker w, reps times;
+   the futures of the consumer are released each time. */
+static int timed_on(locus_client *c, int w, const char *fn,
+                    const locus_arg *args, size_t nargs, int reps, double *med)
 {
-    fprintf(out, "# same-host hand-off: not written yet (hook bench_handoff in "
-                 "tools/locus-bench.c)\n");
+    uint64_t t[32];
+    if (reps > 32)
+        reps = 32;
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.workers = &w;
+    o.nworkers = 1;
+    for (int i = 0; i < reps; i++) {
+        locus_future *f = NULL;
+        uint64_t t0 = lc_now_ns();
+        int rc = locus_submit(c, fn, args, nargs, &o, &f);
+        if (!rc)
+            rc = locus_result(f, TASK_TIMEOUT_MS, NULL, NULL);
+        t[i] = lc_now_ns() - t0;
+        locus_release(f);
+        if (rc)
+            return rc;
+    }
+    double p99;
+    percentiles(t, reps, med, &p99); /* in us */
     return 0;
 }
 
+/* Counters of worker id (they ride heartbeats: wait for one first). */
+static int counters_of(locus_client *c, int id, locus_worker_info *out)
+{
+    struct timespec hb = {0, 700 * 1000 * 1000};
+    nanosleep(&hb, NULL);
+    locus_worker_info wi[16];
+    size_t n = 0;
+    int rc = locus_workers(c, wi, 16, &n);
+    for (size_t i = 0; !rc && i < n && i < 16; i++)
+        if (wi[i].id == id) {
+            *out = wi[i];
+            return 0;
+        }
+    return rc ? rc : LOCUS_ENOENT;
+}
+
 /*
- * HOOK: cross-host transfer.  Same as the hand-off, with workers A and B in
- * two network namespaces joined by a veth pair (tests/support/netns.h has
- * the helpers), so that the data crosses the net provider.  Needs root or
- * CAP_NET_ADMIN: skip with a message otherwise.
+ * For each size: an object made on worker A (locus.array.arange, restricted
+ * to A), then a task on worker B that takes it as input and touches nothing
+ * (locus.nbytes): its round trip minus a locus.noop round trip on B is the
+ * hand-off time; B's counters say how the bytes came.
  */
+static int handoff_sizes(FILE *out, locus_client *c, int a, int b,
+                         const uint64_t *sizes, int nsizes, const char *what,
+                         double ref_gbs, const char *ref_what)
+{
+    double noop;
+    int rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noop);
+    if (rc)
+        return rc;
+    fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size",
+            "hand-off us", "GB/s", "mapped B", "RMA read B", "copied B",
+            ref_gbs > 0 ? "of raw" : "");
+    for (int i = 0; i < nsizes && !g_stop; i++) {
+        struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+        o.workers = &a;
+        o.nworkers = 1;
+        locus_arg mk[2] = {locus_arg_i64(0),
+                           locus_arg_i64((int64_t)(sizes[i] / 8))};
+        locus_future *obj = NULL;
+        rc = locus_submit(c, "locus.array.arange", mk, 2, &o, &obj);
+        if (!rc)
+            rc = locus_result(obj, TASK_TIMEOUT_MS, NULL, NULL);
+        locus_worker_info before, after;
+        if (!rc)
+            rc = counters_of(c, b, &before);
+        double t = 0;
+        locus_arg in = locus_arg_future(obj);
+        /* first use moves the data; later ones find it mapped or fetch
+           again (no cache of copies): time every one, take the median */
+        if (!rc)
+            rc = timed_on(c, b, "locus.nbytes", &in, 1, sizes[i] > (256u << 20)
+                                                          ? 3 : 7, &t);
+        if (!rc)
+            rc = counters_of(c, b, &after);
+        locus_release(obj);
+        if (rc)
+            return rc;
+        int reps = sizes[i] > (256u << 20) ? 3 : 7;
+        double us = t - noop > 0.1 ? t - noop : 0.1;
+        double gbs = (double)sizes[i] / (us * 1e3);
+        char ratio[32] = "";
+        if (ref_gbs > 0)
+            snprintf(ratio, sizeof(ratio), "%9.0f%%", 100.0 * gbs / ref_gbs);
+        fprintf(out, "%7.0f MiB %12.1f %10.2f %12llu %12llu %12llu %10s\n",
+                (double)sizes[i] / (1 << 20), us, gbs,
+                (unsigned long long)(after.bytes_mapped - before.bytes_mapped) /
+                    (unsigned long long)reps,
+                (unsigned long long)(after.bytes_rma - before.bytes_rma) /
+                    (unsigned long long)reps,
+                (unsigned long long)(after.bytes_inline -
+                                     before.bytes_inline) /
+                    (unsigned long long)reps,
+                ratio);
+    }
+    fprintf(out, "# %s; hand-off = round trip of locus.nbytes(object) on B "
+                 "minus locus.noop on B (%.1f us); bytes per hand-off from "
+                 "B's counters%s%s\n",
+            what, noop, ref_gbs > 0 ? "; raw: " : "", ref_gbs > 0 ? ref_what
+                                                                  : "");
+    return 0;
+}
+
+static int bench_handoff(FILE *out)
+{
+    struct clus k;
+    int rc = clus_start(2, 1, 0, &k);
+    if (rc) {
+        fprintf(out, "# same-host hand-off: cluster failed: %s\n",
+                locus_last_error());
+        clus_stop(&k);
+        return 1;
+    }
+    locus_worker_info wi[4];
+    size_t n = 0;
+    rc = locus_workers(k.c, wi, 4, &n);
+    if (!rc && n < 2)
+        rc = LOCUS_ENOWORKERS;
+    static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20,
+                                     1u << 30};
+    /* reference: copying the same bytes once in this process */
+    size_t big = (size_t)1 << 28;
+    char *src = malloc(big), *dst = malloc(big);
+    double copy_gbs = 0;
+    if (src && dst) {
+        memset(src, 1, big);
+        memset(dst, 2, big);
+        uint64_t t0 = lc_now_ns();
+        memcpy(dst, src, big);
+        __asm__ __volatile__("" : : "r"(dst) : "memory"); /* keep the copy */
+        copy_gbs = (double)big / (double)(lc_now_ns() - t0);
+        if (dst[big / 2] != 1)
+            copy_gbs = 0;
+    }
+    free(src);
+    free(dst);
+    fprintf(out, "\n# same-host hand-off: worker B consumes an object made on "
+                 "worker A (2 workers x 1 thread, one host)\n");
+    if (!rc)
+        rc = handoff_sizes(out, k.c, wi[0].id, wi[1].id, sizes, 4,
+                           "mapped read-only from A's arena: zero copies",
+                           0, NULL);
+    if (copy_gbs > 0)
+        fprintf(out, "# for scale: copying 256 MiB once in this process "
+                     "(memcpy) takes %.0f us (%.2f GB/s); a hand-off copies "
+                     "nothing\n", (double)big / copy_gbs / 1e3, copy_gbs);
+    if (rc)
+        fprintf(out, "# same-host hand-off failed: %s\n", locus_last_error());
+    clus_stop(&k);
+    return rc != 0;
+}
+
+/* ---- cross-host: two network namespaces joined by a veth pair --------------- */
+
+static int shq(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shq(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char ns_name[2][32];
+
+static void ns_remove(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (ns_name[i][0])
+            shq("ip netns del %s 2>/dev/null", ns_name[i]);
+}
+
+/* fi_pingpong's bandwidth for size bytes from ns 0 to ns 1, MB/s; 0 when
+   it cannot run. */
+static double fi_pingpong_mbs(const char *size)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "(ip netns exec %s timeout 90 fi_pingpong -p tcp -e rdm -S %s "
+             "-I 20 >/dev/null 2>&1 &); sleep 0.5; "
+             "ip netns exec %s timeout 60 fi_pingpong -p tcp -e rdm -S %s "
+             "-I 20 10.252.9.2 2>/dev/null | tail -1",
+             ns_name[1], size, ns_name[0], size);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    char line[512] = "";
+    double mbs = 0;
+    if (fgets(line, sizeof(line), p)) {
+        /* bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec */
+        char a[64], b[64], c[64], d[64], e[64];
+        if (sscanf(line, "%63s %63s %63s %63s %63s %lf", a, b, c, d, e,
+                   &mbs) != 6)
+            mbs = 0;
+    }
+    pclose(p);
+    return mbs;
+}
+
 static int bench_transfer(FILE *out)
 {
-    fprintf(out, "# cross-host transfer: not written yet (hook bench_transfer "
-                 "in tools/locus-bench.c)\n");
-    return 0;
+    if (geteuid() != 0 || shq("command -v ip >/dev/null && "
+                              "command -v unshare >/dev/null") != 0) {
+        fprintf(out, "\n# cross-host transfer: skipped (needs root, ip and "
+                     "unshare to make two hosts out of network "
+                     "namespaces)\n");
+        return 0;
+    }
+    for (int i = 0; i < 2; i++)
+        snprintf(ns_name[i], sizeof(ns_name[i]), "lcB%d-%d", (int)getpid(), i);
+    int rc = 0;
+    char dir[] = "/tmp/locus-bench-xh-XXXXXX";
+    pid_t pids[3] = {0, 0, 0};
+    locus_client *c = NULL;
+    int self_ns = -1;
+    if (!mkdtemp(dir))
+        return 1;
+    if (shq("ip netns add %s && ip netns add %s && "
+            "ip link add lcBv%d type veth peer name lcBw%d && "
+            "ip link set lcBv%d netns %s && ip link set lcBw%d netns %s && "
+            "ip -n %s addr add 10.252.9.1/24 dev lcBv%d && "
+            "ip -n %s addr add 10.252.9.2/24 dev lcBw%d && "
+            "ip -n %s link set lcBv%d up && ip -n %s link set lcBw%d up && "
+            "ip -n %s link set lo up && ip -n %s link set lo up",
+            ns_name[0], ns_name[1], (int)getpid(), (int)getpid(),
+            (int)getpid(), ns_name[0], (int)getpid(), ns_name[1], ns_name[0],
+            (int)getpid(), ns_name[1], (int)getpid(), ns_name[0],
+            (int)getpid(), ns_name[1], (int)getpid(), ns_name[0],
+            ns_name[1]) != 0) {
+        fprintf(out, "\n# cross-host transfer: cannot create namespaces\n");
+        ns_remove();
+        return 1;
+    }
+    double raw64 = fi_pingpong_mbs("67108864");
+    /* host 0: scheduler and worker A; host 1 ("lcbhost1"): worker B */
+    char file[128], log[160], sched[1024], worker[1024];
+    snprintf(file, sizeof(file), "%s/scheduler.json", dir);
+    if (cluster_find_program("locus-scheduler", sched, sizeof(sched)) ||
+        cluster_find_program("locus-worker", worker, sizeof(worker))) {
+        fprintf(out, "\n# cross-host transfer: %s\n", locus_last_error());
+        ns_remove();
+        return 1;
+    }
+    char *sargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[0], sched,
+                     "--scheduler-file", file, "--bind", "10.252.9.1", NULL};
+    char *aargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[0], worker,
+                     "--scheduler-file", file, "--bind", "10.252.9.1",
+                     "--nthreads", "1", NULL};
+    char *bargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[1],
+                     "/usr/bin/unshare", "--uts", "/bin/sh", "-c",
+                     "hostname lcbhost1 && exec \"$0\" \"$@\"", worker,
+                     "--scheduler-file", file, "--bind", "10.252.9.2",
+                     "--nthreads", "1", NULL};
+    char **argvs[3] = {sargv, aargv, bargv};
+    for (int i = 0; i < 3; i++) {
+        snprintf(log, sizeof(log), "%s/p%d.log", dir, i);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, log,
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        if (posix_spawn(&pids[i], argvs[i][0], &fa, NULL, argvs[i],
+                        environ) != 0)
+            pids[i] = 0;
+        posix_spawn_file_actions_destroy(&fa);
+        for (int w = 0; i == 0 && w < 200 && access(file, F_OK) != 0; w++) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    /* this thread (and the client's progress thread it starts) on host 0 */
+    char nspath[96];
+    snprintf(nspath, sizeof(nspath), "/var/run/netns/%s", ns_name[0]);
+    int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+    self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || self_ns < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+        rc = LOCUS_ESYS;
+        lc_seterr(rc, "bench", "setns %s failed", nspath);
+    }
+    if (nsfd >= 0)
+        close(nsfd);
+    struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
+    co.bind = "10.252.9.1";
+    co.timeout_ms = CLUSTER_TIMEOUT_MS;
+    if (!rc)
+        rc = locus_connect(file, &co, &c);
+    locus_worker_info wi[4];
+    size_t n = 0;
+    for (int tries = 0; !rc && tries < 300; tries++) {
+        rc = locus_workers(c, wi, 4, &n);
+        if (rc || n >= 2)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!rc && n < 2)
+        rc = lc_seterr(LOCUS_ENOWORKERS, "bench", "only %zu workers joined "
+                       "(logs in %s)", n, dir);
+    fprintf(out, "\n# cross-host transfer over tcp;ofi_rxm: worker B (host "
+                 "lcbhost1) consumes an object made on worker A (host %s), "
+                 "two network namespaces joined by a veth pair\n",
+            lc_hostname());
+    if (!rc) {
+        int a = strcmp(wi[0].host, "lcbhost1") ? wi[0].id : wi[1].id;
+        int b = a == wi[0].id ? wi[1].id : wi[0].id;
+        static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20};
+        char what[160];
+        snprintf(what, sizeof(what), "fi_read from A's registered arena");
+        rc = handoff_sizes(out, c, a, b, sizes, 3, what, raw64 / 1000.0,
+                           "fi_pingpong -p tcp -e rdm -S 64m bandwidth on "
+                           "the same link, same run");
+        fprintf(out, "# fi_pingpong 64 MiB on this link: %.2f GB/s\n",
+                raw64 / 1000.0);
+    }
+    if (rc)
+        fprintf(out, "# cross-host transfer failed: %s\n", locus_last_error());
+    if (c)
+        locus_disconnect(c);
+    for (int i = 2; i >= 0; i--)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGTERM);
+            for (int w = 0; w < 250 && waitpid(pids[i], NULL, WNOHANG) == 0;
+                 w++) {
+                struct timespec ts = {0, 20 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
+    if (self_ns >= 0) {
+        if (setns(self_ns, CLONE_NEWNET) != 0)
+            fprintf(stderr, "locus-bench: cannot return to the host "
+                            "namespace\n");
+        close(self_ns);
+    }
+    ns_remove();
+    shq("rm -rf '%s'", dir);
+    return rc != 0;
 }
 
 /*
