@@ -48,9 +48,9 @@ int main(int argc, char **argv)
 
     locus_arg shape_args[2] = {locus_arg_i64(rows), locus_arg_i64(cols)};
     locus_future *a;
-    if ((rc = locus_submit(c, "make_array", shape_args, 2, NULL, &a)) ||
+    if ((rc = locus_submit(c, "make_matrix", shape_args, 2, NULL, &a)) ||
         (rc = locus_result(a, 30000, NULL, NULL)))
-        return fail("make_array", rc);
+        return fail("make_matrix", rc);
     int where;
     size_t n;
     locus_who_has(a, &where, 1, &n);
@@ -74,9 +74,9 @@ int main(int argc, char **argv)
     t0 = now_us();
     locus_arg arg = locus_arg_future(a);
     locus_future *s;
-    if ((rc = locus_submit(c, "shape", &arg, 1, NULL, &s)) ||
+    if ((rc = locus_submit(c, "matrix_shape", &arg, 1, NULL, &s)) ||
         (rc = locus_result(s, 30000, &bytes, &len)))
-        return fail("shape", rc);
+        return fail("matrix_shape", rc);
     memcpy(shp, bytes, sizeof(shp));
     double fast = now_us() - t0;
     locus_who_has(s, &where, 1, &n);

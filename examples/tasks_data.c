@@ -9,8 +9,8 @@
 
 #include <locus.h>
 
-/* make_array(rows, cols) -> array filled with i*cols+j */
-int make_array(locus_task *t)
+/* make_matrix(rows, cols) -> array filled with i*cols+j */
+int make_matrix(locus_task *t)
 {
     int64_t rows, cols;
     int rc = locus_task_arg_i64(t, 0, &rows);
@@ -19,12 +19,12 @@ int make_array(locus_task *t)
     if (rc)
         return rc;
     if (rows <= 0 || cols <= 0 || rows > (1 << 20) || cols > (1 << 20))
-        return locus_task_fail(t, "make_array: bad shape %lldx%lld",
+        return locus_task_fail(t, "make_matrix: bad shape %lldx%lld",
                                (long long)rows, (long long)cols);
     size_t n = (size_t)rows * (size_t)cols;
     uint8_t *out = locus_task_result(t, 16 + n * sizeof(double));
     if (!out)
-        return locus_task_fail(t, "make_array: out of memory");
+        return locus_task_fail(t, "make_matrix: out of memory");
     memcpy(out, &rows, 8);
     memcpy(out + 8, &cols, 8);
     double *d = (double *)(out + 16);
@@ -33,8 +33,8 @@ int make_array(locus_task *t)
     return 0;
 }
 
-/* shape(array) -> two int64: rows, cols (16 bytes) */
-int shape(locus_task *t)
+/* matrix_shape(array) -> two int64: rows, cols (16 bytes) */
+int matrix_shape(locus_task *t)
 {
     const void *p;
     size_t len;
@@ -42,7 +42,7 @@ int shape(locus_task *t)
     if (rc)
         return rc;
     if (len < 16)
-        return locus_task_fail(t, "shape: argument of %zu bytes is not an "
+        return locus_task_fail(t, "matrix_shape: argument of %zu bytes is not an "
                                "array", len);
     return locus_task_return(t, p, 16);
 }

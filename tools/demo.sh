@@ -4,7 +4,10 @@
 set -euo pipefail
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
-bin=$top/$build
+case $build in
+  /*) bin=$build ;;
+  *) bin=$top/$build ;;
+esac
 dir=$(mktemp -d /tmp/locus-demo-XXXXXX)
 export LOCUS_CLUSTER_DIR=$dir
 stop() {

@@ -69,8 +69,11 @@ LOCUS_EXPORT int locus_disconnect(locus_client *c);
  * Make every worker, and every worker that joins later, dlopen the task
  * library at path (which must be readable on the workers' hosts; a relative
  * path is made absolute on the client).  Functions of the library are then
- * called by name.  Errors: LOCUS_ELIB naming each worker that could not
- * load it and dlerror()'s reason.
+ * called by name: built-ins ("locus.*") first, then the libraries in the
+ * order they were required, the first that exports the name wins (give
+ * task functions names that are unique across your libraries).  Errors:
+ * LOCUS_ELIB naming each worker that could not load it and dlerror()'s
+ * reason.
  */
 LOCUS_EXPORT int locus_require(locus_client *c, const char *path,
                                int timeout_ms);
