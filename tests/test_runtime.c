@@ -1918,52 +1918,66 @@ static void put_hello(wire_wr *w, int role, const uint8_t *nonce,
     wire_rec_end(w);
 }
 
-/* Wait for a control message from the scheduler whose first record has
- * type want (others are dropped), copying that record's payload.  Returns
- * want, or the last other type seen (0: nothing) on timeout. */
+/* Records received but not looked at yet: the scheduler batches records,
+ * so one message may carry several (two RESULTs, PEER then WELCOME...). */
+static struct {
+    int type;
+    size_t n;
+    uint8_t p[4096];
+} rq[64];
+static int rq_head, rq_len;
+
+/* Wait for the next record of type want from the scheduler (records of
+ * other types before it are dropped), copying its payload.  Returns want,
+ * or the last other type seen (0: nothing) on timeout. */
 static int recv_want(xport_ep *ep, int want, uint8_t *payload, size_t *plen,
                      int ms)
 {
     int other = 0;
-    for (double end = now_s() + ms / 1000.0; now_s() < end; nap_ms(1)) {
+    for (double end = now_s() + ms / 1000.0;; nap_ms(1)) {
+        while (rq_len) {
+            int i = rq_head;
+            rq_head = (rq_head + 1) % 64;
+            rq_len--;
+            if (rq[i].type == want && payload) {
+                *plen = rq[i].n;
+                memcpy(payload, rq[i].p, rq[i].n);
+                return want;
+            }
+            other = rq[i].type;
+        }
+        if (now_s() >= end)
+            return other;
         xport_event ev[4];
         int k = xport_progress(ep, ev, 4);
-        int got = 0;
         for (int i = 0; i < k; i++) {
             if (ev[i].kind != XPORT_EV_RECV) {
                 if (getenv("LT_DEBUG"))
-                    fprintf(stderr,
-                            "recv_want(%d): event kind %d status "
-                            "%s\n",
+                    fprintf(stderr, "recv_want(%d): event kind %d status %s\n",
                             want, ev[i].kind, locus_errname(ev[i].status));
                 continue;
             }
             wire_rd recs, r;
             int t;
-            if (getenv("LT_DEBUG"))
-                fprintf(stderr,
-                        "recv_want(%d): event kind %d, %zu bytes, "
-                        "first record %d\n",
-                        want, ev[i].kind, ev[i].len,
-                        ev[i].len > WIRE_HDR_LEN + 1
-                            ? ((const uint8_t *)ev[i].data)[WIRE_HDR_LEN]
-                            : -1);
-            if (!got && wire_open(ev[i].data, ev[i].len, &recs) == 0 &&
-                wire_next(&recs, &t, &r) == 1) {
-                if (t == want && payload) {
-                    got = 1;
-                    *plen = r.len < 4096 ? r.len : 4096;
-                    memcpy(payload, r.p, *plen);
-                } else {
-                    other = t;
+            if (wire_open(ev[i].data, ev[i].len, &recs) == 0) {
+                while (wire_next(&recs, &t, &r) == 1) {
+                    if (getenv("LT_DEBUG"))
+                        fprintf(stderr, "recv_want(%d): record %d, %zu "
+                                "bytes\n", want, t, r.len);
+                    if (rq_len == 64) { /* full: drop the oldest */
+                        rq_head = (rq_head + 1) % 64;
+                        rq_len--;
+                    }
+                    int j = (rq_head + rq_len) % 64;
+                    rq[j].type = t;
+                    rq[j].n = r.len < 4096 ? r.len : 4096;
+                    memcpy(rq[j].p, r.p, rq[j].n);
+                    rq_len++;
                 }
             }
             xport_release(ep, &ev[i]);
         }
-        if (got)
-            return want;
     }
-    return other;
 }
 
 static void drain(xport_ep *ep, int ms)
