@@ -620,9 +620,9 @@ int locus_array_arange(locus_client *c, int64_t n, int64_t chunk,
     if (n < 0)
         return lc_seterr(LOCUS_EINVAL, "array", "locus_array_arange: n is "
                          "%lld", (long long)n);
-    int64_t *sizes[1];
-    size_t ns[1];
-    locus_array *a;
+    int64_t *sizes[1] = {NULL};
+    size_t ns[1] = {0};
+    locus_array *a = NULL;
     if ((rc = grid_uniform(n, chunk, &sizes[0], &ns[0])) ||
         (rc = array_make(c, LOCUS_INT64, 1, &n, sizes, ns, &a)))
         return rc;
