@@ -17,7 +17,8 @@
  * only through the transport.  Both sides spin on their completion queues,
  * as fi_pingpong does: the raw figure is the floor the transport allows.
  *
- * Benchmarks still to write have hooks below (search for "HOOK").
+ * The data benchmarks (same-host hand-off, cross-host transfer) and the
+ * HDF5 load-and-sum are further down.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,7 @@ static struct {
     const char *provider;
     int quick;
     int paths; /* bit 0: shm, bit 1: net */
-} cfg = {1, 1, 0, 0, 0, 10000, 1000000, "tcp;ofi_rxm", 0, 3};
+} cfg = {1, 1, 1, 1, 0, 10000, 1000000, "tcp;ofi_rxm", 0, 3};
 
 static volatile sig_atomic_t g_stop;
 
@@ -764,13 +765,10 @@ out:
 }
 
 /* ======================================================================
- * HOOKS: benchmarks other engineers will add.  Each is selected by
- * "--only NAME" (never run by default until implemented), prints one table
- * to out in the format of the others ("# title" line, header, rows), and
- * returns 0 or a negative LOCUS_E* code.  Start clusters with clus_start()
- * (which records them for clean-up on ^C or error) and stop them with
- * clus_stop(); spawn any helper process before opening fabric objects.
- * When one is written, add it to the default set in main().
+ * Data benchmarks.  Each prints one table to out in the format of the
+ * others ("# title" line, header, rows) and returns 0 or 1.  Clusters are
+ * started with clus_start() (recorded for clean-up on ^C or error) and
+ * stopped with clus_stop().
  * ====================================================================== */
 
 /* ---- data hand-off and transfer ------------------------------------------- */
@@ -1353,7 +1351,10 @@ static void usage(FILE *f)
         "              x 1 thread, shm and net; raw: tagged message rate",
         "  h5          HDF5 load-and-sum (bench_h5_sum, size from",
         "              $LOCUS_BENCH_H5_BYTES, default 1 GiB); only when asked",
-        "  handoff, transfer   planned (hooks in the source; not measured)",
+        "  handoff     worker B consumes an object made on worker A, same",
+        "              host, 1 MiB..1 GiB: time and bytes moved by path",
+        "  transfer    the same across two network namespaces (root), beside",
+        "              fi_pingpong's bandwidth on the same link, same run",
         "",
         "  --only NAME     run only this one (latency, throughput, h5,",
         "                  handoff, transfer)",
