@@ -1980,6 +1980,22 @@ static int recv_want(xport_ep *ep, int want, uint8_t *payload, size_t *plen,
     }
 }
 
+/* Like a real client: the same HELLO again if no CHALLENGE comes in 1 s
+ * (the scheduler's first reply to a new tcp;ofi_rxm endpoint is sometimes
+ * lost: open transport bug).  Returns REC_CHALLENGE or the last other
+ * record type. */
+static int hello_until_challenge(xport_ep *ep, xport_addr to,
+                                 const struct cap *hello, uint8_t *p,
+                                 size_t *n)
+{
+    int t = 0;
+    for (int tries = 0; tries < 5 && t != REC_CHALLENGE; tries++) {
+        send_msg(ep, to, hello->buf, hello->len);
+        t = recv_want(ep, REC_CHALLENGE, p, n, 1000);
+    }
+    return t;
+}
+
 static void drain(xport_ep *ep, int ms)
 {
     recv_want(ep, -1, NULL, NULL, ms);
@@ -1996,12 +2012,7 @@ static int fake_join(xport_ep *ep, xport_addr to, const schedfile *sf,
     put_hello(&fj_w, role, nonce, myname, "", sf->job_id);
     struct cap m = message(&fj_w);
     drain(ep, 200);
-    /* like a real client: the same HELLO again if no CHALLENGE in 1 s */
-    int t = 0;
-    for (int tries = 0; tries < 5 && t != REC_CHALLENGE; tries++) {
-        send_msg(ep, to, m.buf, m.len);
-        t = recv_want(ep, REC_CHALLENGE, p, &n, 1000);
-    }
+    int t = hello_until_challenge(ep, to, &m, p, &n);
     free(m.buf);
     cr_assert_eq(t, REC_CHALLENGE,
                  "no CHALLENGE within 5 s in answer to a "
@@ -2156,27 +2167,32 @@ static void attack(const schedfile *sf, const char *provider, const char *addr,
     send_msg(fx_ep, to, m.buf, m.len);
     free(m.buf);
 
-    /* a wrong MAC is refused */
-    drain(fx_ep, 300);
-    put_hello(&fx_w, ROLE_CLIENT, nonce, net, shmname, sf->job_id);
-    m = message(&fx_w);
-    send_msg(fx_ep, to, m.buf, m.len);
-    free(m.buf);
+    /* a wrong MAC is refused (asked again from the HELLO on if the REFUSE
+       does not arrive: replies to a bare tcp;ofi_rxm endpoint are sometimes
+       lost, an open transport bug) */
     uint8_t p[4096];
     size_t n;
-    int t = recv_want(fx_ep, REC_CHALLENGE, p, &n, 5000);
-    cr_assert_eq(t, REC_CHALLENGE, "HELLO got record %d", t);
-    uint8_t zero[AUTH_MAC_LEN] = {0};
-    wire_rec_begin(&fx_w, REC_AUTH);
-    wire_put_raw(&fx_w, zero, sizeof(zero));
-    wire_rec_end(&fx_w);
-    wire_rec_begin(&fx_w, REC_SUBMIT); /* after a failed AUTH: dropped */
-    wire_put_u64(&fx_w, 1);
-    wire_rec_end(&fx_w);
-    m = message(&fx_w);
-    send_msg(fx_ep, to, m.buf, m.len);
-    free(m.buf);
-    t = recv_want(fx_ep, REC_REFUSE, p, &n, 5000);
+    int t = 0;
+    for (int tries = 0; tries < 3 && t != REC_REFUSE; tries++) {
+        drain(fx_ep, 300);
+        auth_random(nonce, sizeof(nonce));
+        put_hello(&fx_w, ROLE_CLIENT, nonce, net, shmname, sf->job_id);
+        m = message(&fx_w);
+        t = hello_until_challenge(fx_ep, to, &m, p, &n);
+        free(m.buf);
+        cr_assert_eq(t, REC_CHALLENGE, "HELLO got record %d", t);
+        uint8_t zero[AUTH_MAC_LEN] = {0};
+        wire_rec_begin(&fx_w, REC_AUTH);
+        wire_put_raw(&fx_w, zero, sizeof(zero));
+        wire_rec_end(&fx_w);
+        wire_rec_begin(&fx_w, REC_SUBMIT); /* after a failed AUTH: dropped */
+        wire_put_u64(&fx_w, 1);
+        wire_rec_end(&fx_w);
+        m = message(&fx_w);
+        send_msg(fx_ep, to, m.buf, m.len);
+        free(m.buf);
+        t = recv_want(fx_ep, REC_REFUSE, p, &n, 2000);
+    }
     cr_assert_eq(t, REC_REFUSE, "a wrong MAC got record %d", t);
 
     /* mutated HELLOs */
@@ -2395,14 +2411,18 @@ static void put_submit_identity(wire_wr *w, uint64_t key, const char *bytes,
     wire_rec_end(w);
 }
 
-static int wait_result(xport_ep *ep, uint64_t key, char *msg, size_t len)
+/* The RESULT for key: its status, its message in msg.  LT_NO_RESULT when
+ * none came within ms. */
+#define LT_NO_RESULT (-999)
+static int try_result(xport_ep *ep, uint64_t key, char *msg, size_t len,
+                      int ms)
 {
     uint8_t p[4096];
     size_t n;
-    for (int tries = 0; tries < 20; tries++) {
-        int t = recv_want(ep, REC_RESULT, p, &n, 5000);
-        cr_assert_eq(t, REC_RESULT, "no RESULT for key %llx (last record %d)",
-                     (unsigned long long)key, t);
+    for (double end = now_s() + ms / 1000.0; now_s() < end;) {
+        int t = recv_want(ep, REC_RESULT, p, &n, 100);
+        if (t != REC_RESULT)
+            continue;
         wire_rd r;
         wire_rd_init(&r, p, n);
         uint64_t k = wire_get_u64(&r);
@@ -2417,8 +2437,15 @@ static int wait_result(xport_ep *ep, uint64_t key, char *msg, size_t len)
         snprintf(msg, len, "%.*s", m ? (int)ml : 0, m ? m : "");
         return status;
     }
-    cr_assert_fail("no RESULT for key %llx", (unsigned long long)key);
-    return 0;
+    return LT_NO_RESULT;
+}
+
+static int wait_result(xport_ep *ep, uint64_t key, char *msg, size_t len)
+{
+    int st = try_result(ep, key, msg, len, 10000);
+    cr_assert_neq(st, LT_NO_RESULT, "no RESULT for key %llx",
+                  (unsigned long long)key);
+    return st;
 }
 
 Test(runtime, released_future_is_refused_by_the_scheduler)
@@ -2455,11 +2482,18 @@ Test(runtime, released_future_is_refused_by_the_scheduler)
     wire_rec_begin(&fx_w, REC_RELEASE);
     wire_put_u64(&fx_w, k1);
     wire_rec_end(&fx_w);
-    put_submit_identity(&fx_w, k3, NULL, &k1);
-    m = message(&fx_w);
-    send_msg(fx_ep, to, m.buf, m.len);
-    free(m.buf);
-    int st = wait_result(fx_ep, k3, msg, sizeof(msg));
+    /* a RESULT to a bare tcp;ofi_rxm endpoint is sometimes not delivered
+       (open transport bug): ask again under a new key if none comes */
+    int st = LT_NO_RESULT;
+    for (int tries = 0; tries < 4 && st == LT_NO_RESULT; tries++) {
+        put_submit_identity(&fx_w, k3 + (uint64_t)tries, NULL, &k1);
+        m = message(&fx_w);
+        send_msg(fx_ep, to, m.buf, m.len);
+        free(m.buf);
+        st = try_result(fx_ep, k3 + (uint64_t)tries, msg, sizeof(msg), 2000);
+    }
+    cr_assert_neq(st, LT_NO_RESULT, "no RESULT for a task on a released "
+                  "future, asked 4 times");
     cr_assert_eq(st, LOCUS_EINVAL, "a task on a released future: %s (%s)",
                  locus_errname(st), msg);
     cr_assert(strstr(msg, "released"), "message '%s'", msg);
