@@ -227,6 +227,12 @@ static void stop_pid(int pid)
     }
     if (alive(pid))
         kill(pid, SIGKILL);
+    for (int i = 0; i < 100 && alive(pid); i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!alive(pid))
+        cluster_reap_shm(pid);
 }
 
 static int cmd_stop(int argc, char **argv)

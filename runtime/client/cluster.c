@@ -3,6 +3,7 @@
  * posix_spawn (no fork of a process that may hold registered memory), all
  * children started before this process opens any fabric object.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -104,19 +105,49 @@ static void log_tail(const char *path, char *buf, size_t len)
             *p = ' ';
 }
 
+void cluster_reap_shm(pid_t pid)
+{
+    /* a process killed before it could clean up leaves its arena segments
+       ("locus-<job>-<pid>-<n>", a client's "locus-<job>-<pid>c-<n>") and
+       libfabric's shm region ("<pid>:<...>") in /dev/shm */
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return;
+    char want[32], fab[32];
+    snprintf(want, sizeof(want), "-%d-", (int)pid);
+    snprintf(fab, sizeof(fab), "%d:", (int)pid);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        int ours = !strncmp(n, "locus-", 6) && strlen(n) > 23 &&
+                   (!strncmp(n + 22, want, strlen(want)) ||
+                    (!strncmp(n + 22, want, strlen(want) - 1) &&
+                     !strncmp(n + 22 + strlen(want) - 1, "c-", 2)));
+        if (ours || !strncmp(n, fab, strlen(fab))) {
+            char path[512];
+            snprintf(path, sizeof(path), "/dev/shm/%s", n);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 static void stop_pid(pid_t pid, int grace_ms)
 {
     if (pid <= 0)
         return;
     kill(pid, SIGTERM);
     for (int waited = 0; waited < grace_ms; waited += 10) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            cluster_reap_shm(pid);
             return;
+        }
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    cluster_reap_shm(pid);
 }
 
 int cluster_start(const struct locus_cluster_opts *opts, int detach,

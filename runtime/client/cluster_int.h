@@ -3,6 +3,7 @@
 #define LC_CLUSTER_INT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "locus/cluster.h"
 
@@ -13,6 +14,10 @@ int cluster_start(const struct locus_cluster_opts *opts, int detach,
 const char *cluster_dir(const locus_cluster *lc);
 /* Pids of the scheduler and the workers; returns the number of workers. */
 int cluster_pids(const locus_cluster *lc, int *sched, int *workers, int max);
+/* Remove what a dead locus process (pid) left in /dev/shm: its arena
+ * segments and libfabric's shm region.  Only for pids known to be gone. */
+void cluster_reap_shm(pid_t pid);
+
 /* Free the handle without stopping anything (locus-cluster start). */
 void cluster_forget(locus_cluster *lc);
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/cluster_int.h"
 #include "proc.h"
 
 static void nap_ms(int ms)
@@ -286,6 +287,7 @@ int lt_cluster_stop(lt_cluster *c, int dump_logs)
     }
     for (int i = 0; i < c->nworkers; i++) {
         int st = lt_stop(c->workers[i], 5000);
+        cluster_reap_shm(c->workers[i]);
         if (st != 0)
             fprintf(stderr,
                     "lt_cluster: worker %d (pid %d) ended with "
@@ -295,6 +297,7 @@ int lt_cluster_stop(lt_cluster *c, int dump_logs)
     c->nworkers = 0;
     if (c->sched > 0) {
         int st = lt_stop(c->sched, 5000);
+        cluster_reap_shm(c->sched);
         if (st != 0)
             fprintf(stderr,
                     "lt_cluster: scheduler (pid %d) ended with "
