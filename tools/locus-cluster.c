@@ -132,7 +132,7 @@ static int cmd_start(int argc, char **argv)
     }
     o.dir = dir;
     locus_cluster *lc;
-    int rc = cluster_start(&o, 1, &lc);
+    int rc = cluster_start(&o, &lc);
     if (rc) {
         fprintf(stderr, "locus-cluster: %s\n", locus_last_error());
         return 1;

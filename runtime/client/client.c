@@ -952,16 +952,29 @@ int locus_disconnect(locus_client *c)
 
 /* ---- requests that wait for an answer ------------------------------------ */
 
-static creq *req_new(locus_client *c)
+static int check_open(locus_client *c);
+
+/* Lock the client, register a request waiting for its answer and begin its
+   record (type, then the request id): the caller adds its fields, ends the
+   record, waits with req_wait and unlocks.  On error nothing is held. */
+static int req_begin(locus_client *c, int type, creq **out)
 {
-    /* under mu */
-    creq *q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
+    pthread_mutex_lock(&c->mu);
+    int rc = check_open(c);
+    creq *q = rc ? NULL : calloc(1, sizeof(*q));
+    if (!rc && !q)
+        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    if (rc) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
     q->id = ++c->next_req;
     q->next = c->reqs;
     c->reqs = q;
-    return q;
+    wire_rec_begin(&c->pending, type);
+    wire_put_u64(&c->pending, q->id);
+    *out = q;
+    return 0;
 }
 
 static int req_wait(locus_client *c, creq *q, int timeout_ms)
@@ -997,17 +1010,10 @@ int locus_require(locus_client *c, const char *path, int timeout_ms)
     if (!realpath(path, abs))
         return lc_seterr(LOCUS_ELIB, "client", "task library %s: %s", path,
                          strerror(errno));
-    pthread_mutex_lock(&c->mu);
-    int rc = check_open(c);
-    creq *q = rc ? NULL : req_new(c);
-    if (!rc && !q)
-        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
-    if (rc) {
-        pthread_mutex_unlock(&c->mu);
+    creq *q;
+    int rc = req_begin(c, REC_REQUIRE, &q);
+    if (rc)
         return rc;
-    }
-    wire_rec_begin(&c->pending, REC_REQUIRE);
-    wire_put_u64(&c->pending, q->id);
     wire_put_str(&c->pending, abs);
     wire_rec_end(&c->pending);
     wake(c);
@@ -1030,17 +1036,10 @@ int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
     if (!c || !n || (max && !out))
         return lc_seterr(LOCUS_EINVAL, "client", "locus_workers: NULL "
                          "argument");
-    pthread_mutex_lock(&c->mu);
-    int rc = check_open(c);
-    creq *q = rc ? NULL : req_new(c);
-    if (!rc && !q)
-        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
-    if (rc) {
-        pthread_mutex_unlock(&c->mu);
+    creq *q;
+    int rc = req_begin(c, REC_WORKERS_REQ, &q);
+    if (rc)
         return rc;
-    }
-    wire_rec_begin(&c->pending, REC_WORKERS_REQ);
-    wire_put_u64(&c->pending, q->id);
     wire_rec_end(&c->pending);
     wake(c);
     rc = req_wait(c, q, -1);

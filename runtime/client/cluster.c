@@ -150,8 +150,7 @@ static void stop_pid(pid_t pid, int grace_ms)
     cluster_reap_shm(pid);
 }
 
-int cluster_start(const struct locus_cluster_opts *opts, int detach,
-                  locus_cluster **out)
+int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
 {
     int rc = 0;
     char sched_prog[1024], worker_prog[1024], log[1200], tail[400];
@@ -312,7 +311,6 @@ int cluster_start(const struct locus_cluster_opts *opts, int detach,
             goto fail;
         }
     }
-    (void)detach;
     *out = lc;
     return 0;
 fail:
@@ -333,17 +331,12 @@ int locus_local_cluster_start(const struct locus_cluster_opts *opts,
                               locus_cluster **out)
 {
     lc_clearerr();
-    return cluster_start(opts, 0, out);
+    return cluster_start(opts, out);
 }
 
 const char *locus_cluster_scheduler_file(const locus_cluster *lc)
 {
     return lc ? lc->file : NULL;
-}
-
-const char *cluster_dir(const locus_cluster *lc)
-{
-    return lc->dir;
 }
 
 int cluster_pids(const locus_cluster *lc, int *sched, int *workers, int max)

@@ -9,9 +9,8 @@
 
 /* Path of a locus program: $LOCUS_BINDIR, the build tree, the install. */
 int cluster_find_program(const char *name, char *out, size_t len);
-int cluster_start(const struct locus_cluster_opts *opts, int detach,
-                  locus_cluster **out);
-const char *cluster_dir(const locus_cluster *lc);
+/* locus_local_cluster_start without clearing the caller's error state. */
+int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out);
 /* Pids of the scheduler and the workers; returns the number of workers. */
 int cluster_pids(const locus_cluster *lc, int *sched, int *workers, int max);
 /* Remove what a dead locus process (pid) left in /dev/shm: its arena
