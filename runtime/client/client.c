@@ -20,8 +20,10 @@
 #include "base/base.h"
 #include "base/map.h"
 #include "locus/client.h"
+#include "net/join.h"
 #include "net/lnet.h"
 #include "proto/auth.h"
+#include "proto/records.h"
 #include "proto/schedfile.h"
 #include "proto/wire.h"
 
@@ -73,6 +75,7 @@ typedef struct creq {
 typedef struct cpeer {
     int id;
     lnet_route route;
+    lsess *sess;   /* the pair session */
     int same_host; /* its arena segments can be mapped here */
     int no_map;    /* mapping failed once: use RMA */
 } cpeer;
@@ -89,7 +92,6 @@ struct locus_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wire_wr pending;       /* user threads -> scheduler (under mu) */
-    wire_wr to_sched;      /* progress thread */
     lc_map futures;        /* key -> future (under mu) */
     uint64_t seq;
     struct locus_future *fetchq; /* futures whose value must be fetched */
@@ -99,17 +101,12 @@ struct locus_client {
     char why[512];
     atomic_int stop;
     int sleeping;
-    uint8_t nonce[AUTH_NONCE_LEN];
+    int bye_confirmed;      /* the scheduler processed our goodbye */
     /* progress thread only */
+    ljoin join;
     cpeer *peers;
     int cappeers;
     lc_map gets;           /* request id -> future */
-    wire_wr *peer_out;     /* per peer id */
-    int send_failures;
-    uint64_t join_deadline; /* sends before WELCOME end with the connect */
-    wire_wr hello;          /* kept to send again if no answer comes */
-    uint64_t hello_sent;
-    uint64_t stuck_since;   /* the scheduler takes no message since */
     arena *arena;           /* big arguments (under mu) */
     lc_map puts;            /* object key -> put_obj (under mu) */
     uint64_t put_seq;
@@ -206,45 +203,41 @@ static cpeer *cpeer_get(locus_client *c, int id)
 
 static void on_peer(locus_client *c, wire_rd *r)
 {
-    char host[64], net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
-    int id = (int)wire_get_u32(r);
-    int role = wire_get_u8(r);
-    wire_get_str(r, host, sizeof(host));
-    (void)wire_get_u32(r);
-    wire_get_str(r, net, sizeof(net));
-    wire_get_str(r, shm, sizeof(shm));
-    if (!wire_rd_ok(r) || role != ROLE_WORKER || id <= 0 || id > (1 << 20))
+    rec_peer rp;
+    if (rec_get_peer(r, &rp) != 0 || rp.role != ROLE_WORKER)
         return;
+    int id = (int)rp.id;
     if (id >= c->cappeers) {
         int ncap = c->cappeers ? c->cappeers : 64;
         while (ncap <= id)
             ncap *= 2;
         cpeer *np = realloc(c->peers, (size_t)ncap * sizeof(*np));
-        wire_wr *no = np ? realloc(c->peer_out, (size_t)ncap * sizeof(*no))
-                         : NULL;
-        if (np)
-            c->peers = np;
-        if (!np || !no)
+        if (!np)
             return;
-        c->peer_out = no;
-        for (int i = c->cappeers; i < ncap; i++) {
-            c->peers[i].id = 0;
-            wire_wr_init(&c->peer_out[i]);
-        }
+        c->peers = np;
+        for (int i = c->cappeers; i < ncap; i++)
+            memset(&c->peers[i], 0, sizeof(c->peers[i]));
         c->cappeers = ncap;
     }
     lnet_route rt;
-    if (lnet_route_to(&c->net, host, net, shm, &rt) != 0) {
+    if (lnet_route_to(&c->net, rp.host, rp.net, rp.shm, &rt) != 0) {
         lc_log(LC_LOG_WARN, "client", "cannot reach worker %d: %s", id,
                locus_last_error());
         return;
     }
+    uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
+    uint64_t psid;
+    lnet_keys_pair(c->sf.key, c->join.id, c->join.sid, rp.id, rp.sid, ktx,
+                   krx, &psid);
+    lsess *ps = lnet_sess_open(&c->net, rp.id, psid, ktx, krx, rt);
+    if (!ps)
+        return;
     c->peers[id].id = id;
     c->peers[id].route = rt;
-    c->peers[id].same_host = !strcmp(host, lc_hostname()) &&
+    c->peers[id].sess = ps;
+    c->peers[id].same_host = !strcmp(rp.host, lc_hostname()) &&
                              !getenv("LOCUS_NO_MAP");
     c->peers[id].no_map = 0;
-    lnet_peer_set(&c->net, rt.ep, rt.addr, id);
 }
 
 static void on_result(locus_client *c, wire_rd *r)
@@ -457,7 +450,7 @@ static void on_get(locus_client *c, cpeer *w, wire_rd *r)
     uint8_t may_map = wire_get_u8(r);
     if (!wire_rd_ok(r))
         return;
-    wire_wr *o = &c->peer_out[w->id];
+    wire_wr *o = lnet_out(&c->net, w->sess);
     wire_rec_begin(o, REC_DATA);
     wire_put_u64(o, req);
     pthread_mutex_lock(&c->mu);
@@ -495,83 +488,64 @@ static void on_get(locus_client *c, cpeer *w, wire_rd *r)
     }
     pthread_mutex_unlock(&c->mu);
     wire_rec_end(o);
-    if (lnet_send(&c->net, w->route, o, lc_deadline_ms(SEND_TIMEOUT_MS)))
-        lc_log(LC_LOG_WARN, "client", "answer to worker %d: %s", w->id,
-               locus_last_error());
 }
 
-static void handle_message(locus_client *c, int ep, xport_event *ev)
+static void close_locked(locus_client *c, const char *why)
 {
-    wire_rd recs, r;
-    int type, rc;
-    if (wire_open(ev->data, ev->len, &recs) != 0)
+    pthread_mutex_lock(&c->mu);
+    close_client(c, why);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A worker is gone: close its session; values being fetched from it will
+   not come. */
+static void worker_gone(locus_client *c, int id)
+{
+    cpeer *p = cpeer_get(c, id);
+    if (!p)
         return;
-    int from_sched = ep == c->sched.ep && ev->peer == c->sched.addr;
-    if (!from_sched) {
-        int id = lnet_peer_get(&c->net, ep, ev->peer);
-        cpeer *w = id > 0 ? cpeer_get(c, id) : NULL;
-        if (!w)
-            return; /* not a worker the scheduler told us about */
-        while ((rc = wire_next(&recs, &type, &r)) == 1) {
-            if (type == REC_DATA)
-                on_data(c, ep, &r);
-            else if (type == REC_GET)
-                on_get(c, w, &r);
-        }
-        return;
-    }
-    while ((rc = wire_next(&recs, &type, &r)) == 1) {
-        if (c->state == C_HELLO) {
-            if (type == REC_CHALLENGE) {
-                const uint8_t *sn = wire_get_raw(&r, AUTH_NONCE_LEN);
-                const uint8_t *smac = wire_get_raw(&r, AUTH_MAC_LEN);
-                uint8_t want[AUTH_MAC_LEN], mac[AUTH_MAC_LEN];
-                auth_mac(c->sf.key, "locus-sched", c->nonce, AUTH_NONCE_LEN,
-                         c->sf.job_id, strlen(c->sf.job_id), want);
-                if (!sn || !smac || !auth_equal(smac, want)) {
-                    pthread_mutex_lock(&c->mu);
-                    close_client(c, "the scheduler could not prove it has "
-                                    "the cluster key");
-                    pthread_mutex_unlock(&c->mu);
-                    return;
-                }
-                auth_mac(c->sf.key, "locus-peer", sn, AUTH_NONCE_LEN,
-                         c->nonce, AUTH_NONCE_LEN, mac);
-                wire_rec_begin(&c->to_sched, REC_AUTH);
-                wire_put_raw(&c->to_sched, mac, AUTH_MAC_LEN);
-                wire_rec_end(&c->to_sched);
-                c->state = C_AUTH;
-            } else if (type == REC_REFUSE) {
-                char why[256], m[300];
-                wire_get_str(&r, why, sizeof(why));
-                snprintf(m, sizeof(m), "refused by the scheduler: %s", why);
-                pthread_mutex_lock(&c->mu);
-                close_client(c, m);
-                pthread_mutex_unlock(&c->mu);
-                return;
+    lnet_sess_close(&c->net, p->sess);
+    p->sess = NULL;
+    p->id = 0;
+    struct locus_future *gone[64];
+    int ngone;
+    do {
+        ngone = 0;
+        size_t it = 0;
+        uint64_t k;
+        void *v;
+        while (ngone < 64 && lc_map_next(&c->gets, &it, &k, &v))
+            if (((struct locus_future *)v)->worker == id) {
+                lc_map_del(&c->gets, k);
+                gone[ngone++] = v;
             }
+        for (int i = 0; i < ngone; i++)
+            fetch_done(c, gone[i], LOCUS_ELOST,
+                       "the worker holding the value died");
+    } while (ngone == 64);
+}
+
+/* In-order records of the scheduler's session. */
+static void on_sched_message(locus_client *c, lnet_in *in)
+{
+    wire_rd r;
+    int type;
+    while (wire_next(&in->rd, &type, &r) == 1) {
+        if (c->join.state != LJ_JOINED && type != REC_WELCOME)
             continue;
-        }
         switch (type) {
         case REC_WELCOME:
+            if (ljoin_on_welcome(&c->join, &r) != 0) {
+                close_locked(c, locus_last_error());
+                return;
+            }
             pthread_mutex_lock(&c->mu);
-            c->id = (int)wire_get_u32(&r);
-            c->heartbeat_ms = (int)wire_get_u32(&r);
-            if (c->heartbeat_ms <= 0 || c->heartbeat_ms > 60000)
-                c->heartbeat_ms = 500;
+            c->id = (int)c->join.id;
+            c->heartbeat_ms = c->join.heartbeat_ms;
             c->state = C_JOINED;
             pthread_cond_broadcast(&c->cv);
             pthread_mutex_unlock(&c->mu);
             break;
-        case REC_REFUSE: {
-            char why[256], m[300];
-            wire_get_str(&r, why, sizeof(why));
-            snprintf(m, sizeof(m), "refused by the scheduler: %s", why);
-            pthread_mutex_lock(&c->mu);
-            close_client(c, m);
-            pthread_mutex_unlock(&c->mu);
-            return;
-        }
         case REC_RESULT:
             on_result(c, &r);
             break;
@@ -584,41 +558,48 @@ static void handle_message(locus_client *c, int ep, xport_event *ev)
             break;
         case REC_PEER_GONE: {
             int id = (int)wire_get_u32(&r);
-            cpeer *p = cpeer_get(c, id);
-            if (p) {
-                lnet_peer_set(&c->net, p->route.ep, p->route.addr, -1);
-                p->id = 0;
-                /* values being fetched from it will not come */
-                struct locus_future *gone[64];
-                int ngone;
-                do {
-                    ngone = 0;
-                    size_t it = 0;
-                    uint64_t k;
-                    void *v;
-                    while (ngone < 64 && lc_map_next(&c->gets, &it, &k, &v))
-                        if (((struct locus_future *)v)->worker == id) {
-                            lc_map_del(&c->gets, k);
-                            gone[ngone++] = v;
-                        }
-                    for (int i = 0; i < ngone; i++)
-                        fetch_done(c, gone[i], LOCUS_ELOST,
-                                   "the worker holding the value died");
-                } while (ngone == 64);
-            }
+            if (wire_rd_ok(&r))
+                worker_gone(c, id);
             break;
         }
+        case REC_GOODBYE:
+            c->bye_confirmed = 1;
+            break;
         case REC_SHUTDOWN: {
             char why[256], m[300];
             wire_get_str(&r, why, sizeof(why));
             snprintf(m, sizeof(m), "scheduler shut down: %s", why);
-            pthread_mutex_lock(&c->mu);
-            close_client(c, m);
-            pthread_mutex_unlock(&c->mu);
+            close_locked(c, m);
             return;
         }
         default:
             break;
+        }
+    }
+}
+
+static void handle_input(locus_client *c, lnet_in *in)
+{
+    if (in->kind == LNET_IN_HANDSHAKE) {
+        if (ljoin_on_handshake(&c->join, &c->net, &c->sf, in) != 0)
+            close_locked(c, locus_last_error());
+    } else if (in->kind == LNET_IN_READ) {
+        on_read_event(c, &in->ev);
+    } else if (in->kind == LNET_IN_BROKEN) {
+        if (in->sess == c->join.sess)
+            close_locked(c, "the scheduler is gone: it has acknowledged "
+                            "nothing for 10 s");
+    } else if (in->kind == LNET_IN_MSG && in->sess == c->join.sess) {
+        on_sched_message(c, in);
+    } else if (in->kind == LNET_IN_MSG) {
+        cpeer *w = cpeer_get(c, (int)in->sess->peer);
+        wire_rd r;
+        int type;
+        while (w && wire_next(&in->rd, &type, &r) == 1) {
+            if (type == REC_DATA)
+                on_data(c, in->ep, &r);
+            else if (type == REC_GET)
+                on_get(c, w, &r);
         }
     }
 }
@@ -642,17 +623,17 @@ static void send_gets(locus_client *c, struct locus_future *list)
             fetch_done(c, f, LOCUS_ENOMEM, "out of memory");
             continue;
         }
-        wire_wr *o = &c->peer_out[w->id];
-        wire_rec_begin(o, REC_GET);
-        wire_put_u64(o, req);
-        wire_put_u64(o, f->key);
-        wire_put_u8(o, (uint8_t)(w->same_host && !w->no_map));
-        wire_rec_end(o);
-        if (lnet_send(&c->net, w->route, o, lc_deadline_ms(SEND_TIMEOUT_MS)))
-        {
-            lc_map_del(&c->gets, req);
-            fetch_done(c, f, LOCUS_ECLOSED, locus_last_error());
-        }
+        rec_put_get(lnet_out(&c->net, w->sess), req, f->key,
+                    w->same_host && !w->no_map);
+    }
+}
+
+static void poll_once(locus_client *c, lnet_in *in, int *n)
+{
+    *n = lnet_poll(&c->net, in, 64);
+    for (int i = 0; i < *n; i++) {
+        handle_input(c, &in[i]);
+        lnet_done(&c->net, &in[i]);
     }
 }
 
@@ -661,23 +642,11 @@ static void *progress_main(void *arg)
     locus_client *c = arg;
     wire_wr batch;
     wire_wr_init(&batch);
-    xport_event evs[64];
-    int eps[64];
+    lnet_in in[64];
     uint64_t last_hb = lc_now_ns();
     while (!atomic_load(&c->stop)) {
-        int n = lnet_poll(&c->net, evs, eps, 64);
-        for (int i = 0; i < n; i++) {
-            if (evs[i].kind == XPORT_EV_RECV) {
-                handle_message(c, eps[i], &evs[i]);
-                lnet_release(&c->net, eps[i], &evs[i]);
-            } else if (evs[i].kind == XPORT_EV_READ_DONE ||
-                       evs[i].kind == XPORT_EV_READ_ERROR) {
-                on_read_event(c, &evs[i]);
-            } else if (evs[i].kind == XPORT_EV_SEND_ERROR &&
-                       eps[i] == c->sched.ep && evs[i].peer == c->sched.addr) {
-                c->send_failures++;
-            }
-        }
+        int n;
+        poll_once(c, in, &n);
         pthread_mutex_lock(&c->mu);
         int joined = c->state == C_JOINED;
         struct locus_future *fetches = NULL;
@@ -692,57 +661,27 @@ static void *progress_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (batch.nrec) {
             /* records of the batch go after the thread's own */
-            wire_put_raw(&c->to_sched, batch.buf, batch.len);
-            c->to_sched.nrec += batch.nrec;
+            wire_wr *o = lnet_out(&c->net, c->join.sess);
+            wire_put_raw(o, batch.buf, batch.len);
+            o->nrec += batch.nrec;
             wire_wr_reset(&batch);
         }
+        ljoin_tick(&c->join, &c->net, &c->sf);
         uint64_t now = lc_now_ns();
-        if (c->state == C_HELLO && now - c->hello_sent > 1000000000ull) {
-            /* first HELLO, or no CHALLENGE for 1 s: (re)send it; the
-               scheduler answers a repeated HELLO with the same CHALLENGE */
-            wire_put_raw(&c->to_sched, c->hello.buf, c->hello.len);
-            c->to_sched.nrec += c->hello.nrec;
-            c->hello_sent = now;
-        }
         if (joined && now - last_hb > (uint64_t)c->heartbeat_ms * 1000000ull) {
-            wire_rec_begin(&c->to_sched, REC_HEARTBEAT);
-            wire_put_u32(&c->to_sched, 0);
-            wire_put_u32(&c->to_sched, 0);
-            wire_put_u64(&c->to_sched, 0);
+            wire_wr *o = lnet_out(&c->net, c->join.sess);
+            wire_rec_begin(o, REC_HEARTBEAT);
+            wire_put_u32(o, 0);
+            wire_put_u32(o, 0);
+            wire_put_u64(o, 0);
             for (int k = 0; k < WIRE_NCOUNTERS; k++)
-                wire_put_u64(&c->to_sched, 0);
-            wire_rec_end(&c->to_sched);
+                wire_put_u64(o, 0);
+            wire_rec_end(o);
             last_hb = now;
-        }
-        int backlog = 0;
-        if (c->to_sched.nrec || c->to_sched.len) {
-            uint64_t dl = lc_deadline_ms(SEND_TIMEOUT_MS);
-            if (!joined && c->join_deadline < dl)
-                dl = c->join_deadline;
-            /* a bounded number of messages per turn: the scheduler may be
-               waiting for us to read (and release) what it sent */
-            int rc = lnet_send_some(&c->net, c->sched, &c->to_sched, 16, dl);
-            if (rc == LOCUS_EAGAIN) {
-                backlog = 1;
-                if (!c->stuck_since)
-                    c->stuck_since = now;
-                else if (now - c->stuck_since > 30000000000ull)
-                    c->send_failures = 4; /* taken nothing for 30 s */
-            } else {
-                c->stuck_since = 0;
-                if (rc != 0)
-                    c->send_failures++;
-                else
-                    c->send_failures = 0;
-            }
         }
         if (fetches)
             send_gets(c, fetches);
-        if (c->send_failures > 3) {
-            pthread_mutex_lock(&c->mu);
-            close_client(c, "the scheduler does not answer (sends fail)");
-            pthread_mutex_unlock(&c->mu);
-        }
+        int backlog = lnet_flush(&c->net);
         if (n == 0) {
             pthread_mutex_lock(&c->mu);
             int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;
@@ -752,42 +691,40 @@ static void *progress_main(void *arg)
             if (idle)
                 lnet_wait(&c->net, 50, c->heartbeat_ms > 0 ? c->heartbeat_ms
                                                            : 200);
+            else if (backlog)
+                lnet_wait(&c->net, 0, 1);
             pthread_mutex_lock(&c->mu);
             c->sleeping = 0;
             pthread_mutex_unlock(&c->mu);
         }
     }
-    /* goodbye: the scheduler releases whatever we still hold */
-    if (c->state == C_JOINED) {
+    /* goodbye: everything sent before it is processed first, then the
+       scheduler releases whatever we still hold and confirms */
+    if (c->state == C_JOINED && c->join.sess) {
+        wire_wr *o = lnet_out(&c->net, c->join.sess);
         pthread_mutex_lock(&c->mu);
         if (c->pending.nrec) {
-            wire_put_raw(&c->to_sched, c->pending.buf, c->pending.len);
-            c->to_sched.nrec += c->pending.nrec;
+            wire_put_raw(o, c->pending.buf, c->pending.len);
+            o->nrec += c->pending.nrec;
             wire_wr_reset(&c->pending);
         }
         pthread_mutex_unlock(&c->mu);
-        wire_rec_begin(&c->to_sched, REC_BYE);
-        wire_rec_end(&c->to_sched);
-        /* drive progress so the goodbye (and what precedes it) leaves
-           before we close: at most 1 s, then 50 ms more */
-        uint64_t until = lc_now_ns() + 1000000000ull;
-        while (c->to_sched.nrec && lc_now_ns() < until) {
-            if (lnet_send_some(&c->net, c->sched, &c->to_sched, 16,
-                               until) != LOCUS_EAGAIN)
-                break;
-            int n = lnet_poll(&c->net, evs, eps, 64);
-            for (int i = 0; i < n; i++)
-                if (evs[i].kind == XPORT_EV_RECV)
-                    lnet_release(&c->net, eps[i], &evs[i]);
+        wire_rec_begin(o, REC_BYE);
+        wire_rec_end(o);
+        uint64_t until = lc_deadline_ms(c->timeout_ms);
+        while (!c->bye_confirmed && c->state == C_JOINED &&
+               !lc_expired(until)) {
+            lnet_flush(&c->net);
+            int n;
+            poll_once(c, in, &n);
+            if (n == 0 && !c->bye_confirmed)
+                lnet_wait(&c->net, 20, 10);
         }
-        until = lc_now_ns() + 50000000ull;
-        while (lc_now_ns() < until) {
-            int n = lnet_poll(&c->net, evs, eps, 64);
-            for (int i = 0; i < n; i++)
-                if (evs[i].kind == XPORT_EV_RECV)
-                    lnet_release(&c->net, eps[i], &evs[i]);
-            if (n == 0)
-                lnet_wait(&c->net, 0, 5);
+        /* acknowledge the GOODBYE, so that the scheduler can forget us */
+        if (c->join.sess) {
+            c->join.sess->ack_due = lc_now_ns();
+            lnet_out(&c->net, c->join.sess);
+            lnet_flush(&c->net);
         }
     }
     wire_wr_free(&batch);
@@ -821,13 +758,8 @@ static void client_free(locus_client *c)
         free(q->payload);
         free(q);
     }
-    for (int i = 0; i < c->cappeers; i++)
-        wire_wr_free(&c->peer_out[i]);
-    free(c->peer_out);
     free(c->peers);
     wire_wr_free(&c->pending);
-    wire_wr_free(&c->to_sched);
-    wire_wr_free(&c->hello);
     lnet_close(&c->net);
     arena_map_forget("/locus-"); /* cached mappings of workers' segments */
     pthread_mutex_destroy(&c->mu);
@@ -866,7 +798,6 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     lc_map_init(&c->gets);
     lc_map_init(&c->puts);
     wire_wr_init(&c->pending);
-    wire_wr_init(&c->to_sched);
     c->net.wake_fd = -1;
     c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
     c->heartbeat_ms = 500;
@@ -880,26 +811,12 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     LC_CHECK_RC(lnet_route_to(&c->net, c->sf.host, c->sf.net_addr,
                               c->sf.shm_addr, &c->sched),
                 fail, rc);
-    auth_random(c->nonce, AUTH_NONCE_LEN);
-    wire_wr_init(&c->hello);
-    wire_rec_begin(&c->hello, REC_HELLO);
-    wire_put_u8(&c->hello, ROLE_CLIENT);
-    wire_put_raw(&c->hello, c->nonce, AUTH_NONCE_LEN);
-    wire_put_str(&c->hello, lc_hostname());
-    wire_put_u32(&c->hello, (uint32_t)getpid());
-    wire_put_str(&c->hello, c->net.name[LNET_NET]);
-    wire_put_str(&c->hello, c->net.name[LNET_SHM]);
-    wire_put_i32(&c->hello, -1);
-    wire_put_str(&c->hello, "");
-    wire_put_u32(&c->hello, 0);
-    wire_put_str(&c->hello, c->sf.job_id);
-    wire_rec_end(&c->hello);
-    c->join_deadline = lc_deadline_ms(c->timeout_ms);
+    ljoin_init(&c->join, &c->net, &c->sf, c->sched, ROLE_CLIENT, -1, "", 0);
+    uint64_t dl = lc_deadline_ms(c->timeout_ms);
     int e = pthread_create(&c->thr, NULL, progress_main, c);
     LC_CHECK(e == 0, fail, rc, LOCUS_ESYS, "client", "pthread_create: %s",
              strerror(e));
     c->thr_started = 1;
-    uint64_t dl = c->join_deadline;
     pthread_mutex_lock(&c->mu);
     while (c->state != C_JOINED && c->state != C_CLOSED)
         if (cv_wait(c, dl) == ETIMEDOUT)
@@ -943,11 +860,19 @@ int locus_disconnect(locus_client *c)
     if (left)
         lc_log(LC_LOG_INFO, "client", "disconnecting with %zu futures not "
                "released; the cluster frees their data", left);
+    pthread_mutex_lock(&c->mu);
+    int was_joined = c->state == C_JOINED;
+    pthread_mutex_unlock(&c->mu);
     atomic_store(&c->stop, 1);
     lnet_wake(&c->net);
     pthread_join(c->thr, NULL);
+    int rc = 0;
+    if (was_joined && !c->bye_confirmed)
+        rc = lc_seterr(LOCUS_ETIMEDOUT, "client", "the scheduler did not "
+                       "confirm our goodbye within %d ms (it frees our data "
+                       "when it declares us gone)", c->timeout_ms);
     client_free(c);
-    return 0;
+    return rc;
 }
 
 /* ---- requests that wait for an answer ------------------------------------ */

@@ -7,9 +7,35 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "base/base.h"
+
+/* A message kept until acknowledged: exactly the bytes sent. */
+struct lnet_msg {
+    struct lnet_msg *next;
+    uint64_t seq;
+    uint64_t tx_ns; /* last transmission; 0: not handed to the provider */
+    size_t len;
+    uint8_t data[];
+};
+
+/* A message that arrived ahead of its turn, or a copy waiting in the ready
+   queue (in order, behind others of its session). */
+struct lnet_early {
+    struct lnet_early *next;
+    lsess *s;
+    uint64_t seq;
+    int ep;
+    size_t len;
+    uint8_t data[];
+};
+
+#define RTO_MIN_NS 50000000ull   /* first retransmission after 50 ms */
+#define RTO_MAX_NS 1000000000ull /* backing off to 1 s */
+#define ACK_DELAY_NS 1000000ull  /* an ACK alone waits 1 ms for a ride */
+#define TRY_NS 1000000ull        /* a send tries this long, then waits */
 
 struct lnet_bell {
     struct sockaddr_un sa;
@@ -51,6 +77,8 @@ int lnet_open(lnet *n, const char *provider, const char *bind,
     int rc = 0;
     memset(n, 0, sizeof(*n));
     n->wake_fd = -1;
+    n->self = UINT32_MAX;
+    n->dead_ms = 10000;
     LC_CHECK_RC(open_bell(n), out, rc);
     struct xport_opts o = XPORT_OPTS_INIT;
     o.provider = provider;
@@ -93,11 +121,18 @@ out:
 
 void lnet_close(lnet *n)
 {
+    for (uint32_t i = 0; i < n->nsess; i++)
+        if (n->sess[i])
+            lnet_sess_close(n, n->sess[i]);
+    free(n->sess);
+    n->sess = NULL;
+    n->nsess = 0;
+    free(n->dirty);
+    n->dirty = NULL;
+    n->ndirty = 0;
     for (int i = 0; i < 2; i++) {
         xport_close(n->ep[i]);
         n->ep[i] = NULL;
-        free(n->peer_of[i]);
-        n->peer_of[i] = NULL;
     }
     free(n->msgbuf);
     n->msgbuf = NULL;
@@ -163,112 +198,709 @@ static void ring(lnet *n, struct lnet_bell *b)
     (void)s; /* a full or gone doorbell: the receiver is awake or dead */
 }
 
-struct emit_ctx {
-    lnet *n;
-    lnet_route r;
-    uint64_t deadline;
-    struct lnet_bell *bell;
-    int budget; /* messages this call may still send; -1: no limit */
-};
-
-static int emit(void *arg, const void *msg, size_t len)
+static struct lnet_bell *bell_of(lnet *n, lnet_route r)
 {
-    struct emit_ctx *e = arg;
-    xport_ep *ep = e->n->ep[e->r.ep];
-    if (e->budget == 0)
-        return LOCUS_EAGAIN;
-    if (e->budget > 0) {
-        /* a short try: if the peer cannot take it now, the caller goes
-           back to its loop (and releases the receive buffers the peer may
-           be waiting for) and sends the rest later */
-        uint64_t dl = lc_now_ns() + 1000000ull;
-        int rc = xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
-                            dl < e->deadline ? dl : e->deadline);
-        if (rc == LOCUS_ETIMEDOUT && !lc_expired(e->deadline)) {
-            if (e->bell)
-                ring(e->n, e->bell);
-            return LOCUS_EAGAIN;
-        }
-        e->budget--;
-        return rc;
-    }
-    if (!e->bell)
-        return xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
-                          e->deadline);
-    /* while the send waits for the receiver (connection set-up, full
-       queue), keep ringing it: a sleeping receiver makes no progress */
-    for (;;) {
-        uint64_t step = lc_now_ns() + 2000000ull;
-        int rc = xport_send(ep, e->r.addr, WIRE_TAG_CTRL, msg, len,
-                            step < e->deadline ? step : e->deadline);
-        if (rc != LOCUS_ETIMEDOUT || lc_expired(e->deadline))
-            return rc;
-        ring(e->n, e->bell);
-    }
+    return r.ep == LNET_SHM && r.addr < n->nbells && n->bells[r.addr].len
+               ? &n->bells[r.addr]
+               : NULL;
 }
 
-static int send_records(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline,
-                        int budget)
+/* One transmission; ETIMEDOUT when the provider cannot take it now. */
+static int xmit(lnet *n, lnet_route r, const void *msg, size_t len,
+                uint64_t deadline)
 {
-    if (r.ep < 0 || !n->ep[r.ep]) {
-        wire_wr_reset(w);
+    if (r.ep < 0 || !n->ep[r.ep])
         return lc_seterr(LOCUS_ECLOSED, "xport", "no route to peer");
-    }
-    struct lnet_bell *bell = r.ep == LNET_SHM && r.addr < n->nbells &&
-                                     n->bells[r.addr].len
-                                 ? &n->bells[r.addr]
-                                 : NULL;
-    /* shm has no wait fd: ring the receiver in case it sleeps.  The first
-       message to a peer also needs the receiver's progress to connect,
-       so ring before it too. */
+    struct lnet_bell *bell = bell_of(n, r);
+    /* shm has no wait fd: the receiver may sleep, and the first message to
+       a peer also needs the receiver's progress to connect */
     if (bell && !bell->contacted)
         ring(n, bell);
-    struct emit_ctx e = {n, r, deadline, bell, budget};
-    int rc = wire_flush(w, n->msg_size, n->msgbuf, emit, &e);
+    int rc = xport_send(n->ep[r.ep], r.addr, WIRE_TAG_CTRL, msg, len,
+                        deadline);
     if (bell) {
         ring(n, bell);
         bell->contacted |= rc == 0;
     }
+    if (rc == 0)
+        n->st.msgs_out++;
     return rc;
 }
 
-int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline)
+/* ---- headers ---------------------------------------------------------------- */
+
+static void put_hdr(uint8_t *m, uint8_t kind, uint32_t len, uint32_t src,
+                    uint32_t dst, uint64_t sid, uint64_t seq, uint64_t ack)
 {
-    return send_records(n, r, w, deadline, -1);
+    wire_le_put(m, WIRE_MAGIC, 4);
+    m[4] = WIRE_VERSION;
+    m[5] = kind;
+    wire_le_put(m + 6, 0, 2);
+    wire_le_put(m + 8, len, 4);
+    wire_le_put(m + 12, src, 4);
+    wire_le_put(m + 16, dst, 4);
+    wire_le_put(m + 20, LNET_WINDOW, 4);
+    wire_le_put(m + 24, sid, 8);
+    wire_le_put(m + 32, seq, 8);
+    wire_le_put(m + 40, ack, 8);
 }
 
-int lnet_send_some(lnet *n, lnet_route r, wire_wr *w, int max_msgs,
-                   uint64_t deadline)
+static int get_hdr(const uint8_t *m, size_t len, lnet_hdr *h)
 {
-    return send_records(n, r, w, deadline, max_msgs > 0 ? max_msgs : 1);
+    if (len < WIRE_HDR_LEN)
+        return lc_seterr(LOCUS_EPROTO, "wire", "message of %zu bytes is "
+                         "shorter than a header", len);
+    if (wire_le_get(m, 4) != WIRE_MAGIC)
+        return lc_seterr(LOCUS_EPROTO, "wire", "bad magic 0x%08llx",
+                         (unsigned long long)wire_le_get(m, 4));
+    if (m[4] != WIRE_VERSION)
+        return lc_seterr(LOCUS_EPROTO, "wire", "protocol version %u, "
+                         "expected %u (mixed locus versions?)", m[4],
+                         WIRE_VERSION);
+    if (wire_le_get(m + 8, 4) != len)
+        return lc_seterr(LOCUS_EPROTO, "wire", "header says %u bytes, "
+                         "message has %zu", (unsigned)wire_le_get(m + 8, 4),
+                         len);
+    h->kind = m[5];
+    if (h->kind < MSG_DATA || h->kind > MSG_HANDSHAKE ||
+        (h->kind != MSG_HANDSHAKE && len < WIRE_HDR_LEN + WIRE_MAC_LEN))
+        return lc_seterr(LOCUS_EPROTO, "wire", "bad message kind %u or "
+                         "length %zu", h->kind, len);
+    h->src = (uint32_t)wire_le_get(m + 12, 4);
+    h->dst = (uint32_t)wire_le_get(m + 16, 4);
+    h->window = (uint32_t)wire_le_get(m + 20, 4);
+    h->sid = wire_le_get(m + 24, 8);
+    h->seq = wire_le_get(m + 32, 8);
+    h->ack = wire_le_get(m + 40, 8);
+    return 0;
 }
 
-int lnet_poll(lnet *n, xport_event *evs, int *eps, int max)
+/* ---- keys ---------------------------------------------------------------------- */
+
+void lnet_keys_sched(const uint8_t cluster[AUTH_KEY_LEN],
+                     const uint8_t pnonce[AUTH_NONCE_LEN],
+                     const uint8_t snonce[AUTH_NONCE_LEN], int is_sched,
+                     uint8_t ktx[AUTH_KEY_LEN], uint8_t krx[AUTH_KEY_LEN])
 {
-    int total = 0;
-    for (int i = 0; i < 2 && total < max; i++) {
+    uint8_t master[AUTH_MAC_LEN], p2s[AUTH_MAC_LEN], s2p[AUTH_MAC_LEN];
+    auth_mac(cluster, "locus-session", pnonce, AUTH_NONCE_LEN, snonce,
+             AUTH_NONCE_LEN, master);
+    auth_mac(master, "peer-to-scheduler", NULL, 0, NULL, 0, p2s);
+    auth_mac(master, "scheduler-to-peer", NULL, 0, NULL, 0, s2p);
+    memcpy(ktx, is_sched ? s2p : p2s, AUTH_KEY_LEN);
+    memcpy(krx, is_sched ? p2s : s2p, AUTH_KEY_LEN);
+}
+
+static void pair_key(const uint8_t cluster[AUTH_KEY_LEN], uint32_t from,
+                     uint64_t from_sid, uint32_t to, uint64_t to_sid,
+                     uint8_t out[AUTH_KEY_LEN])
+{
+    uint8_t a[12], b[12];
+    wire_le_put(a, from, 4);
+    wire_le_put(a + 4, from_sid, 8);
+    wire_le_put(b, to, 4);
+    wire_le_put(b + 4, to_sid, 8);
+    auth_mac(cluster, "locus-pair", a, sizeof(a), b, sizeof(b), out);
+}
+
+void lnet_keys_pair(const uint8_t cluster[AUTH_KEY_LEN], uint32_t self,
+                    uint64_t self_sid, uint32_t peer, uint64_t peer_sid,
+                    uint8_t ktx[AUTH_KEY_LEN], uint8_t krx[AUTH_KEY_LEN],
+                    uint64_t *pair_sid)
+{
+    pair_key(cluster, self, self_sid, peer, peer_sid, ktx);
+    pair_key(cluster, peer, peer_sid, self, self_sid, krx);
+    /* the same on both sides: a function of the unordered pair */
+    uint8_t h[AUTH_MAC_LEN], lo[12], hi[12];
+    int me_first = self < peer;
+    wire_le_put(lo, me_first ? self : peer, 4);
+    wire_le_put(lo + 4, me_first ? self_sid : peer_sid, 8);
+    wire_le_put(hi, me_first ? peer : self, 4);
+    wire_le_put(hi + 4, me_first ? peer_sid : self_sid, 8);
+    auth_mac(cluster, "locus-pair-id", lo, sizeof(lo), hi, sizeof(hi), h);
+    *pair_sid = wire_le_get(h, 8);
+}
+
+/* ---- sessions --------------------------------------------------------------------- */
+
+static void mark_dirty(lnet *n, lsess *s)
+{
+    if (s->dirty)
+        return;
+    s->dirty = 1;
+    n->dirty[n->ndirty++] = s->peer;
+}
+
+lsess *lnet_sess_open(lnet *n, uint32_t peer, uint64_t sid,
+                      const uint8_t ktx[AUTH_KEY_LEN],
+                      const uint8_t krx[AUTH_KEY_LEN], lnet_route route)
+{
+    if (peer >= (1u << 24)) {
+        lc_seterr(LOCUS_EINVAL, "xport", "peer id %u out of range", peer);
+        return NULL;
+    }
+    if (peer >= n->nsess) {
+        uint32_t cap = n->nsess ? n->nsess : 64;
+        while (cap <= peer)
+            cap *= 2;
+        lsess **ns = realloc(n->sess, cap * sizeof(*ns));
+        if (!ns)
+            return NULL;
+        memset(ns + n->nsess, 0, (cap - n->nsess) * sizeof(*ns));
+        n->sess = ns;
+        uint32_t *nd = realloc(n->dirty, cap * sizeof(*nd));
+        if (!nd)
+            return NULL;
+        n->dirty = nd;
+        n->nsess = cap;
+    }
+    if (n->sess[peer])
+        lnet_sess_close(n, n->sess[peer]);
+    lsess *s = calloc(1, sizeof(*s));
+    if (!s) {
+        lc_seterr(LOCUS_ENOMEM, "xport", "no memory for a session");
+        return NULL;
+    }
+    s->peer = peer;
+    s->sid = sid;
+    s->state = LS_OPEN;
+    s->route = route;
+    memcpy(s->ktx, ktx, AUTH_KEY_LEN);
+    memcpy(s->krx, krx, AUTH_KEY_LEN);
+    s->tx_next = 1;
+    s->rx_next = 1;
+    s->rto_ns = RTO_MIN_NS;
+    wire_wr_init(&s->out);
+    n->sess[peer] = s;
+    return s;
+}
+
+lsess *lnet_sess_get(const lnet *n, uint32_t peer)
+{
+    return peer < n->nsess ? n->sess[peer] : NULL;
+}
+
+void lnet_sess_close(lnet *n, lsess *s)
+{
+    if (!s)
+        return;
+    if (s->peer < n->nsess && n->sess[s->peer] == s)
+        n->sess[s->peer] = NULL;
+    if (s->dirty) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n->ndirty; i++)
+            if (n->dirty[i] != s->peer)
+                n->dirty[k++] = n->dirty[i];
+        n->ndirty = k;
+    }
+    for (struct lnet_msg *m = s->q_head; m;) {
+        struct lnet_msg *next = m->next;
+        free(m);
+        m = next;
+    }
+    for (int i = 0; i < LNET_WINDOW; i++)
+        free(s->early[i]);
+    /* in-order copies not handed out yet */
+    struct lnet_early **pp = &n->ready;
+    n->ready_tail = NULL;
+    while (*pp) {
+        struct lnet_early *e = *pp;
+        if (e->s == s) {
+            *pp = e->next;
+            free(e);
+        } else {
+            n->ready_tail = e;
+            pp = &e->next;
+        }
+    }
+    wire_wr_free(&s->out);
+    sodium_memzero(s->ktx, sizeof(s->ktx));
+    sodium_memzero(s->krx, sizeof(s->krx));
+    free(s);
+}
+
+int lnet_sess_idle(const lsess *s)
+{
+    return s->out.len == s->out_head && s->nq == 0;
+}
+
+wire_wr *lnet_out(lnet *n, lsess *s)
+{
+    mark_dirty(n, s);
+    return &s->out;
+}
+
+/* ---- sending -------------------------------------------------------------------- */
+
+static size_t seal(lnet *n, lsess *s, uint8_t kind, uint64_t seq,
+                   const uint8_t *recs, size_t rlen, uint8_t *m)
+{
+    size_t len = WIRE_HDR_LEN + rlen + WIRE_MAC_LEN;
+    put_hdr(m, kind, (uint32_t)len, n->self, s->peer, s->sid, seq,
+            s->rx_next - 1);
+    if (rlen)
+        memcpy(m + WIRE_HDR_LEN, recs, rlen);
+    auth_seal(s->ktx, kind, seq, m, len - WIRE_MAC_LEN,
+              m + len - WIRE_MAC_LEN);
+    return len;
+}
+
+int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w,
+              uint8_t *msg, size_t max)
+{
+    if (WIRE_HDR_LEN + w->len + WIRE_MAC_LEN > max)
+        return lc_seterr(LOCUS_EMSGSIZE, "xport", "records too long");
+    return (int)seal(n, s, MSG_DATA, seq, w->buf, w->len, msg);
+}
+
+static void acked(lsess *s)
+{
+    s->ack_sent = s->rx_next - 1;
+    s->ack_due = 0;
+}
+
+/* Hand the session's unsent messages to the provider, in order. */
+static int push(lnet *n, lsess *s, uint64_t now)
+{
+    for (struct lnet_msg *m = s->q_head; m; m = m->next) {
+        if (m->tx_ns)
+            continue;
+        int rc = xmit(n, s->route, m->data, m->len, now + TRY_NS);
+        if (rc == LOCUS_ETIMEDOUT || rc == LOCUS_EAGAIN)
+            return LOCUS_EAGAIN;
+        /* a hard error: the message stays, and goes again at the
+           retransmission timeout until the session is declared broken */
+        if (rc != 0 && !s->warned) {
+            s->warned = 1;
+            lc_log(LC_LOG_INFO, "xport", "send to peer %u: %s", s->peer,
+                   locus_last_error());
+        }
+        m->tx_ns = now;
+        if (!s->oldest_ns)
+            s->oldest_ns = now;
+    }
+    return 0;
+}
+
+static int flush_sess(lnet *n, lsess *s, uint64_t now)
+{
+    if (s->state == LS_BROKEN)
+        return 0;
+    int rc = push(n, s, now);
+    size_t room = n->msg_size - WIRE_HDR_LEN - WIRE_MAC_LEN;
+    while (rc == 0 && s->nq < LNET_WINDOW && s->out_head < s->out.len) {
+        size_t off = s->out_head;
+        size_t rlen = wire_take(&s->out, &off, room);
+        if (rlen == 0) {
+            uint32_t big = (uint32_t)wire_le_get(s->out.buf + off + 2, 4);
+            lc_log(LC_LOG_ERROR, "xport", "%s record of %u bytes to peer %u "
+                   "exceeds the message size %zu; dropped",
+                   wire_rec_name((int)wire_le_get(s->out.buf + off, 2)),
+                   big + WIRE_REC_HDR_LEN, s->peer, n->msg_size);
+            s->out_head = off + WIRE_REC_HDR_LEN + big;
+            continue;
+        }
+        struct lnet_msg *m =
+            malloc(sizeof(*m) + WIRE_HDR_LEN + rlen + WIRE_MAC_LEN);
+        if (!m)
+            break; /* try again next turn */
+        m->next = NULL;
+        m->seq = s->tx_next++;
+        m->tx_ns = 0;
+        m->len = seal(n, s, MSG_DATA, m->seq, s->out.buf + s->out_head, rlen,
+                      m->data);
+        s->out_head = off;
+        if (s->q_tail)
+            s->q_tail->next = m;
+        else
+            s->q_head = m;
+        s->q_tail = m;
+        s->nq++;
+        s->sent++;
+        acked(s);
+        rc = push(n, s, now);
+    }
+    if (s->out_head == s->out.len) {
+        wire_wr_reset(&s->out);
+        s->out_head = 0;
+    } else if (s->out_head > (1u << 20) && s->out_head > s->out.len / 2) {
+        memmove(s->out.buf, s->out.buf + s->out_head,
+                s->out.len - s->out_head);
+        s->out.len -= s->out_head;
+        s->out_head = 0;
+    }
+    /* an acknowledgement that found no message to ride on */
+    if (s->ack_due && now >= s->ack_due && s->ack_sent != s->rx_next - 1) {
+        uint8_t m[WIRE_HDR_LEN + WIRE_MAC_LEN];
+        size_t len = seal(n, s, MSG_ACK, ++s->ack_nonce, NULL, 0, m);
+        if (xmit(n, s->route, m, len, now + TRY_NS) == 0)
+            acked(s);
+    }
+    if (s->ack_due && s->ack_sent == s->rx_next - 1)
+        s->ack_due = 0;
+    int waiting = s->out_head < s->out.len || (s->q_tail && !s->q_tail->tx_ns);
+    return waiting ? 1 : 0;
+}
+
+/* Late acknowledgements: send again; silent too long: broken. */
+static void timers(lnet *n, uint64_t now)
+{
+    static const uint64_t every = 10000000ull;
+    if (now - n->timer_ns < every)
+        return;
+    n->timer_ns = now;
+    for (uint32_t i = 0; i < n->nsess; i++) {
+        lsess *s = n->sess[i];
+        if (!s || !s->q_head || s->state == LS_BROKEN)
+            continue;
+        if (s->oldest_ns &&
+            now - s->oldest_ns > (uint64_t)n->dead_ms * 1000000ull) {
+            s->state = LS_BROKEN;
+            n->nbroken++;
+            lc_log(LC_LOG_INFO, "xport", "peer %u: message %llu not "
+                   "acknowledged for %d ms: session broken", s->peer,
+                   (unsigned long long)s->q_head->seq, n->dead_ms);
+            continue;
+        }
+        if (s->q_head->tx_ns && now - s->q_head->tx_ns > s->rto_ns) {
+            for (struct lnet_msg *m = s->q_head; m; m = m->next)
+                if (m->tx_ns) {
+                    m->tx_ns = 0;
+                    s->resent++;
+                    n->st.resent++;
+                }
+            s->rto_ns = s->rto_ns * 2 > RTO_MAX_NS ? RTO_MAX_NS
+                                                   : s->rto_ns * 2;
+            mark_dirty(n, s);
+        }
+    }
+}
+
+int lnet_flush(lnet *n)
+{
+    uint64_t now = lc_now_ns();
+    timers(n, now);
+    int left = 0;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < n->ndirty; i++) {
+        lsess *s = lnet_sess_get(n, n->dirty[i]);
+        if (!s)
+            continue;
+        int w = flush_sess(n, s, now);
+        left += w;
+        if (w || s->ack_due)
+            n->dirty[keep++] = s->peer;
+        else
+            s->dirty = 0;
+    }
+    n->ndirty = keep;
+    return left;
+}
+
+int lnet_send_handshake(lnet *n, lnet_route r, uint32_t dst, uint64_t sid,
+                        wire_wr *w, uint64_t deadline)
+{
+    int rc = 0;
+    size_t len = WIRE_HDR_LEN + w->len;
+    if (w->err || len > n->msg_size) {
+        rc = lc_seterr(w->err ? w->err : LOCUS_EMSGSIZE, "xport",
+                       "handshake message of %zu bytes", len);
+        wire_wr_reset(w);
+        return rc;
+    }
+    put_hdr(n->msgbuf, MSG_HANDSHAKE, (uint32_t)len, n->self, dst, sid, 0, 0);
+    memcpy(n->msgbuf + WIRE_HDR_LEN, w->buf, w->len);
+    wire_wr_reset(w);
+    struct lnet_bell *bell = bell_of(n, r);
+    /* keep ringing a sleeping receiver while the send waits for it */
+    for (;;) {
+        uint64_t step = lc_now_ns() + 2000000ull;
+        rc = xmit(n, r, n->msgbuf, len, step < deadline ? step : deadline);
+        if (rc != LOCUS_ETIMEDOUT || lc_expired(deadline) || !bell)
+            return rc;
+    }
+}
+
+int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len)
+{
+    return xmit(n, r, msg, len, lc_deadline_ms(2000));
+}
+
+/* ---- receiving -------------------------------------------------------------------- */
+
+static void on_ack(lsess *s, uint64_t ack)
+{
+    if (ack <= s->tx_acked || ack >= s->tx_next)
+        return; /* old, or for messages never sent: ignore */
+    s->tx_acked = ack;
+    while (s->q_head && s->q_head->seq <= ack) {
+        struct lnet_msg *m = s->q_head;
+        s->q_head = m->next;
+        free(m);
+        s->nq--;
+    }
+    if (!s->q_head)
+        s->q_tail = NULL;
+    s->rto_ns = RTO_MIN_NS;
+    s->oldest_ns = s->q_head ? s->q_head->tx_ns : 0;
+}
+
+static void ack_soon(lnet *n, lsess *s, uint64_t now, int at_once)
+{
+    uint64_t due = at_once || s->rx_next - 1 - s->ack_sent >= LNET_WINDOW / 2
+                       ? now
+                       : now + ACK_DELAY_NS;
+    if (!s->ack_due || due < s->ack_due)
+        s->ack_due = due;
+    mark_dirty(n, s);
+}
+
+static struct lnet_early *copy_of(lsess *s, int ep, uint64_t seq,
+                                  const void *data, size_t len)
+{
+    struct lnet_early *e = malloc(sizeof(*e) + len);
+    if (!e)
+        return NULL;
+    e->next = NULL;
+    e->s = s;
+    e->seq = seq;
+    e->ep = ep;
+    e->len = len;
+    memcpy(e->data, data, len);
+    return e;
+}
+
+static void ready_push(lnet *n, struct lnet_early *e)
+{
+    e->next = NULL;
+    if (n->ready_tail)
+        n->ready_tail->next = e;
+    else
+        n->ready = e;
+    n->ready_tail = e;
+    e->s->nready++;
+}
+
+static void fill_msg(lnet_in *in, int ep, lsess *s, const uint8_t *data,
+                     size_t len)
+{
+    in->kind = LNET_IN_MSG;
+    in->ep = ep;
+    in->sess = s;
+    get_hdr(data, len, &in->hdr);
+    wire_rd_init(&in->rd, data + WIRE_HDR_LEN,
+                 len - WIRE_HDR_LEN - WIRE_MAC_LEN);
+}
+
+static void bad(lsess *s, const char *what, uint32_t src)
+{
+    if (s && s->warned)
+        return;
+    if (s)
+        s->warned = 1;
+    lc_log(LC_LOG_WARN, "xport", "message from peer %u dropped: %s%s", src,
+           what, s ? " (logged once per peer; counted)" : "");
+}
+
+/* One received message: 1 when in became an input to hand out. */
+static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in,
+                   uint64_t now)
+{
+    lnet_hdr h;
+    n->st.msgs_in++;
+    if (get_hdr(ev->data, ev->len, &h) != 0) {
+        n->st.bad_header++;
+        lc_log(LC_LOG_DEBUG, "xport", "message dropped: %s",
+               locus_last_error());
+        return 0;
+    }
+    if (h.kind == MSG_HANDSHAKE) {
+        in->kind = LNET_IN_HANDSHAKE;
+        in->ep = ep;
+        in->sess = NULL;
+        in->hdr = h;
+        wire_rd_init(&in->rd, (const uint8_t *)ev->data + WIRE_HDR_LEN,
+                     ev->len - WIRE_HDR_LEN);
+        return 1;
+    }
+    lsess *s = lnet_sess_get(n, h.src);
+    if (!s || s->sid != h.sid || h.dst != n->self) {
+        n->st.no_session++;
+        lc_log(LC_LOG_DEBUG, "xport", "message from peer %u for session "
+               "%016llx dropped: no such session here", h.src,
+               (unsigned long long)h.sid);
+        return 0;
+    }
+    const uint8_t *m = ev->data;
+    if (!auth_check(s->krx, h.kind, h.seq, m, ev->len - WIRE_MAC_LEN,
+                    m + ev->len - WIRE_MAC_LEN)) {
+        n->st.bad_mac++;
+        bad(s, "bad MAC (forged, corrupted or another session's)", h.src);
+        return 0;
+    }
+    on_ack(s, h.ack);
+    if (h.kind == MSG_ACK)
+        return 0;
+    if (h.seq < s->rx_next) {
+        s->dups++;
+        n->st.duplicates++;
+        ack_soon(n, s, now, 1); /* our acknowledgement may have been lost */
+        return 0;
+    }
+    if (h.seq >= s->rx_next + LNET_WINDOW) {
+        n->st.out_of_window++;
+        return 0;
+    }
+    int direct = 0;
+    if (h.seq > s->rx_next || s->nready) {
+        /* early (a gap before it), or behind copies not handed out yet */
+        if (h.seq > s->rx_next) {
+            struct lnet_early **slot = &s->early[h.seq % LNET_WINDOW];
+            if (!*slot) {
+                *slot = copy_of(s, ep, h.seq, ev->data, ev->len);
+                s->early_kept += *slot != NULL;
+            }
+            ack_soon(n, s, now, 1); /* tell the sender about the gap */
+            return 0;
+        }
+        struct lnet_early *e = copy_of(s, ep, h.seq, ev->data, ev->len);
+        if (!e)
+            return 0; /* comes again: not acknowledged */
+        s->rx_next++;
+        ready_push(n, e);
+    } else {
+        s->rx_next++;
+        fill_msg(in, ep, s, ev->data, ev->len);
+        in->priv = NULL;
+        direct = 1;
+    }
+    s->received++;
+    /* what arrived early and is now in order */
+    for (;;) {
+        struct lnet_early **slot = &s->early[s->rx_next % LNET_WINDOW];
+        if (!*slot || (*slot)->seq != s->rx_next)
+            break;
+        struct lnet_early *e = *slot;
+        *slot = NULL;
+        s->rx_next++;
+        s->received++;
+        ready_push(n, e);
+    }
+    ack_soon(n, s, now, 0);
+    return direct;
+}
+
+int lnet_poll(lnet *n, lnet_in *in, int max)
+{
+    int k = 0;
+    uint64_t now = lc_now_ns();
+    while (k < max && n->nbroken) {
+        /* sessions declared broken by the timers */
+        int found = 0;
+        for (uint32_t i = 0; i < n->nsess && k < max; i++) {
+            lsess *s = n->sess[i];
+            if (s && s->state == LS_BROKEN && !s->broken_told) {
+                s->broken_told = 1;
+                n->nbroken--;
+                memset(&in[k], 0, sizeof(in[k]));
+                in[k].kind = LNET_IN_BROKEN;
+                in[k].sess = s;
+                k++;
+                found = 1;
+            }
+        }
+        if (!found)
+            n->nbroken = 0;
+    }
+    while (k < max && n->ready) {
+        struct lnet_early *e = n->ready;
+        n->ready = e->next;
+        if (!n->ready)
+            n->ready_tail = NULL;
+        e->s->nready--;
+        memset(&in[k], 0, sizeof(in[k]));
+        fill_msg(&in[k], e->ep, e->s, e->data, e->len);
+        in[k].priv = e;
+        k++;
+    }
+    for (int i = 0; i < 2 && k < max; i++) {
         if (!n->ep[i])
             continue;
-        int got = xport_progress(n->ep[i], evs + total, max - total);
+        xport_event evs[64];
+        int room = max - k < 64 ? max - k : 64;
+        int got = xport_progress(n->ep[i], evs, room);
         if (got < 0) {
             lc_log(LC_LOG_ERROR, "xport", "progress on %s failed: %s",
                    xport_provider(n->ep[i]), locus_last_error());
             continue;
         }
-        for (int k = 0; k < got; k++)
-            eps[total + k] = i;
-        total += got;
+        for (int j = 0; j < got; j++) {
+            xport_event *ev = &evs[j];
+            memset(&in[k], 0, sizeof(in[k]));
+            if (ev->kind == XPORT_EV_READ_DONE ||
+                ev->kind == XPORT_EV_READ_ERROR) {
+                in[k].kind = LNET_IN_READ;
+                in[k].ep = i;
+                in[k].ev = *ev;
+                k++;
+                continue;
+            }
+            if (ev->kind != XPORT_EV_RECV) {
+                /* a send failed after it was handed over: the session
+                   sends it again when its acknowledgement is late */
+                lc_log(LC_LOG_DEBUG, "xport", "send failed: %s",
+                       locus_strerror(ev->status));
+                continue;
+            }
+            if (on_recv(n, i, ev, &in[k], now)) {
+                in[k].ev = *ev;
+                in[k].priv = NULL;
+                k++;
+            } else {
+                xport_release(n->ep[i], ev);
+            }
+        }
     }
-    return total;
+    return k;
 }
 
-void lnet_release(lnet *n, int ep, xport_event *ev)
+void lnet_done(lnet *n, lnet_in *in)
 {
-    xport_release(n->ep[ep], ev);
+    if (in->kind == LNET_IN_MSG && in->priv) {
+        free(in->priv);
+    } else if ((in->kind == LNET_IN_MSG || in->kind == LNET_IN_HANDSHAKE) &&
+               in->ev.kind == XPORT_EV_RECV) {
+        xport_release(n->ep[in->ep], &in->ev);
+    }
+    in->kind = 0;
 }
+
+/* ---- waiting ------------------------------------------------------------------------- */
 
 int lnet_wait(lnet *n, int spin_us, int timeout_ms)
 {
+    if (n->ready || n->nbroken)
+        return 1;
+    /* session timers: a due ACK, a late acknowledgement */
+    uint64_t now = lc_now_ns(), next = UINT64_MAX;
+    for (uint32_t i = 0; i < n->ndirty; i++) {
+        lsess *s = lnet_sess_get(n, n->dirty[i]);
+        if (s && s->ack_due && s->ack_due < next)
+            next = s->ack_due;
+    }
+    for (uint32_t i = 0; i < n->nsess && next > now; i++) {
+        lsess *s = n->sess[i];
+        if (s && s->q_head && s->state != LS_BROKEN) {
+            uint64_t t = n->timer_ns + 10000000ull;
+            if (t < next)
+                next = t;
+        }
+    }
+    if (next != UINT64_MAX) {
+        int ms = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+        if (timeout_ms < 0 || ms < timeout_ms)
+            timeout_ms = ms;
+    }
     xport_ep *eps[2];
     int k = 0;
     for (int i = 0; i < 2; i++)
@@ -289,32 +921,4 @@ void lnet_wake(lnet *n)
     ssize_t s = sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa,
                        len);
     (void)s;
-}
-
-int lnet_peer_set(lnet *n, int ep, xport_addr a, int id)
-{
-    if (a == XPORT_ADDR_UNKNOWN || a > (1u << 24))
-        return lc_seterr(LOCUS_EINVAL, "xport", "peer address %llu out of "
-                         "range", (unsigned long long)a);
-    if (a >= n->peer_cap[ep]) {
-        size_t cap = n->peer_cap[ep] ? n->peer_cap[ep] : 64;
-        while (cap <= a)
-            cap *= 2;
-        int *np = realloc(n->peer_of[ep], cap * sizeof(int));
-        if (!np)
-            return lc_seterr(LOCUS_ENOMEM, "xport", "no memory");
-        for (size_t i = n->peer_cap[ep]; i < cap; i++)
-            np[i] = -1;
-        n->peer_of[ep] = np;
-        n->peer_cap[ep] = cap;
-    }
-    n->peer_of[ep][a] = id;
-    return 0;
-}
-
-int lnet_peer_get(const lnet *n, int ep, xport_addr a)
-{
-    if (ep < 0 || ep > 1 || a >= n->peer_cap[ep])
-        return -1;
-    return n->peer_of[ep][a];
 }

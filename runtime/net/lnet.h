@@ -1,7 +1,29 @@
 /*
  * A process's fabric presence (private): a net endpoint and, for peers on
- * the same host, a shm endpoint; routes to peers; batched record sending;
- * waiting on both endpoints plus a wake-up fd for other threads.
+ * the same host, a shm endpoint; sessions with peers; waiting on both
+ * endpoints plus a wake-up fd for other threads.
+ *
+ * Sessions.  Everything after the handshake travels in a session: one per
+ * pair of processes (peer <-> scheduler, and worker <-> worker, client <->
+ * worker for the data plane).  A session has the remote peer's id, a
+ * session id and two keys (one per direction).  Every message carries the
+ * sender's peer id, the session id, a sequence number, a cumulative
+ * acknowledgement and a MAC (Poly1305 keyed per message by ChaCha20 from
+ * the direction's key and a nonce made of the message kind and sequence).
+ * The receiver finds the session from the message itself, never from the
+ * transport's source address, and drops (and counts) what does not verify.
+ *
+ * Delivery is ordered and exactly once per session, whatever the provider
+ * does: messages are numbered; the receiver delivers them in order, keeps
+ * a few that arrive early, drops duplicates and replays, and acknowledges
+ * (piggybacked on its own messages, or alone after a short delay); the
+ * sender keeps each message until it is acknowledged and sends it again
+ * after a timeout.  Flow control: at most LNET_WINDOW messages are
+ * unacknowledged per session; records beyond that wait in the session's
+ * outbox.  A session whose oldest message stays unacknowledged for
+ * dead_ms is reported broken (lnet_in kind LNET_IN_BROKEN).
+ *
+ * The transport address of a session is only where its messages go.
  *
  * Owned by one progress thread.  lnet_wake() is the only call other threads
  * may make.
@@ -9,24 +31,91 @@
 #ifndef LC_LNET_H
 #define LC_LNET_H
 
+#include "proto/auth.h"
 #include "proto/wire.h"
 #include "xport.h"
 
 #define LNET_NET 0
 #define LNET_SHM 1
 
+/* Messages in flight (unacknowledged) per session. */
+#define LNET_WINDOW 64
+/* The scheduler's own peer id. */
+#define LNET_SCHED_ID 0u
+
 typedef struct lnet_route {
     int ep;          /* LNET_NET or LNET_SHM; -1: no route */
     xport_addr addr;
 } lnet_route;
 
-/*
- * The shm provider has no wait fd, so a process that blocks would see shm
- * messages only when it wakes up.  Each lnet therefore owns a doorbell: a
- * UNIX datagram socket in the abstract namespace, named in its shm address
- * ("<xport shm name>#bell=<socket name>").  Whoever sends over shm rings
- * the receiver's doorbell; lnet_wait blocks on it (and lnet_wake rings it).
- */
+struct lnet_msg; /* a sent message kept until acknowledged */
+
+enum lsess_state { LS_OPEN = 1, LS_CLOSING, LS_BROKEN };
+
+typedef struct lsess {
+    uint32_t peer; /* remote peer id */
+    uint64_t sid;  /* session id */
+    int state;
+    lnet_route route;
+    uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
+    void *user; /* the owner's per-peer data */
+    /* sending */
+    wire_wr out;         /* records not yet in a message, from out_head */
+    size_t out_head;
+    int dirty;           /* in the lnet's dirty list */
+    uint64_t tx_next;    /* next sequence number (from 1) */
+    uint64_t tx_acked;   /* every message up to this one was received */
+    uint64_t ack_nonce;  /* ACK messages' own counter (MAC nonce) */
+    struct lnet_msg *q_head, *q_tail; /* unacknowledged, by seq */
+    uint32_t nq;
+    uint64_t rto_ns;
+    uint64_t oldest_ns; /* when the oldest unacknowledged was first sent */
+    /* receiving */
+    uint64_t rx_next;    /* next sequence number expected */
+    uint64_t ack_sent;   /* last acknowledgement sent (rx_next - 1) */
+    uint64_t ack_due;    /* lc_now_ns() when an ACK must go; 0: none */
+    struct lnet_early *early[LNET_WINDOW]; /* arrived ahead, by seq */
+    uint32_t nready; /* its copies in the lnet's ready queue */
+    int broken_told;
+    /* counters */
+    uint64_t sent, resent, received, dups, early_kept;
+    int warned; /* a bad message from this peer was logged */
+} lsess;
+
+/* What lnet_poll hands to its owner. */
+enum lnet_in_kind {
+    LNET_IN_MSG = 1,   /* in-order records of a session: sess, rd */
+    LNET_IN_HANDSHAKE, /* HELLO / CHALLENGE / REFUSE: ep, hdr, rd */
+    LNET_IN_READ,      /* an xport_read finished or failed: ev */
+    LNET_IN_BROKEN,    /* a session's messages are not acknowledged: sess */
+};
+
+typedef struct lnet_hdr {
+    uint8_t kind;
+    uint32_t src, dst, window;
+    uint64_t sid, seq, ack;
+} lnet_hdr;
+
+typedef struct lnet_in {
+    int kind;
+    int ep;
+    lsess *sess;
+    lnet_hdr hdr;
+    wire_rd rd; /* the records */
+    xport_event ev;
+    void *priv; /* lnet's own: give back with lnet_done */
+} lnet_in;
+
+/* Counters of what was dropped, for logs and metrics. */
+typedef struct lnet_stats {
+    uint64_t msgs_in, msgs_out, resent;
+    uint64_t bad_header;   /* not a locus message */
+    uint64_t no_session;   /* unknown peer or session id */
+    uint64_t bad_mac;      /* forged or corrupted */
+    uint64_t duplicates;   /* replays and retransmissions already seen */
+    uint64_t out_of_window;
+} lnet_stats;
+
 typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
@@ -34,10 +123,19 @@ typedef struct lnet {
     char bell[64];                /* its abstract name */
     struct lnet_bell *bells;      /* shm peers' doorbells, by xport_addr */
     size_t nbells;
-    size_t msg_size;              /* smallest of the endpoints' */
+    size_t msg_size; /* smallest of the endpoints' */
     uint8_t *msgbuf;
-    int *peer_of[2];              /* xport_addr -> peer id (-1 none) */
-    size_t peer_cap[2];
+    uint32_t self;   /* our peer id (LNET_SCHED_ID for the scheduler) */
+    int dead_ms;     /* unacknowledged this long: broken (default 10 s) */
+    lsess **sess;    /* by remote peer id */
+    uint32_t nsess;
+    uint32_t *dirty;
+    uint32_t ndirty;
+    struct lnet_early *ready; /* in-order copies waiting for lnet_poll */
+    struct lnet_early *ready_tail;
+    uint32_t nbroken; /* broken sessions not reported yet */
+    uint64_t timer_ns;
+    lnet_stats st;
 } lnet;
 
 /* Open the net endpoint on provider (NULL: $FI_PROVIDER or tcp;ofi_rxm)
@@ -55,28 +153,78 @@ int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
 int lnet_route_to(lnet *n, const char *host, const char *net_addr,
                   const char *shm_addr, lnet_route *out);
 
-/* Send all records of w to r as one or more messages; w is reset. */
-int lnet_send(lnet *n, lnet_route r, wire_wr *w, uint64_t deadline);
+/* ---- sessions ------------------------------------------------------------ */
+
 /*
- * Send at most max_msgs messages of w's records without waiting on a peer
- * that cannot take them: returns 0 when w is empty, LOCUS_EAGAIN with the
- * unsent records kept in w (call again after handling received messages:
- * the peer may be waiting for us to release receive buffers), or an error
- * (the records are dropped).  deadline bounds the whole call.
+ * Open the session with peer (replacing any earlier one, which is freed):
+ * keys are given for each direction.  Returns the session or NULL (out of
+ * memory).
  */
-int lnet_send_some(lnet *n, lnet_route r, wire_wr *w, int max_msgs,
-                   uint64_t deadline);
+lsess *lnet_sess_open(lnet *n, uint32_t peer, uint64_t sid,
+                      const uint8_t ktx[AUTH_KEY_LEN],
+                      const uint8_t krx[AUTH_KEY_LEN], lnet_route route);
+lsess *lnet_sess_get(const lnet *n, uint32_t peer);
+/* Forget the session at once (what it had not sent is dropped). */
+void lnet_sess_close(lnet *n, lsess *s);
+/* 1 when everything given to the session was sent and acknowledged. */
+int lnet_sess_idle(const lsess *s);
 
-/* Poll both endpoints; evs[i] came from endpoint eps[i]. */
-int lnet_poll(lnet *n, xport_event *evs, int *eps, int max);
-void lnet_release(lnet *n, int ep, xport_event *ev);
+/*
+ * Keys.  Scheduler sessions: from the cluster key and both nonces of the
+ * handshake.  Pair sessions (the data plane between two peers that the
+ * scheduler introduced): from the cluster key and both peers' (id,
+ * scheduler session id), so that both sides derive them without another
+ * handshake; a new incarnation of either peer gives new keys.
+ */
+void lnet_keys_sched(const uint8_t cluster[AUTH_KEY_LEN],
+                     const uint8_t pnonce[AUTH_NONCE_LEN],
+                     const uint8_t snonce[AUTH_NONCE_LEN], int is_sched,
+                     uint8_t ktx[AUTH_KEY_LEN], uint8_t krx[AUTH_KEY_LEN]);
+void lnet_keys_pair(const uint8_t cluster[AUTH_KEY_LEN], uint32_t self,
+                    uint64_t self_sid, uint32_t peer, uint64_t peer_sid,
+                    uint8_t ktx[AUTH_KEY_LEN], uint8_t krx[AUTH_KEY_LEN],
+                    uint64_t *pair_sid);
 
-/* Block until events may be ready, lnet_wake() was called, or timeout. */
+/* The session's outbox: append records, lnet_flush sends them. */
+wire_wr *lnet_out(lnet *n, lsess *s);
+
+/*
+ * Send what the outboxes hold, within each session's window; send ACKs
+ * that are due and messages whose acknowledgement is late again.  Never
+ * waits on a peer.  Returns the number of sessions with records still
+ * waiting (window full, or the provider could not take them now).
+ */
+int lnet_flush(lnet *n);
+
+/*
+ * A message outside any session (the handshake: HELLO, CHALLENGE,
+ * REFUSE): the records of w (reset), unauthenticated, not numbered.
+ */
+int lnet_send_handshake(lnet *n, lnet_route r, uint32_t dst, uint64_t sid,
+                        wire_wr *w, uint64_t deadline);
+
+/* Tests: send the bytes as they are (a forged or replayed message). */
+int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len);
+/* Tests: build a session message exactly as lnet_flush would, without
+ * sending it or numbering anything: msg gets header, records and MAC for
+ * sequence number seq.  Returns its length or a negative code. */
+int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w,
+              uint8_t *msg, size_t max);
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/*
+ * Drive progress on both endpoints; return up to max inputs: in-order
+ * session messages (verified), handshake messages, RMA completions and
+ * broken sessions.  Bad messages are dropped and counted in n->st.  Each
+ * input must be given back with lnet_done once handled.
+ */
+int lnet_poll(lnet *n, lnet_in *in, int max);
+void lnet_done(lnet *n, lnet_in *in);
+
+/* Block until events may be ready, lnet_wake() was called, a session timer
+ * is due, or timeout. */
 int lnet_wait(lnet *n, int spin_us, int timeout_ms);
 void lnet_wake(lnet *n);
-
-/* Peer table: which peer id an (endpoint, address) belongs to. */
-int lnet_peer_set(lnet *n, int ep, xport_addr a, int id);
-int lnet_peer_get(const lnet *n, int ep, xport_addr a);
 
 #endif

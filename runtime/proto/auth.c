@@ -34,6 +34,35 @@ void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label,
     sodium_memzero(&st, sizeof(st));
 }
 
+static void nonce_of(uint32_t kind, uint64_t ctr, unsigned char n[12])
+{
+    for (int i = 0; i < 4; i++)
+        n[i] = (unsigned char)(kind >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        n[4 + i] = (unsigned char)(ctr >> (8 * i));
+}
+
+void auth_seal(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,
+               const void *msg, size_t len, uint8_t tag[AUTH_TAG_LEN])
+{
+    unsigned char n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+    unsigned long long tl = 0;
+    unsigned char none[1] = {0}; /* no plaintext: everything is authenticated */
+    nonce_of(kind, ctr, n);
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+        none, tag, &tl, none, 0, msg, len, NULL, n, key);
+}
+
+int auth_check(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,
+               const void *msg, size_t len, const uint8_t tag[AUTH_TAG_LEN])
+{
+    unsigned char n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+    unsigned char none[1] = {0};
+    nonce_of(kind, ctr, n);
+    return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+               none, NULL, none, 0, tag, msg, len, n, key) == 0;
+}
+
 int auth_equal(const uint8_t a[AUTH_MAC_LEN], const uint8_t b[AUTH_MAC_LEN])
 {
     return sodium_memcmp(a, b, AUTH_MAC_LEN) == 0;

@@ -24,6 +24,22 @@ void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label,
               uint8_t out[AUTH_MAC_LEN]);
 /* Constant time; 1 when equal. */
 int auth_equal(const uint8_t a[AUTH_MAC_LEN], const uint8_t b[AUTH_MAC_LEN]);
+/*
+ * Message MACs (16 bytes): Poly1305 under a one-time key that ChaCha20
+ * derives from key and the nonce (kind, counter), i.e. the IETF
+ * ChaCha20-Poly1305 AEAD with the whole message as associated data and no
+ * plaintext.  Chosen over keyed BLAKE2b and HMAC-SHA256 because it is the
+ * cheapest per byte and per message (locus-bench --only mac).  A (key,
+ * kind, counter) must never cover two different messages: counters are
+ * sequence numbers, and a retransmission is the same bytes.
+ */
+#define AUTH_TAG_LEN 16
+void auth_seal(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,
+               const void *msg, size_t len, uint8_t tag[AUTH_TAG_LEN]);
+/* 1 when tag is the MAC of msg. */
+int auth_check(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,
+               const void *msg, size_t len, const uint8_t tag[AUTH_TAG_LEN]);
+
 /* Hex encode n bytes into out (2n+1 bytes). */
 void auth_to_hex(const uint8_t *in, size_t n, char *out);
 /* Decode exactly n bytes from hex; LOCUS_EINVAL if malformed. */

@@ -11,6 +11,7 @@ static const char *rec_names[REC_TYPE_MAX] = {
     [REC_REFUSE] = "REFUSE",       [REC_PEER] = "PEER",
     [REC_PEER_GONE] = "PEER_GONE", [REC_HEARTBEAT] = "HEARTBEAT",
     [REC_BYE] = "BYE",             [REC_SHUTDOWN] = "SHUTDOWN",
+    [REC_GOODBYE] = "GOODBYE",
     [REC_SUBMIT] = "SUBMIT",       [REC_RELEASE] = "RELEASE",
     [REC_CANCEL] = "CANCEL",       [REC_REQUIRE] = "REQUIRE",
     [REC_WORKERS_REQ] = "WORKERS_REQ", [REC_RESULT] = "RESULT",
@@ -147,78 +148,27 @@ void wire_rec_end(wire_wr *w)
     w->nrec++;
 }
 
-static void put_hdr(uint8_t *m, uint32_t len, uint32_t nrec)
+size_t wire_take(const wire_wr *w, size_t *off, size_t room)
 {
-    put_le(m, WIRE_MAGIC, 4);
-    put_le(m + 4, WIRE_VERSION, 2);
-    put_le(m + 6, 0, 2);
-    put_le(m + 8, len, 4);
-    put_le(m + 12, nrec, 4);
+    size_t start = *off, o = *off;
+    while (o + WIRE_REC_HDR_LEN <= w->len) {
+        size_t rlen = WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + o + 2, 4);
+        if (o - start + rlen > room)
+            break;
+        o += rlen;
+    }
+    *off = o;
+    return o - start;
 }
 
-int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,
-               int (*emit)(void *arg, const void *msg, size_t len),
-               void *arg)
+void wire_le_put(uint8_t *p, uint64_t v, int n)
 {
-    int rc = 0;
-    if (w->err) {
-        rc = lc_seterr(w->err, "wire", "message buffer: out of memory");
-        wire_wr_reset(w);
-        return rc;
-    }
-    size_t off = 0, mlen = WIRE_HDR_LEN;
-    size_t first = 0;     /* offset of the current message's first record */
-    uint32_t nrec = 0;    /* records in the current message */
-    uint32_t done = 0;    /* records sent or dropped before it */
-    while (off <= w->len) {
-        size_t rlen = 0;
-        int last = off == w->len;
-        if (!last) {
-            rlen = WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + off + 2, 4);
-            if (WIRE_HDR_LEN + rlen > max) {
-                lc_log(LC_LOG_ERROR, "wire",
-                       "%s record of %zu bytes exceeds the message size "
-                       "%zu; dropped",
-                       wire_rec_name((int)get_le(w->buf + off, 2)), rlen,
-                       max);
-                if (!rc)
-                    rc = lc_seterr(LOCUS_EMSGSIZE, "wire",
-                                   "record of %zu bytes exceeds message "
-                                   "size %zu", rlen, max);
-                if (nrec == 0)
-                    first = off + rlen;
-                done += nrec == 0;
-                off += rlen;
-                continue;
-            }
-        }
-        if (nrec && (last || mlen + rlen > max)) {
-            put_hdr(msgbuf, (uint32_t)mlen, nrec);
-            int e = emit(arg, msgbuf, mlen);
-            if (e == LOCUS_EAGAIN) {
-                /* the peer cannot take more now: keep this message's
-                   records and the rest, in order, for the next call */
-                memmove(w->buf, w->buf + first, w->len - first);
-                w->len -= first;
-                w->nrec -= done;
-                return LOCUS_EAGAIN;
-            }
-            if (e && !rc)
-                rc = e;
-            done += nrec;
-            mlen = WIRE_HDR_LEN;
-            nrec = 0;
-            first = off;
-        }
-        if (last)
-            break;
-        memcpy(msgbuf + mlen, w->buf + off, rlen);
-        mlen += rlen;
-        nrec++;
-        off += rlen;
-    }
-    wire_wr_reset(w);
-    return rc;
+    put_le(p, v, n);
+}
+
+uint64_t wire_le_get(const uint8_t *p, int n)
+{
+    return get_le(p, n);
 }
 
 void wire_rd_init(wire_rd *r, const void *p, size_t len)
@@ -292,26 +242,6 @@ void wire_get_str(wire_rd *r, char *buf, size_t len)
     }
     memcpy(buf, p, n);
     buf[n] = '\0';
-}
-
-int wire_open(const void *data, size_t len, wire_rd *records)
-{
-    const uint8_t *m = data;
-    if (len < WIRE_HDR_LEN)
-        return lc_seterr(LOCUS_EPROTO, "wire", "message of %zu bytes is "
-                         "shorter than a header", len);
-    if (get_le(m, 4) != WIRE_MAGIC)
-        return lc_seterr(LOCUS_EPROTO, "wire", "bad magic 0x%08llx",
-                         (unsigned long long)get_le(m, 4));
-    if (get_le(m + 4, 2) != WIRE_VERSION)
-        return lc_seterr(LOCUS_EPROTO, "wire", "protocol version %u, "
-                         "expected %u (mixed locus versions?)",
-                         (unsigned)get_le(m + 4, 2), WIRE_VERSION);
-    if (get_le(m + 8, 4) != len)
-        return lc_seterr(LOCUS_EPROTO, "wire", "header says %u bytes, "
-                         "message has %zu", (unsigned)get_le(m + 8, 4), len);
-    wire_rd_init(records, m + WIRE_HDR_LEN, len - WIRE_HDR_LEN);
-    return 0;
 }
 
 int wire_next(wire_rd *records, int *type, wire_rd *payload)

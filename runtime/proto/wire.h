@@ -1,9 +1,16 @@
 /*
  * Wire format of locus control messages (private).
  *
- * A message is a 16-byte header followed by records; each record is
- * [u16 type][u32 length][payload].  Records of any type to the same peer are
- * batched into one message.  All integers little-endian.  Every read is
+ * A message is a 48-byte header, records, and (session messages) a 16-byte
+ * MAC.  Header: u32 magic, u8 version, u8 kind (MSG_*), u16 flags (0), u32
+ * total length, u32 sender's peer id, u32 receiver's peer id, u32 window
+ * (messages the sender accepts beyond its acknowledgement), u64 session
+ * id, u64 sequence number (MSG_DATA: from 1; MSG_ACK: the ACK's own
+ * counter; MSG_HANDSHAKE: 0), u64 acknowledgement (every DATA message up to
+ * it was received).  The MAC covers header and records (runtime/net/lnet.h
+ * says how).  Each record is [u16 type][u32 length][payload].  Records of
+ * any type to the same peer are batched into one message.  All integers
+ * little-endian.  Every read is
  * bounds-checked: a reader that runs past its end is marked bad (sticky) and
  * returns zeros, so a decoder checks wire_rd_ok() once at the end of a
  * record, and a malformed message can never crash the process.
@@ -14,11 +21,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_MAGIC 0x314c434cu /* "LCL1" */
-#define WIRE_VERSION 1
-#define WIRE_HDR_LEN 16
+#define WIRE_MAGIC 0x324c434cu /* "LCL2" */
+#define WIRE_VERSION 2
+#define WIRE_HDR_LEN 48
+#define WIRE_MAC_LEN 16
 #define WIRE_REC_HDR_LEN 6
 #define WIRE_TAG_CTRL 0x4c4f43555300ull /* tag of control messages */
+
+enum wire_msg_kind { MSG_DATA = 1, MSG_ACK = 2, MSG_HANDSHAKE = 3 };
 
 enum wire_rec_type {
     /* authentication and membership */
@@ -32,6 +42,7 @@ enum wire_rec_type {
     REC_HEARTBEAT,   /* any -> sched */
     REC_BYE,         /* any -> sched */
     REC_SHUTDOWN,    /* sched -> worker */
+    REC_GOODBYE,     /* sched -> peer: BYE processed, session closing */
     /* client -> sched */
     REC_SUBMIT = 20,
     REC_RELEASE,
@@ -59,14 +70,20 @@ enum wire_rec_type {
  * Record payloads, field by field (str and bytes are u32 length + bytes):
  *
  * HELLO       u8 role, raw nonce[32], str host, u32 pid, str net, str shm,
- *             i32 numa, str cpuset, u32 nthreads, str job_id
+ *             i32 numa, str cpuset, u32 nthreads, str job_id (handshake
+ *             message; its header's session id is the one the peer chose)
  * CHALLENGE   raw sched_nonce[32], raw mac[32] = HMAC(key, "locus-sched",
- *             peer nonce, job_id): the scheduler proves it has the key
+ *             peer nonce, job_id), u32 the peer's id: the scheduler proves
+ *             it has the key (handshake message); the session is open
  * AUTH        raw mac[32] = HMAC(key, "locus-peer", sched nonce, peer nonce)
+ *             (first message of the session)
  * WELCOME     u32 id, u32 heartbeat_ms
- * REFUSE      str reason
- * PEER        u32 id, u8 role, str host, u32 pid, str net, str shm
+ * REFUSE      str reason (handshake message)
+ * PEER        u32 id, u8 role, str host, u32 pid, str net, str shm, u64 its
+ *             scheduler session id (for the pair session's keys)
  * PEER_GONE   u32 id
+ * BYE         (nothing): everything before it is processed first
+ * GOODBYE     (nothing): the scheduler processed the BYE
  * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held,
  *             u64 arena_reserved, u64 bytes_mapped, u64 bytes_rma,
  *             u64 bytes_inline, u64 tasks_local, u64 tasks_remote
@@ -135,18 +152,16 @@ void wire_put_raw(wire_wr *w, const void *p, size_t n);   /* no length */
 void wire_rec_begin(wire_wr *w, int type);
 void wire_rec_end(wire_wr *w);
 
+/* Little-endian integers of n bytes. */
+void wire_le_put(uint8_t *p, uint64_t v, int n);
+uint64_t wire_le_get(const uint8_t *p, int n);
+
 /*
- * Split the records of w into messages of at most max bytes each (header
- * included) and hand each to emit(arg, msg, len).  A record larger than a
- * message is reported with LOCUS_EMSGSIZE and skipped.  When emit returns
- * LOCUS_EAGAIN (the peer cannot take more now), the records not sent stay
- * in w, in order, and LOCUS_EAGAIN is returned; otherwise w is reset and
- * the result is 0 or the first error emit returned.  msgbuf is scratch
- * space of max bytes.
+ * Records of w from byte offset *off that fit in room bytes: returns their
+ * length (0 when the next record alone is larger than room: *off then
+ * points at it) and advances *off past them.
  */
-int wire_flush(wire_wr *w, size_t max, uint8_t *msgbuf,
-               int (*emit)(void *arg, const void *msg, size_t len),
-               void *arg);
+size_t wire_take(const wire_wr *w, size_t *off, size_t room);
 
 /* ---- reader ------------------------------------------------------------------ */
 typedef struct wire_rd {
@@ -176,11 +191,6 @@ const void *wire_get_raw(wire_rd *r, size_t n);
  * reader marked bad. */
 void wire_get_str(wire_rd *r, char *buf, size_t len);
 
-/*
- * Check a message header; on success set *msg to a reader over the records.
- * Returns 0 or LOCUS_EPROTO with a message.
- */
-int wire_open(const void *data, size_t len, wire_rd *records);
 /* Next record: 1 with *type and a reader over its payload, 0 at the end,
  * LOCUS_EPROTO if the record header is malformed. */
 int wire_next(wire_rd *records, int *type, wire_rd *payload);

@@ -23,12 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "base/map.h"
 #include "net/lnet.h"
 #include "proto/auth.h"
+#include "proto/records.h"
 #include "proto/schedfile.h"
 #include "proto/wire.h"
 
@@ -79,13 +81,14 @@ typedef struct tq {
 typedef struct speer {
     int id, role, state;
     lnet_route route;
+    lsess *sess;
+    uint64_t sid;     /* the session id the peer chose */
+    uint64_t gone_ns; /* said goodbye: its session lingers until idle */
     uint8_t snonce[AUTH_NONCE_LEN], pnonce[AUTH_NONCE_LEN];
     char host[64], cpuset[64];
     char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
     int pid, numa, nthreads;
     uint64_t last_seen;
-    wire_wr out;
-    int dirty;
     /* workers */
     int assigned;
     tq queue;
@@ -113,8 +116,7 @@ typedef struct sched {
     lc_map tasks;
     speer **peers;
     int npeers, cappeers;
-    int *dirty;
-    int ndirty;
+    lc_map by_sid; /* session id -> peer id, while challenged */
     int *freeq; /* ring of worker ids with room */
     size_t fq_head, fq_n, fq_cap;
     tq ready;
@@ -139,42 +141,7 @@ static speer *worker(sched *s, int id)
 
 static wire_wr *out_to(sched *s, speer *p)
 {
-    if (!p->dirty) {
-        p->dirty = 1;
-        s->dirty[s->ndirty++] = p->id;
-    }
-    return &p->out;
-}
-
-/* Send what each peer's outbox holds, a bounded number of messages per
-   peer and turn; a peer that cannot take more keeps its records (and its
-   place in the dirty list) for the next turn, after we have read and
-   released what arrived.  Returns how many peers still have a backlog. */
-static int flush_all(sched *s)
-{
-    int keep = 0;
-    for (int i = 0; i < s->ndirty; i++) {
-        speer *p = peer(s, s->dirty[i]);
-        if (!p)
-            continue;
-        if (p->state == P_GONE) {
-            p->dirty = 0;
-            wire_wr_reset(&p->out);
-            continue;
-        }
-        int rc = lnet_send_some(&s->net, p->route, &p->out, 16,
-                                lc_deadline_ms(SEND_TIMEOUT_MS));
-        if (rc == LOCUS_EAGAIN) {
-            s->dirty[keep++] = p->id;
-            continue;
-        }
-        p->dirty = 0;
-        if (rc != 0)
-            lc_log(LC_LOG_WARN, "sched", "send to peer %d (%s pid %d): %s",
-                   p->id, p->host, p->pid, locus_last_error());
-    }
-    s->ndirty = keep;
-    return keep;
+    return lnet_out(&s->net, p->sess);
 }
 
 /* ---- queues ---------------------------------------------------------------- */
@@ -944,15 +911,15 @@ static void on_heartbeat(sched *s, speer *p, wire_rd *r)
 
 static void announce(sched *s, speer *to, speer *about)
 {
-    wire_wr *o = out_to(s, to);
-    wire_rec_begin(o, REC_PEER);
-    wire_put_u32(o, (uint32_t)about->id);
-    wire_put_u8(o, (uint8_t)about->role);
-    wire_put_str(o, about->host);
-    wire_put_u32(o, (uint32_t)about->pid);
-    wire_put_str(o, about->net);
-    wire_put_str(o, about->shm);
-    wire_rec_end(o);
+    rec_peer r;
+    r.id = (uint32_t)about->id;
+    r.role = (uint8_t)about->role;
+    snprintf(r.host, sizeof(r.host), "%s", about->host);
+    r.pid = (uint32_t)about->pid;
+    snprintf(r.net, sizeof(r.net), "%s", about->net);
+    snprintf(r.shm, sizeof(r.shm), "%s", about->shm);
+    r.sid = about->sid;
+    rec_put_peer(out_to(s, to), &r);
 }
 
 /* t's result was lost with worker p: run it again on its inputs, if they
@@ -1000,9 +967,12 @@ static void peer_gone(sched *s, speer *p, const char *why)
     if (p->state == P_GONE)
         return;
     int was_authed = p->state == P_AUTHED;
-    if (!was_authed)
+    if (!was_authed) {
         s->nunauthed--;
+        lc_map_del(&s->by_sid, p->sid);
+    }
     p->state = P_GONE;
+    p->gone_ns = lc_now_ns();
     lc_log(was_authed ? LC_LOG_WARN : LC_LOG_INFO, "sched",
            "%s %d (%s pid %d) gone: %s",
            p->role == ROLE_WORKER ? "worker" : "client", p->id, p->host,
@@ -1097,7 +1067,19 @@ static void peer_gone(sched *s, speer *p, const char *why)
             q->remaining--; /* conservative: every pending request */
         finish_lib_reqs(s);
     }
-    wire_wr_reset(&p->out);
+}
+
+/* A peer that is gone: its session ends now, or (after a goodbye) once
+   the GOODBYE was acknowledged or 10 s passed. */
+static void end_session(sched *s, speer *p, int linger)
+{
+    if (!p->sess)
+        return;
+    if (linger && !lnet_sess_idle(p->sess) &&
+        lc_now_ns() - p->gone_ns < 10000000000ull)
+        return;
+    lnet_sess_close(&s->net, p->sess);
+    p->sess = NULL;
 }
 
 static speer *new_peer(sched *s)
@@ -1105,13 +1087,9 @@ static speer *new_peer(sched *s)
     if (s->npeers == s->cappeers) {
         int ncap = s->cappeers ? s->cappeers * 2 : 64;
         speer **np = realloc(s->peers, (size_t)ncap * sizeof(*np));
-        int *nd = realloc(s->dirty, (size_t)ncap * sizeof(int));
-        if (np)
-            s->peers = np;
-        if (nd)
-            s->dirty = nd;
-        if (!np || !nd)
+        if (!np)
             return NULL;
+        s->peers = np;
         s->cappeers = ncap;
     }
     speer *p = calloc(1, sizeof(*p));
@@ -1119,18 +1097,19 @@ static speer *new_peer(sched *s)
         return NULL;
     p->id = s->npeers;
     s->peers[s->npeers++] = p;
-    wire_wr_init(&p->out);
     return p;
 }
 
-static void send_refuse(sched *s, lnet_route r, const char *why)
+/* Handshake replies go outside any session, bounded by a short deadline:
+   a peer that does not take them asks again. */
+static void send_refuse(sched *s, lnet_route r, uint64_t sid, const char *why)
 {
     wire_wr w;
     wire_wr_init(&w);
     wire_rec_begin(&w, REC_REFUSE);
     wire_put_str(&w, why);
     wire_rec_end(&w);
-    lnet_send(&s->net, r, &w, lc_deadline_ms(1000));
+    lnet_send_handshake(&s->net, r, 0, sid, &w, lc_deadline_ms(100));
     wire_wr_free(&w);
 }
 
@@ -1139,50 +1118,58 @@ static void send_challenge(sched *s, speer *p)
     uint8_t mac[AUTH_MAC_LEN];
     auth_mac(s->sf.key, "locus-sched", p->pnonce, AUTH_NONCE_LEN,
              s->sf.job_id, strlen(s->sf.job_id), mac);
-    wire_wr *o = out_to(s, p);
-    wire_rec_begin(o, REC_CHALLENGE);
-    wire_put_raw(o, p->snonce, AUTH_NONCE_LEN);
-    wire_put_raw(o, mac, AUTH_MAC_LEN);
-    wire_rec_end(o);
+    rec_challenge c;
+    memcpy(c.snonce, p->snonce, AUTH_NONCE_LEN);
+    memcpy(c.mac, mac, AUTH_MAC_LEN);
+    c.id = (uint32_t)p->id;
+    wire_wr w;
+    wire_wr_init(&w);
+    rec_put_challenge(&w, &c);
+    int rc = lnet_send_handshake(&s->net, p->route, (uint32_t)p->id, p->sid,
+                                 &w, lc_deadline_ms(100));
+    if (rc)
+        lc_log(LC_LOG_INFO, "sched", "CHALLENGE to %s pid %d: %s (it will "
+               "ask again)", p->host, p->pid, locus_last_error());
+    wire_wr_free(&w);
 }
 
-static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
+static void on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
 {
     speer tmp;
     memset(&tmp, 0, sizeof(tmp));
-    char job[40];
-    tmp.role = wire_get_u8(r);
-    const void *nonce = wire_get_raw(r, AUTH_NONCE_LEN);
-    if (nonce)
-        memcpy(tmp.pnonce, nonce, AUTH_NONCE_LEN);
-    wire_get_str(r, tmp.host, sizeof(tmp.host));
-    tmp.pid = (int)wire_get_u32(r);
-    wire_get_str(r, tmp.net, sizeof(tmp.net));
-    wire_get_str(r, tmp.shm, sizeof(tmp.shm));
-    tmp.numa = wire_get_i32(r);
-    wire_get_str(r, tmp.cpuset, sizeof(tmp.cpuset));
-    tmp.nthreads = (int)wire_get_u32(r);
-    wire_get_str(r, job, sizeof(job));
-    if (!wire_rd_ok(r) ||
-        (tmp.role != ROLE_WORKER && tmp.role != ROLE_CLIENT)) {
+    rec_hello h;
+    if (rec_get_hello(r, &h) != 0) {
         s->dropped++;
         lc_log(LC_LOG_WARN, "sched", "malformed HELLO dropped");
         return;
     }
-    lnet_route route = {ep, src};
-    if (src == XPORT_ADDR_UNKNOWN) {
-        const char *addr = ep == LNET_SHM ? tmp.shm : tmp.net;
-        if (lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
-            lc_log(LC_LOG_WARN, "sched", "HELLO from %s pid %d with a bad "
-                   "address: %s", tmp.host, tmp.pid, locus_last_error());
-            return;
-        }
+    char job[REC_JOB_MAX];
+    tmp.role = h.role;
+    memcpy(tmp.pnonce, h.nonce, AUTH_NONCE_LEN);
+    snprintf(tmp.host, sizeof(tmp.host), "%s", h.host);
+    tmp.pid = (int)h.pid;
+    snprintf(tmp.net, sizeof(tmp.net), "%s", h.net);
+    snprintf(tmp.shm, sizeof(tmp.shm), "%s", h.shm);
+    tmp.numa = h.numa;
+    snprintf(tmp.cpuset, sizeof(tmp.cpuset), "%s", h.cpuset);
+    tmp.nthreads = (int)h.nthreads;
+    snprintf(job, sizeof(job), "%s", h.job);
+    /* replies go where the HELLO says, over the endpoint it came by:
+       never to the transport's idea of the sender */
+    lnet_route route = {ep, 0};
+    const char *addr = ep == LNET_SHM ? tmp.shm : tmp.net;
+    if (lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
+        s->dropped++;
+        lc_log(LC_LOG_WARN, "sched", "HELLO from %s pid %d with a bad "
+               "address: %s", tmp.host, tmp.pid, locus_last_error());
+        return;
     }
     if (strcmp(job, s->sf.job_id) != 0) {
         lc_log(LC_LOG_WARN, "sched", "HELLO from %s pid %d for job '%s', "
                "this is job '%s' (stale scheduler file?): refused", tmp.host,
                tmp.pid, job, s->sf.job_id);
-        send_refuse(s, route, "wrong job id: the scheduler file is stale");
+        send_refuse(s, route, sid, "wrong job id: the scheduler file is "
+                    "stale");
         return;
     }
     if (s->nunauthed >= MAX_UNAUTHED) {
@@ -1190,33 +1177,46 @@ static void on_hello(sched *s, int ep, xport_addr src, wire_rd *r)
                "HELLO from %s dropped", tmp.host);
         return;
     }
-    int old = lnet_peer_get(&s->net, ep, route.addr);
-    speer *op = old > 0 ? peer(s, old) : NULL;
-    if (op && op->state == P_CHALLENGED &&
-        !memcmp(op->pnonce, tmp.pnonce, AUTH_NONCE_LEN)) {
+    void *known = lc_map_get(&s->by_sid, sid);
+    if (known) {
         /* the same HELLO again: our CHALLENGE was lost or is late; send
            the same one again rather than a second, conflicting one */
-        lc_log(LC_LOG_INFO, "sched", "HELLO from %s pid %d again: "
-               "CHALLENGE sent again", op->host, op->pid);
-        send_challenge(s, op);
+        speer *op = peer(s, (int)(intptr_t)known);
+        if (op && op->state == P_CHALLENGED &&
+            !memcmp(op->pnonce, tmp.pnonce, AUTH_NONCE_LEN)) {
+            lc_log(LC_LOG_INFO, "sched", "HELLO from %s pid %d again: "
+                   "CHALLENGE sent again", op->host, op->pid);
+            send_challenge(s, op);
+        }
         return;
     }
-    if (op && op->state != P_GONE)
-        peer_gone(s, op, "said hello again");
     speer *p = new_peer(s);
     if (!p)
         return;
     int id = p->id;
-    wire_wr out = p->out;
     *p = tmp;
     p->id = id;
-    p->out = out;
+    p->sid = sid;
     p->state = P_CHALLENGED;
     p->route = route;
     p->last_seen = lc_now_ns();
-    s->nunauthed++;
-    lnet_peer_set(&s->net, ep, route.addr, p->id);
     auth_random(p->snonce, AUTH_NONCE_LEN);
+    uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
+    lnet_keys_sched(s->sf.key, p->pnonce, p->snonce, 1, ktx, krx);
+    p->sess = lnet_sess_open(&s->net, (uint32_t)p->id, sid, ktx, krx, route);
+    sodium_memzero(ktx, sizeof(ktx));
+    sodium_memzero(krx, sizeof(krx));
+    if (!p->sess || lc_map_put(&s->by_sid, sid, (void *)(intptr_t)p->id)) {
+        lc_log(LC_LOG_WARN, "sched", "no memory for a session with %s pid "
+               "%d", p->host, p->pid);
+        if (p->sess)
+            lnet_sess_close(&s->net, p->sess);
+        p->sess = NULL;
+        p->state = P_GONE;
+        return;
+    }
+    p->sess->user = p;
+    s->nunauthed++;
     lc_log(LC_LOG_DEBUG, "sched", "HELLO from %s pid %d (%s) on %s handle "
            "%llu: peer %d challenged", p->host, p->pid,
            p->role == ROLE_WORKER ? "worker" : "client",
@@ -1234,13 +1234,15 @@ static void on_auth(sched *s, speer *p, wire_rd *r)
     if (!mac || !auth_equal(mac, want)) {
         lc_log(LC_LOG_WARN, "sched", "peer %s pid %d failed authentication "
                "(wrong cluster key): refused", p->host, p->pid);
-        send_refuse(s, p->route, "authentication failed: wrong cluster key");
+        send_refuse(s, p->route, p->sid, "authentication failed: wrong "
+                    "cluster key");
         peer_gone(s, p, "authentication failed");
-        lnet_peer_set(&s->net, p->route.ep, p->route.addr, -1);
+        end_session(s, p, 0);
         return;
     }
     p->state = P_AUTHED;
     s->nunauthed--;
+    lc_map_del(&s->by_sid, p->sid);
     lc_log(LC_LOG_INFO, "sched", "%s %d joined: %s pid %d numa %d cpuset %s "
            "threads %d via %s", p->role == ROLE_WORKER ? "worker" : "client",
            p->id, p->host, p->pid, p->numa, p->cpuset, p->nthreads,
@@ -1273,29 +1275,34 @@ static void on_auth(sched *s, speer *p, wire_rd *r)
 
 /* ---- the loop ------------------------------------------------------------------- */
 
-static void on_message(sched *s, int ep, xport_event *ev)
+/* A handshake message: HELLO only. */
+static void on_handshake(sched *s, lnet_in *in)
 {
-    wire_rd recs, r;
-    int type;
-    if (wire_open(ev->data, ev->len, &recs) != 0) {
-        s->dropped++;
-        lc_log(LC_LOG_WARN, "sched", "message dropped: %s",
-               locus_last_error());
-        return;
-    }
-    int id = ev->peer == XPORT_ADDR_UNKNOWN
-                 ? -1
-                 : lnet_peer_get(&s->net, ep, ev->peer);
-    speer *p = id > 0 ? peer(s, id) : NULL;
-    int rc;
-    while ((rc = wire_next(&recs, &type, &r)) == 1) {
+    wire_rd r;
+    int type, rc;
+    while ((rc = wire_next(&in->rd, &type, &r)) == 1) {
         if (type == REC_HELLO) {
-            on_hello(s, ep, ev->peer, &r);
-            continue;
+            on_hello(s, in->ep, in->hdr.sid, &r);
+        } else {
+            s->dropped++;
+            lc_log(LC_LOG_WARN, "sched", "%s outside a session dropped",
+                   wire_rec_name(type));
         }
+    }
+}
+
+/* The in-order records of one peer's session. */
+static void on_message(sched *s, lnet_in *in)
+{
+    wire_rd r;
+    int type;
+    speer *p = in->sess->user;
+    int id = p ? p->id : -1;
+    int rc;
+    while ((rc = wire_next(&in->rd, &type, &r)) == 1) {
         if (!p || p->state == P_GONE) {
             s->dropped++;
-            lc_log(LC_LOG_WARN, "sched", "%s from an unknown peer dropped",
+            lc_log(LC_LOG_DEBUG, "sched", "%s after goodbye dropped",
                    wire_rec_name(type));
             continue;
         }
@@ -1343,9 +1350,15 @@ static void on_message(sched *s, int ep, xport_event *ev)
         case REC_HEARTBEAT:
             on_heartbeat(s, p, &r);
             break;
-        case REC_BYE:
+        case REC_BYE: {
+            /* everything it sent before is processed: confirm, and keep
+               the session until the confirmation is acknowledged */
+            wire_wr *o = out_to(s, p);
+            wire_rec_begin(o, REC_GOODBYE);
+            wire_rec_end(o);
             peer_gone(s, p, "said goodbye");
             return;
+        }
         default:
             s->dropped++;
             lc_log(LC_LOG_WARN, "sched", "unexpected %s from peer %d "
@@ -1365,13 +1378,17 @@ static void check_liveness(sched *s, uint64_t now)
                                                    : 10000) * 1000000ull;
     for (int i = 1; i < s->npeers; i++) {
         speer *p = peer(s, i);
+        if (p && p->state == P_GONE)
+            end_session(s, p, 1);
         if (!p || p->state == P_GONE)
             continue;
         uint64_t limit = p->state == P_CHALLENGED ? 10000000000ull : dead;
-        if (now - p->last_seen > limit)
+        if (now - p->last_seen > limit) {
             peer_gone(s, p, p->state == P_CHALLENGED
                                 ? "did not authenticate in time"
                                 : "no heartbeat");
+            end_session(s, p, 0);
+        }
     }
 }
 
@@ -1386,7 +1403,7 @@ static void shutdown_peers(sched *s, const char *why)
         wire_put_str(o, why);
         wire_rec_end(o);
     }
-    flush_all(s);
+    lnet_flush(&s->net);
 }
 
 static int make_job_id(char *buf, size_t len)
@@ -1406,12 +1423,15 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     memset(&s, 0, sizeof(s));
     s.o = o;
     lc_map_init(&s.tasks);
+    lc_map_init(&s.by_sid);
     int wrote = 0;
     LC_CHECK(o->file && *o->file, out, rc, LOCUS_EINVAL, "sched",
              "no scheduler file path given (--scheduler-file)");
     LC_CHECK_RC(auth_init(), out, rc);
     LC_CHECK_RC(lnet_open(&s.net, o->provider, o->bind, o->port, o->no_shm),
                 out, rc);
+    s.net.self = LNET_SCHED_ID;
+    s.net.dead_ms = o->dead_after_ms ? o->dead_after_ms : 10000;
     /* peer ids start at 1 */
     LC_CHECK(new_peer(&s), out, rc, LOCUS_ENOMEM, "sched", "no memory");
     s.peers[0]->state = P_GONE;
@@ -1433,35 +1453,59 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
            "scheduler file %s", s.sf.job_id, s.net.name[LNET_NET],
            s.sf.provider, s.sf.shm_addr[0] ? s.sf.shm_addr : "off", o->file);
 
-    xport_event evs[64];
-    int eps[64];
+    lnet_in in[64];
     uint64_t last_check = lc_now_ns();
     while (!*stop) {
-        int n = lnet_poll(&s.net, evs, eps, 64);
+        int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++) {
-            if (evs[i].kind == XPORT_EV_RECV)
-                on_message(&s, eps[i], &evs[i]);
-            else if (evs[i].kind == XPORT_EV_SEND_ERROR) {
-                int id = lnet_peer_get(&s.net, eps[i], evs[i].peer);
-                lc_log(LC_LOG_WARN, "sched", "send to peer %d failed: %s", id,
-                       locus_strerror(evs[i].status));
+            if (in[i].kind == LNET_IN_MSG) {
+                on_message(&s, &in[i]);
+            } else if (in[i].kind == LNET_IN_HANDSHAKE) {
+                on_handshake(&s, &in[i]);
+            } else if (in[i].kind == LNET_IN_BROKEN) {
+                speer *p = in[i].sess->user;
+                if (p) {
+                    peer_gone(&s, p, "its session is broken (messages not "
+                              "acknowledged)");
+                    end_session(&s, p, 0);
+                }
             }
-            if (evs[i].kind == XPORT_EV_RECV)
-                lnet_release(&s.net, eps[i], &evs[i]);
+            lnet_done(&s.net, &in[i]);
         }
-        flush_all(&s);
+        int backlog = lnet_flush(&s.net);
         uint64_t now = lc_now_ns();
         if (now - last_check > 200000000ull) {
             check_liveness(&s, now);
-            flush_all(&s);
+            lnet_flush(&s.net);
             last_check = now;
         }
         if (n == 0)
-            lnet_wait(&s.net, 50, s.ndirty ? 1 : 200);
+            lnet_wait(&s.net, 50, backlog ? 1 : 200);
     }
     shutdown_peers(&s, "scheduler stopped");
-    for (int tries = 0; tries < 100 && flush_all(&s); tries++)
+    for (int tries = 0; tries < 100; tries++) {
+        int n = lnet_poll(&s.net, in, 64);
+        for (int i = 0; i < n; i++)
+            lnet_done(&s.net, &in[i]);
+        int busy = lnet_flush(&s.net);
+        for (int i = 1; i < s.npeers && !busy; i++)
+            busy = s.peers[i]->state == P_AUTHED && s.peers[i]->sess &&
+                   !lnet_sess_idle(s.peers[i]->sess);
+        if (!busy)
+            break;
         lnet_wait(&s.net, 0, 10);
+    }
+    lnet_stats *st = &s.net.st;
+    lc_log(LC_LOG_INFO, "sched", "messages in %llu, out %llu, sent again "
+           "%llu; dropped: %llu bad headers, %llu without a session, %llu "
+           "bad MACs, %llu duplicates, %llu out of window",
+           (unsigned long long)st->msgs_in, (unsigned long long)st->msgs_out,
+           (unsigned long long)st->resent,
+           (unsigned long long)st->bad_header,
+           (unsigned long long)st->no_session,
+           (unsigned long long)st->bad_mac,
+           (unsigned long long)st->duplicates,
+           (unsigned long long)st->out_of_window);
     lc_log(LC_LOG_INFO, "sched", "stopping (%llu malformed or unauthenticated "
            "messages dropped)", (unsigned long long)s.dropped);
 out:
@@ -1475,12 +1519,10 @@ out:
             task_free(v);
         lc_map_free(&s.tasks);
     }
-    for (int i = 0; i < s.npeers; i++) {
-        wire_wr_free(&s.peers[i]->out);
+    for (int i = 0; i < s.npeers; i++)
         free(s.peers[i]);
-    }
     free(s.peers);
-    free(s.dirty);
+    lc_map_free(&s.by_sid);
     free(s.freeq);
     for (int i = 0; i < s.nlibs; i++)
         free(s.libs[i]);

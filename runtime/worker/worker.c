@@ -20,8 +20,10 @@
 #include "arena/arena.h"
 #include "base/base.h"
 #include "base/map.h"
+#include "net/join.h"
 #include "net/lnet.h"
 #include "proto/auth.h"
+#include "proto/records.h"
 #include "proto/schedfile.h"
 #include "proto/wire.h"
 #include "topo/topo.h"
@@ -46,11 +48,10 @@ typedef struct replica {
 typedef struct wpeer {
     int id, role;
     lnet_route route;
+    lsess *sess; /* the pair session */
     char host[64];
     int pid;
     int no_map; /* its segments could not be mapped: use RMA */
-    wire_wr out;
-    int dirty;
 } wpeer;
 
 typedef struct waiter {
@@ -79,7 +80,7 @@ typedef struct worker {
     lnet net;
     schedfile sf;
     lnet_route sched;
-    wire_wr to_sched;
+    ljoin join;
     int id;
     int heartbeat_ms;
     int node, nthreads;
@@ -97,8 +98,6 @@ typedef struct worker {
     uint64_t next_req;
     wpeer **peers;
     int cappeers;
-    int *dirty;
-    int ndirty;
     void **libs;
     char **libpaths;
     int nlibs;
@@ -138,64 +137,20 @@ static wpeer *wpeer_get(worker *w, int id)
 
 static wire_wr *out_to_peer(worker *w, wpeer *p)
 {
-    if (!p->dirty) {
-        p->dirty = 1;
-        w->dirty[w->ndirty++] = p->id;
-    }
-    return &p->out;
+    return lnet_out(&w->net, p->sess);
 }
 
-/* Send a bounded number of messages per peer and turn; what a peer
-   cannot take now stays queued for the next turn (see lnet_send_some).
-   Returns non-zero while something is left. */
-static int flush(worker *w)
+static wire_wr *to_sched(worker *w)
 {
-    int left = 0;
-    if (w->to_sched.nrec) {
-        int rc = lnet_send_some(&w->net, w->sched, &w->to_sched, 16,
-                                lc_deadline_ms(SEND_TIMEOUT_MS));
-        if (rc == LOCUS_EAGAIN) {
-            left = 1;
-        } else if (rc != 0) {
-            w->sched_failures++;
-            lc_log(LC_LOG_WARN, "worker", "send to scheduler: %s",
-                   locus_last_error());
-        } else {
-            w->sched_failures = 0;
-        }
-    }
-    int keep = 0;
-    for (int i = 0; i < w->ndirty; i++) {
-        wpeer *p = wpeer_get(w, w->dirty[i]);
-        if (!p)
-            continue;
-        int rc = lnet_send_some(&w->net, p->route, &p->out, 16,
-                                lc_deadline_ms(SEND_TIMEOUT_MS));
-        if (rc == LOCUS_EAGAIN) {
-            w->dirty[keep++] = p->id;
-            continue;
-        }
-        p->dirty = 0;
-        if (rc != 0)
-            lc_log(LC_LOG_WARN, "worker", "send to peer %d: %s", p->id,
-                   locus_last_error());
-    }
-    w->ndirty = keep;
-    return left || keep;
+    return lnet_out(&w->net, w->join.sess);
 }
 
 static void on_peer(worker *w, wire_rd *r)
 {
-    char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
-    int id = (int)wire_get_u32(r);
-    int role = wire_get_u8(r);
-    char host[64];
-    wire_get_str(r, host, sizeof(host));
-    int pid = (int)wire_get_u32(r);
-    wire_get_str(r, net, sizeof(net));
-    wire_get_str(r, shm, sizeof(shm));
-    if (!wire_rd_ok(r) || id <= 0 || id > (1 << 20))
+    rec_peer rp;
+    if (rec_get_peer(r, &rp) != 0)
         return;
+    int id = (int)rp.id;
     if (id >= w->cappeers) {
         int ncap = w->cappeers ? w->cappeers : 64;
         while (ncap <= id)
@@ -204,10 +159,6 @@ static void on_peer(worker *w, wire_rd *r)
         if (!np)
             return;
         w->peers = np;
-        int *nd = realloc(w->dirty, (size_t)ncap * sizeof(int));
-        if (!nd)
-            return;
-        w->dirty = nd;
         for (int i = w->cappeers; i < ncap; i++)
             w->peers[i] = NULL;
         w->cappeers = ncap;
@@ -218,18 +169,25 @@ static void on_peer(worker *w, wire_rd *r)
     if (!p)
         return;
     p->id = id;
-    p->role = role;
-    p->pid = pid;
-    snprintf(p->host, sizeof(p->host), "%s", host);
-    wire_wr_init(&p->out);
-    if (lnet_route_to(&w->net, host, net, shm, &p->route) != 0) {
+    p->role = rp.role;
+    p->pid = (int)rp.pid;
+    snprintf(p->host, sizeof(p->host), "%s", rp.host);
+    uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
+    uint64_t psid;
+    if (lnet_route_to(&w->net, rp.host, rp.net, rp.shm, &p->route) != 0) {
         lc_log(LC_LOG_WARN, "worker", "cannot reach peer %d on %s: %s", id,
-               host, locus_last_error());
-        wire_wr_free(&p->out);
+               rp.host, locus_last_error());
         free(p);
         return;
     }
-    lnet_peer_set(&w->net, p->route.ep, p->route.addr, id);
+    lnet_keys_pair(w->sf.key, w->join.id, w->join.sid, rp.id, rp.sid, ktx,
+                   krx, &psid);
+    p->sess = lnet_sess_open(&w->net, rp.id, psid, ktx, krx, p->route);
+    if (!p->sess) {
+        free(p);
+        return;
+    }
+    p->sess->user = p;
     w->peers[id] = p;
 }
 
@@ -242,9 +200,8 @@ static void on_peer_gone(worker *w, wire_rd *r)
     wpeer *p = wpeer_get(w, id);
     if (!wire_rd_ok(r) || !p)
         return;
-    /* the address stays in the AV; its peer-table entry goes, and so do
-       our cached mappings of its segments */
-    lnet_peer_set(&w->net, p->route.ep, p->route.addr, -1);
+    /* the address stays in the AV; its session goes, and so do our cached
+       mappings of its segments */
     char prefix[64];
     const char *jh = strchr(w->sf.job_id, '-');
     snprintf(prefix, sizeof(prefix), "/locus-%.16s-%d-",
@@ -264,14 +221,9 @@ static void on_peer_gone(worker *w, wire_rd *r)
         for (int i = 0; i < ngone; i++)
             fetch_failed(w, gone[i], LOCUS_ELOST, "its holder died");
     } while (ngone == 64);
-    if (p->dirty)
-        wire_wr_reset(&p->out);
-    /* keep the slot's struct if it is in the dirty list; free otherwise */
-    if (!p->dirty) {
-        wire_wr_free(&p->out);
-        free(p);
-        w->peers[id] = NULL;
-    }
+    lnet_sess_close(&w->net, p->sess);
+    free(p);
+    w->peers[id] = NULL;
 }
 
 /* ---- functions ------------------------------------------------------------- */
@@ -358,11 +310,12 @@ static void on_load_lib(worker *w, wire_rd *r)
         lc_log(LC_LOG_WARN, "worker", "task library %s: %s", path, msg);
     if (req == 0)
         return; /* replayed at join: nobody waits */
-    wire_rec_begin(&w->to_sched, REC_LIB_LOADED);
-    wire_put_u64(&w->to_sched, req);
-    wire_put_i32(&w->to_sched, rc);
-    wire_put_str(&w->to_sched, msg);
-    wire_rec_end(&w->to_sched);
+    wire_wr *o = to_sched(w);
+    wire_rec_begin(o, REC_LIB_LOADED);
+    wire_put_u64(o, req);
+    wire_put_i32(o, rc);
+    wire_put_str(o, msg);
+    wire_rec_end(o);
 }
 
 /* ---- tasks -------------------------------------------------------------------- */
@@ -478,6 +431,29 @@ static void send_get_req(worker *w, wpeer *h, fetch *f)
     wire_rec_end(o);
 }
 
+static void input_arrived(worker *w, struct locus_task *t);
+
+/* One input cannot come: the task fails once every fetch has ended (the
+   others still point at it). */
+static void input_failed(worker *w, struct locus_task *t, int status,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void input_failed(worker *w, struct locus_task *t, int status,
+                         const char *fmt, ...)
+{
+    if (t->status == 0) {
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        t->status = status;
+        free(t->errmsg);
+        t->errmsg = strdup(msg);
+    }
+    input_arrived(w, t);
+}
+
 static void send_get(worker *w, struct locus_task *t, uint32_t i,
                      uint64_t key, int holder)
 {
@@ -485,9 +461,8 @@ static void send_get(worker *w, struct locus_task *t, uint32_t i,
     if (!f) {
         wpeer *h = wpeer_get(w, holder);
         if (!h) {
-            t->nmissing--;
-            fail_now(w, t, LOCUS_ELOST, "input %u is on worker %d, which is "
-                     "not connected", i, holder);
+            input_failed(w, t, LOCUS_ELOST, "input %u is on worker %d, "
+                         "which is not connected", i, holder);
             return;
         }
         f = calloc(1, sizeof(*f));
@@ -498,17 +473,15 @@ static void send_get(worker *w, struct locus_task *t, uint32_t i,
         }
         if (!f || lc_map_put(&w->fetches, f->req, f) != 0) {
             free(f);
-            t->nmissing--;
-            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
-                     i);
+            input_failed(w, t, LOCUS_ENOMEM, "out of memory fetching input "
+                         "%u", i);
             return;
         }
         if (lc_map_put(&w->inflight, key, f) != 0) {
             lc_map_del(&w->fetches, f->req);
             free(f);
-            t->nmissing--;
-            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
-                     i);
+            input_failed(w, t, LOCUS_ENOMEM, "out of memory fetching input "
+                         "%u", i);
             return;
         }
         send_get_req(w, h, f);
@@ -517,9 +490,8 @@ static void send_get(worker *w, struct locus_task *t, uint32_t i,
         int ncap = f->capw ? f->capw * 2 : 4;
         waiter *nw = realloc(f->w, (size_t)ncap * sizeof(*nw));
         if (!nw) {
-            t->nmissing--;
-            fail_now(w, t, LOCUS_ENOMEM, "out of memory fetching input %u",
-                     i);
+            input_failed(w, t, LOCUS_ENOMEM, "out of memory fetching input "
+                         "%u", i);
             return;
         }
         f->w = nw;
@@ -560,12 +532,13 @@ static void on_compute(worker *w, wire_rd *r)
         free(t);
         return;
     }
-    struct {
+    /* inputs held elsewhere: any number, fetched with several in flight */
+    struct remote_in {
         uint32_t i;
         uint64_t key;
         int holder;
-    } remote[16];
-    int nremote = 0, overflow = 0;
+    } *remote = NULL;
+    uint32_t nremote = 0, capremote = 0;
     for (uint32_t i = 0; i < t->nargs; i++) {
         uint8_t kind = wire_get_u8(&rd);
         if (kind == ARG_BYTES) {
@@ -581,27 +554,35 @@ static void on_compute(worker *w, wire_rd *r)
                 t->args[i].p = o->data;
                 t->args[i].len = o->len;
             } else if (holder == w->id) {
+                free(remote);
                 fail_now(w, t, LOCUS_ELOST, "input %u (key %llx) should be "
                          "here but is not (freed?)", i, (unsigned long long)k);
                 return;
-            } else if (nremote < 16) {
+            } else {
+                if (nremote == capremote) {
+                    capremote = capremote ? capremote * 2 : 8;
+                    struct remote_in *nr =
+                        realloc(remote, capremote * sizeof(*nr));
+                    if (!nr) {
+                        free(remote);
+                        fail_now(w, t, LOCUS_ENOMEM, "out of memory for "
+                                 "%u inputs", t->nargs);
+                        return;
+                    }
+                    remote = nr;
+                }
                 remote[nremote].i = i;
                 remote[nremote].key = k;
                 remote[nremote].holder = holder;
                 nremote++;
-            } else {
-                overflow = 1;
             }
         } else {
             rd.bad = 1;
         }
     }
     if (!wire_rd_ok(&rd)) {
+        free(remote);
         fail_now(w, t, LOCUS_EPROTO, "malformed task arguments");
-        return;
-    }
-    if (overflow) {
-        fail_now(w, t, LOCUS_ENOTSUP, "more than 16 inputs on other workers");
         return;
     }
     t->fn = resolve(w, t->fn_name);
@@ -611,6 +592,7 @@ static void on_compute(worker *w, wire_rd *r)
         for (int i = 0; i < w->nlibs && off < sizeof(libs) - 2; i++)
             off += (size_t)snprintf(libs + off, sizeof(libs) - off, "%s%s",
                                     i ? ", " : "", w->libpaths[i]);
+        free(remote);
         fail_now(w, t, LOCUS_ENOSYM, "function '%s' not found on worker %d "
                  "in the task libraries [%s] (call locus_require first?)",
                  t->fn_name, w->id, libs);
@@ -623,8 +605,9 @@ static void on_compute(worker *w, wire_rd *r)
     }
     w->tasks_remote++;
     t->nmissing = nremote;
-    for (int k = 0; k < nremote; k++)
+    for (uint32_t k = 0; k < nremote; k++)
         send_get(w, t, remote[k].i, remote[k].key, remote[k].holder);
+    free(remote);
 }
 
 static void input_arrived(worker *w, struct locus_task *t)
@@ -901,7 +884,7 @@ static void drain_done(worker *w)
         struct locus_task *next = t->next;
         lc_map_del(&w->tasks, t->key);
         w->tasks_done++;
-        wire_wr *o = &w->to_sched;
+        wire_wr *o = to_sched(w);
         wire_rec_begin(o, REC_DONE);
         wire_put_u64(o, t->key);
         if (t->status == 0 && atomic_load(&t->canceled))
@@ -1006,23 +989,6 @@ static void *task_thread(void *arg)
 
 /* ---- joining the scheduler ------------------------------------------------- */
 
-static void send_hello(worker *w, uint8_t nonce[AUTH_NONCE_LEN])
-{
-    wire_wr *o = &w->to_sched;
-    wire_rec_begin(o, REC_HELLO);
-    wire_put_u8(o, ROLE_WORKER);
-    wire_put_raw(o, nonce, AUTH_NONCE_LEN);
-    wire_put_str(o, lc_hostname());
-    wire_put_u32(o, (uint32_t)getpid());
-    wire_put_str(o, w->net.name[LNET_NET]);
-    wire_put_str(o, w->net.name[LNET_SHM]);
-    wire_put_i32(o, w->node);
-    wire_put_str(o, w->cpuset);
-    wire_put_u32(o, (uint32_t)w->nthreads);
-    wire_put_str(o, w->sf.job_id);
-    wire_rec_end(o);
-}
-
 static int start_threads(worker *w)
 {
     w->threads = calloc((size_t)w->nthreads, sizeof(pthread_t));
@@ -1057,80 +1023,44 @@ static void stop_threads(worker *w)
     w->threads = NULL;
 }
 
-enum { J_HELLO, J_AUTH, J_JOINED };
-
-static int on_sched_message(worker *w, int *state, const uint8_t pn[],
-                            xport_event *ev, int ep, int *quit)
+/* A message of a pair session: the data plane. */
+static void on_peer_message(worker *w, lnet_in *in)
 {
-    wire_rd recs, r;
+    wpeer *p = in->sess->user;
+    wire_rd r;
     int type, rc;
-    if (wire_open(ev->data, ev->len, &recs) != 0) {
-        lc_log(LC_LOG_WARN, "worker", "message dropped: %s",
-               locus_last_error());
-        return 0;
+    while ((rc = wire_next(&in->rd, &type, &r)) == 1) {
+        if (type == REC_GET)
+            on_get(w, p, &r);
+        else if (type == REC_DATA)
+            on_data(w, in->ep, &r);
+        else
+            lc_log(LC_LOG_WARN, "worker", "unexpected %s from peer %d",
+                   wire_rec_name(type), p->id);
     }
-    int from_sched = ep == w->sched.ep && ev->peer == w->sched.addr;
-    int pid = from_sched ? 0 : lnet_peer_get(&w->net, ep, ev->peer);
-    wpeer *p = pid > 0 ? wpeer_get(w, pid) : NULL;
-    if (!from_sched && !p) {
-        lc_log(LC_LOG_WARN, "worker", "message from an unknown peer dropped");
-        return 0;
-    }
-    while ((rc = wire_next(&recs, &type, &r)) == 1) {
-        if (!from_sched) {
-            if (*state != J_JOINED)
-                continue;
-            if (type == REC_GET)
-                on_get(w, p, &r);
-            else if (type == REC_DATA)
-                on_data(w, ep, &r);
-            else
-                lc_log(LC_LOG_WARN, "worker", "unexpected %s from peer %d",
-                       wire_rec_name(type), pid);
+    if (rc < 0)
+        lc_log(LC_LOG_WARN, "worker", "rest of message from peer %d "
+               "dropped: %s", p->id, locus_last_error());
+}
+
+/* A message of the scheduler's session. */
+static int on_sched_message(worker *w, lnet_in *in, int *quit)
+{
+    wire_rd r;
+    int type, rc;
+    while ((rc = wire_next(&in->rd, &type, &r)) == 1) {
+        if (w->join.state != LJ_JOINED && type != REC_WELCOME)
             continue;
-        }
-        if (*state == J_HELLO) {
-            if (type == REC_REFUSE) {
-                char why[256];
-                wire_get_str(&r, why, sizeof(why));
-                return lc_seterr(LOCUS_EAUTH, "worker", "scheduler refused "
-                                 "us: %s", why);
-            }
-            if (type != REC_CHALLENGE)
-                continue;
-            const uint8_t *sn = wire_get_raw(&r, AUTH_NONCE_LEN);
-            const uint8_t *smac = wire_get_raw(&r, AUTH_MAC_LEN);
-            uint8_t want[AUTH_MAC_LEN], mac[AUTH_MAC_LEN];
-            auth_mac(w->sf.key, "locus-sched", pn, AUTH_NONCE_LEN,
-                     w->sf.job_id, strlen(w->sf.job_id), want);
-            if (!sn || !smac || !auth_equal(smac, want))
-                return lc_seterr(LOCUS_EAUTH, "worker", "the scheduler could "
-                                 "not prove it has the cluster key");
-            auth_mac(w->sf.key, "locus-peer", sn, AUTH_NONCE_LEN, pn,
-                     AUTH_NONCE_LEN, mac);
-            wire_rec_begin(&w->to_sched, REC_AUTH);
-            wire_put_raw(&w->to_sched, mac, AUTH_MAC_LEN);
-            wire_rec_end(&w->to_sched);
-            *state = J_AUTH;
-            continue;
-        }
         switch (type) {
         case REC_WELCOME:
-            w->id = (int)wire_get_u32(&r);
-            w->heartbeat_ms = (int)wire_get_u32(&r);
-            if (w->heartbeat_ms <= 0 || w->heartbeat_ms > 60000)
-                w->heartbeat_ms = 500;
-            *state = J_JOINED;
+            if (ljoin_on_welcome(&w->join, &r) != 0)
+                return LOCUS_EPROTO;
+            w->id = (int)w->join.id;
+            w->heartbeat_ms = w->join.heartbeat_ms;
             lc_log(LC_LOG_INFO, "worker", "joined as worker %d (node %d, "
                    "cpuset %s, %d threads)", w->id, w->node, w->cpuset,
                    w->nthreads);
             break;
-        case REC_REFUSE: {
-            char why[256];
-            wire_get_str(&r, why, sizeof(why));
-            return lc_seterr(LOCUS_EAUTH, "worker", "scheduler refused us: "
-                             "%s", why);
-        }
         case REC_COMPUTE:
             on_compute(w, &r);
             break;
@@ -1149,6 +1079,9 @@ static int on_sched_message(worker *w, int *state, const uint8_t pn[],
         case REC_PEER_GONE:
             on_peer_gone(w, &r);
             break;
+        case REC_GOODBYE:
+            *quit = 2;
+            return 0;
         case REC_SHUTDOWN: {
             char why[256];
             wire_get_str(&r, why, sizeof(why));
@@ -1167,6 +1100,34 @@ static int on_sched_message(worker *w, int *state, const uint8_t pn[],
     return 0;
 }
 
+/* One turn of the progress loop: handle what arrived.  0, or a fatal
+   error (refused, scheduler gone). */
+static int handle_inputs(worker *w, lnet_in *in, int n, int *quit)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) {
+            if (in[i].kind == LNET_IN_HANDSHAKE) {
+                rc = ljoin_on_handshake(&w->join, &w->net, &w->sf, &in[i]);
+            } else if (in[i].kind == LNET_IN_MSG) {
+                if (in[i].sess == w->join.sess)
+                    rc = on_sched_message(w, &in[i], quit);
+                else
+                    on_peer_message(w, &in[i]);
+            } else if (in[i].kind == LNET_IN_READ) {
+                on_read_event(w, &in[i].ev);
+            } else if (in[i].kind == LNET_IN_BROKEN) {
+                if (in[i].sess == w->join.sess)
+                    rc = lc_seterr(LOCUS_ECLOSED, "worker", "the scheduler "
+                                   "is gone: it acknowledges nothing");
+                /* a peer: the scheduler says PEER_GONE when it is gone */
+            }
+        }
+        lnet_done(&w->net, &in[i]);
+    }
+    return rc;
+}
+
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 {
     int rc = 0;
@@ -1179,7 +1140,6 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
     lc_map_init(&w->tasks);
     lc_map_init(&w->fetches);
     lc_map_init(&w->inflight);
-    wire_wr_init(&w->to_sched);
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
     pthread_mutex_init(&w->dmu, NULL);
@@ -1216,81 +1176,72 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
                               w->sf.shm_addr, &w->sched),
                 out, rc);
 
-    uint8_t pn[AUTH_NONCE_LEN];
-    auth_random(pn, sizeof(pn));
-    int state = J_HELLO;
-    uint64_t hello_sent = 0;
+    ljoin_init(&w->join, &w->net, &w->sf, w->sched, ROLE_WORKER, w->node,
+               w->cpuset, w->nthreads);
     uint64_t join_deadline = lc_deadline_ms(o->timeout_ms > 0 ? o->timeout_ms
                                                               : 30000);
     uint64_t last_hb = 0;
-    xport_event evs[64];
-    int eps[64];
+    lnet_in in[64];
     while (!*stop && !quit) {
-        int n = lnet_poll(&w->net, evs, eps, 64);
-        for (int i = 0; i < n; i++) {
-            xport_event *ev = &evs[i];
-            if (ev->kind == XPORT_EV_RECV) {
-                int e = on_sched_message(w, &state, pn, ev, eps[i], &quit);
-                lnet_release(&w->net, eps[i], ev);
-                if (e) {
-                    rc = e;
-                    goto out;
-                }
-            } else if (ev->kind == XPORT_EV_READ_DONE ||
-                       ev->kind == XPORT_EV_READ_ERROR) {
-                on_read_event(w, ev);
-            } else if (ev->kind == XPORT_EV_SEND_ERROR) {
-                if (eps[i] == w->sched.ep && ev->peer == w->sched.addr)
-                    w->sched_failures++;
-            }
-        }
-        if (state == J_JOINED && !w->threads)
+        int n = lnet_poll(&w->net, in, 64);
+        LC_CHECK_RC(handle_inputs(w, in, n, &quit), out, rc);
+        int joined = w->join.state == LJ_JOINED;
+        if (joined && !w->threads)
             LC_CHECK_RC(start_threads(w), out, rc);
-        if (state != J_JOINED && lc_expired(join_deadline)) {
+        if (!joined && lc_expired(join_deadline)) {
             rc = lc_seterr(LOCUS_ETIMEDOUT, "worker", "no answer from the "
                            "scheduler at %s within the deadline",
                            w->sf.net_addr);
             goto out;
         }
-        drain_done(w);
+        ljoin_tick(&w->join, &w->net, &w->sf);
+        if (joined)
+            drain_done(w);
         uint64_t now = lc_now_ns();
-        if (state == J_HELLO && now - hello_sent > 1000000000ull) {
-            /* first HELLO, or no CHALLENGE for 1 s: (re)send the same */
-            send_hello(w, pn);
-            hello_sent = now;
-        }
-        if (state == J_JOINED &&
+        if (joined &&
             now - last_hb > (uint64_t)w->heartbeat_ms * 1000000ull) {
-            wire_rec_begin(&w->to_sched, REC_HEARTBEAT);
-            wire_put_u32(&w->to_sched, (uint32_t)atomic_load(&w->running));
-            wire_put_u32(&w->to_sched, (uint32_t)w->qlen);
-            wire_put_u64(&w->to_sched, w->tasks_done);
-            wire_put_u64(&w->to_sched, w->bytes_held);
-            wire_put_u64(&w->to_sched, arena_reserved(w->arena));
-            wire_put_u64(&w->to_sched, w->bytes_mapped);
-            wire_put_u64(&w->to_sched, w->bytes_rma);
-            wire_put_u64(&w->to_sched, w->bytes_inline);
-            wire_put_u64(&w->to_sched, w->tasks_local);
-            wire_put_u64(&w->to_sched, w->tasks_remote);
-            wire_rec_end(&w->to_sched);
+            wire_wr *hb = to_sched(w);
+            wire_rec_begin(hb, REC_HEARTBEAT);
+            wire_put_u32(hb, (uint32_t)atomic_load(&w->running));
+            wire_put_u32(hb, (uint32_t)w->qlen);
+            wire_put_u64(hb, w->tasks_done);
+            wire_put_u64(hb, w->bytes_held);
+            wire_put_u64(hb, arena_reserved(w->arena));
+            wire_put_u64(hb, w->bytes_mapped);
+            wire_put_u64(hb, w->bytes_rma);
+            wire_put_u64(hb, w->bytes_inline);
+            wire_put_u64(hb, w->tasks_local);
+            wire_put_u64(hb, w->tasks_remote);
+            wire_rec_end(hb);
             last_hb = now;
         }
-        int backlog = flush(w);
-        if (w->sched_failures > 3) {
-            rc = lc_seterr(LOCUS_ECLOSED, "worker", "the scheduler is gone");
-            goto out;
-        }
+        int backlog = lnet_flush(&w->net);
         if (n == 0)
             lnet_wait(&w->net, 50,
                       backlog                ? 1
                       : w->heartbeat_ms > 0 ? w->heartbeat_ms
                                             : 200);
     }
-    if (state == J_JOINED && !quit) {
-        wire_rec_begin(&w->to_sched, REC_BYE);
-        wire_rec_end(&w->to_sched);
-        for (int tries = 0; tries < 100 && flush(w); tries++)
-            lnet_wait(&w->net, 0, 10);
+    if (w->join.state == LJ_JOINED && !quit) {
+        /* goodbye: the scheduler processes everything before it, then
+           confirms; we wait for that, a bounded time */
+        wire_wr *bye = to_sched(w);
+        wire_rec_begin(bye, REC_BYE);
+        wire_rec_end(bye);
+        uint64_t until = lc_deadline_ms(5000);
+        while (!quit && !lc_expired(until)) {
+            lnet_flush(&w->net);
+            int n = lnet_poll(&w->net, in, 64);
+            if (handle_inputs(w, in, n, &quit) != 0)
+                break;
+            if (n == 0)
+                lnet_wait(&w->net, 0, 10);
+        }
+        if (quit != 2)
+            lc_log(LC_LOG_WARN, "worker", "the scheduler did not confirm "
+                   "our goodbye within 5 s");
+        /* its acknowledgement of the GOODBYE */
+        lnet_flush(&w->net);
     }
 out:
     if (rc)
@@ -1334,12 +1285,8 @@ out:
     lc_map_free(&w->fetches);
     lc_map_free(&w->inflight);
     for (int i = 0; i < w->cappeers; i++)
-        if (w->peers[i]) {
-            wire_wr_free(&w->peers[i]->out);
-            free(w->peers[i]);
-        }
+        free(w->peers[i]); /* their sessions go with the lnet */
     free(w->peers);
-    free(w->dirty);
     for (int h = 0; h < 256; h++)
         for (fnent *e = w->fns[h]; e;) {
             fnent *n = e->next;
@@ -1354,7 +1301,6 @@ out:
     }
     free(w->libs);
     free(w->libpaths);
-    wire_wr_free(&w->to_sched);
     lnet_close(&w->net);
     arena_destroy(w->arena);
     arena_map_clear();
