@@ -169,3 +169,41 @@ int concat_len(locus_task *t)
     }
     return locus_task_return_i64(t, sum);
 }
+
+/* vec(i): int64[16] = i, i+1, ..., i+15 (a result larger than 64 bytes). */
+int vec(locus_task *t);
+int vec(locus_task *t)
+{
+    int64_t i;
+    int rc = locus_task_arg_i64(t, 0, &i);
+    if (rc)
+        return rc;
+    int64_t v[16];
+    for (int k = 0; k < 16; k++)
+        v[k] = i + k;
+    return locus_task_return(t, v, sizeof(v));
+}
+
+/* sum_all(a, b, ...): int64 sum of every int64 word of every argument. */
+int sum_all(locus_task *t);
+int sum_all(locus_task *t)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < locus_task_nargs(t); i++) {
+        const void *p;
+        size_t n;
+        int rc = locus_task_arg(t, i, &p, &n);
+        if (rc)
+            return rc;
+        if (n % 8)
+            return locus_task_fail(t, "sum_all: argument %zu has %zu bytes, "
+                                   "not int64 words", i, n);
+        const unsigned char *b = p;
+        for (size_t k = 0; k < n; k += 8) {
+            int64_t w;
+            memcpy(&w, b + k, 8);
+            sum += w;
+        }
+    }
+    return locus_task_return_i64(t, sum);
+}

@@ -35,7 +35,8 @@ static void teardown(void)
     if (cl)
         locus_disconnect(cl);
     cl = NULL;
-    lt_cluster_stop(&C, !passed);
+    cr_assert_eq(lt_cluster_stop(&C, !passed), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
     if (dir[0])
         lt_rmdir(dir);
     dir[0] = 0;

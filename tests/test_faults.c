@@ -79,7 +79,8 @@ Test(faults, running_task_is_retried_on_another_worker)
     cr_assert_neq(pid, victim);
     locus_release(p);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 Test(faults, no_retries_left_says_which_worker_died)
@@ -105,7 +106,8 @@ Test(faults, no_retries_left_says_which_worker_died)
               "message: %s", locus_last_error());
     locus_release(f);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 static pid_t pid_of(locus_client *c, int id)
@@ -157,7 +159,8 @@ Test(faults, lost_result_is_computed_again)
     locus_release(g);
     locus_release(f);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 Test(faults, lost_data_without_lineage_is_a_clear_error)
@@ -201,5 +204,6 @@ Test(faults, lost_data_without_lineage_is_a_clear_error)
     locus_release(h);
     locus_release(g);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }

@@ -151,7 +151,8 @@ Test(locality, per_block_tasks_run_where_the_blocks_are)
         locus_release(fb[b]);
     }
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 /* A task with a big input on one worker and a small one on another runs
@@ -209,7 +210,8 @@ static void two_inputs(unsigned flags, int no_map)
     locus_release(a);
     locus_release(b);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 Test(locality, input_on_another_worker_is_mapped)
@@ -245,7 +247,8 @@ Test(locality, release_frees_arena_memory)
     cr_assert_eq(t2.held, t0.held, "held %llu after release",
                  (unsigned long long)t2.held);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 /* ---- across hosts: network namespaces with host names of their own ---- */
@@ -329,7 +332,8 @@ Test(locality, across_namespace_hosts_by_rma)
     for (int i = 0; i < 2; i++)
         lt_stop(wp[i], 5000);
     lt_stop(sp, 5000);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
     lt_netns_destroy(ns);
 }
 
@@ -379,7 +383,8 @@ static void big_argument(int no_map)
     locus_release(s);
     locus_release(f);
     locus_disconnect(c);
-    lt_cluster_stop(&cl, 0);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
 }
 
 Test(locality, big_argument_is_mapped_from_the_client)

@@ -230,8 +230,10 @@ static void on_peer(locus_client *c, wire_rd *r)
     lnet_keys_pair(c->sf.key, c->join.id, c->join.sid, rp.id, rp.sid, ktx,
                    krx, &psid);
     lsess *ps = lnet_sess_open(&c->net, rp.id, psid, ktx, krx, rt);
-    if (!ps)
+    if (!ps) {
+        lnet_unroute(&c->net, rt);
         return;
+    }
     c->peers[id].id = id;
     c->peers[id].route = rt;
     c->peers[id].sess = ps;
@@ -505,6 +507,7 @@ static void worker_gone(locus_client *c, int id)
     if (!p)
         return;
     lnet_sess_close(&c->net, p->sess);
+    lnet_unroute(&c->net, p->route);
     p->sess = NULL;
     p->id = 0;
     struct locus_future *gone[64];

@@ -133,6 +133,9 @@ void lnet_close(lnet *n)
     for (int i = 0; i < 2; i++) {
         xport_close(n->ep[i]);
         n->ep[i] = NULL;
+        free(n->avref[i]);
+        n->avref[i] = NULL;
+        n->navref[i] = 0;
     }
     free(n->msgbuf);
     n->msgbuf = NULL;
@@ -144,7 +147,50 @@ void lnet_close(lnet *n)
     n->wake_fd = -1;
 }
 
+static int avref_add(lnet *n, int ep, xport_addr a)
+{
+    if (a >= (1u << 24))
+        return lc_seterr(LOCUS_EINVAL, "xport", "address handle %llu out of "
+                         "range", (unsigned long long)a);
+    if (a >= n->navref[ep]) {
+        size_t cap = n->navref[ep] ? n->navref[ep] : 64;
+        while (cap <= a)
+            cap *= 2;
+        uint32_t *r = realloc(n->avref[ep], cap * sizeof(*r));
+        if (!r)
+            return lc_seterr(LOCUS_ENOMEM, "xport", "no memory");
+        memset(r + n->navref[ep], 0, (cap - n->navref[ep]) * sizeof(*r));
+        n->avref[ep] = r;
+        n->navref[ep] = cap;
+    }
+    n->avref[ep][a]++;
+    return 0;
+}
+
+void lnet_unroute(lnet *n, lnet_route r)
+{
+    if (r.ep < 0 || r.ep > 1 || !n->ep[r.ep] || r.addr >= n->navref[r.ep] ||
+        !n->avref[r.ep][r.addr])
+        return;
+    if (--n->avref[r.ep][r.addr])
+        return;
+    xport_remove(n->ep[r.ep], r.addr);
+    if (r.ep == LNET_SHM && r.addr < n->nbells)
+        memset(&n->bells[r.addr], 0, sizeof(n->bells[r.addr]));
+}
+
+static int insert_plain(lnet *n, int ep, const char *name, xport_addr *out);
+
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out)
+{
+    int rc = insert_plain(n, ep, name, out);
+    if (rc == 0 && (rc = avref_add(n, ep, *out)) != 0 &&
+        (*out >= n->navref[ep] || !n->avref[ep][*out]))
+        xport_remove(n->ep[ep], *out);
+    return rc;
+}
+
+static int insert_plain(lnet *n, int ep, const char *name, xport_addr *out)
 {
     if (ep != LNET_SHM)
         return xport_insert(n->ep[ep], name, out);
@@ -184,7 +230,7 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
         lc_log(LC_LOG_WARN, "xport", "shm route to %s failed (%s); using "
                "the net provider", host, locus_last_error());
     }
-    int rc = xport_insert(n->ep[LNET_NET], net_addr, &out->addr);
+    int rc = lnet_insert(n, LNET_NET, net_addr, &out->addr);
     if (rc == 0)
         out->ep = LNET_NET;
     return rc;
@@ -488,7 +534,8 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
         return 0;
     int rc = push(n, s, now);
     size_t room = n->msg_size - WIRE_HDR_LEN - WIRE_MAC_LEN;
-    while (rc == 0 && s->nq < LNET_WINDOW && s->out_head < s->out.len) {
+    while (rc == 0 && s->nq < LNET_WINDOW && s->q_bytes < LNET_WINDOW_BYTES &&
+           s->out_head < s->out.len) {
         size_t off = s->out_head;
         size_t rlen = wire_take(&s->out, &off, room);
         if (rlen == 0) {
@@ -516,6 +563,7 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
             s->q_head = m;
         s->q_tail = m;
         s->nq++;
+        s->q_bytes += m->len;
         s->sent++;
         acked(s);
         rc = push(n, s, now);
@@ -636,6 +684,7 @@ static void on_ack(lsess *s, uint64_t ack)
     while (s->q_head && s->q_head->seq <= ack) {
         struct lnet_msg *m = s->q_head;
         s->q_head = m->next;
+        s->q_bytes -= m->len;
         free(m);
         s->nq--;
     }

@@ -19,8 +19,8 @@
  * (piggybacked on its own messages, or alone after a short delay); the
  * sender keeps each message until it is acknowledged and sends it again
  * after a timeout.  Flow control: at most LNET_WINDOW messages are
- * unacknowledged per session; records beyond that wait in the session's
- * outbox.  A session whose oldest message stays unacknowledged for
+ * unacknowledged per session, and at most LNET_WINDOW_BYTES; records
+ * beyond that wait in the session's outbox.  A session whose oldest message stays unacknowledged for
  * dead_ms is reported broken (lnet_in kind LNET_IN_BROKEN).
  *
  * The transport address of a session is only where its messages go.
@@ -38,8 +38,9 @@
 #define LNET_NET 0
 #define LNET_SHM 1
 
-/* Messages in flight (unacknowledged) per session. */
+/* Messages and bytes in flight (unacknowledged) per session. */
 #define LNET_WINDOW 64
+#define LNET_WINDOW_BYTES (1u << 20)
 /* The scheduler's own peer id. */
 #define LNET_SCHED_ID 0u
 
@@ -68,6 +69,7 @@ typedef struct lsess {
     uint64_t ack_nonce;  /* ACK messages' own counter (MAC nonce) */
     struct lnet_msg *q_head, *q_tail; /* unacknowledged, by seq */
     uint32_t nq;
+    size_t q_bytes;
     uint64_t rto_ns;
     uint64_t oldest_ns; /* when the oldest unacknowledged was first sent */
     /* receiving */
@@ -123,6 +125,8 @@ typedef struct lnet {
     char bell[64];                /* its abstract name */
     struct lnet_bell *bells;      /* shm peers' doorbells, by xport_addr */
     size_t nbells;
+    uint32_t *avref[2]; /* routes using each address, by xport_addr */
+    size_t navref[2];
     size_t msg_size; /* smallest of the endpoints' */
     uint8_t *msgbuf;
     uint32_t self;   /* our peer id (LNET_SCHED_ID for the scheduler) */
@@ -147,6 +151,12 @@ void lnet_close(lnet *n);
 
 /* Insert a peer's printable address (with its doorbell, on shm). */
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
+
+/* Give back a route made by lnet_insert or lnet_route_to: the address
+ * leaves the address vector (and its connection closes) when no route
+ * uses it any more.  Routes are counted: the same endpoint may come back
+ * as a new peer while its old session still lingers. */
+void lnet_unroute(lnet *n, lnet_route r);
 
 /* Route to a peer: shm when it is on this host (same host name) and both
  * sides have shm, else net. */

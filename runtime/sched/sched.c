@@ -19,6 +19,7 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,7 @@ typedef struct speer {
     lsess *sess;
     uint64_t sid;     /* the session id the peer chose */
     uint64_t gone_ns; /* said goodbye: its session lingers until idle */
+    int close_now;    /* gone without a goodbye: no lingering */
     uint8_t snonce[AUTH_NONCE_LEN], pnonce[AUTH_NONCE_LEN];
     char host[64], cpuset[64];
     char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
@@ -126,6 +128,8 @@ typedef struct sched {
     uint64_t next_req;
     int nunauthed;
     uint64_t dropped;
+    uint64_t drops_told, odd_told, drops_ns;
+    uint64_t busy_ns; /* last message handled, until memory is trimmed */
 } sched;
 
 static speer *peer(sched *s, int id)
@@ -249,6 +253,7 @@ static void maybe_free(sched *s, stask *t)
 {
     if (!t->released || !final(t) || t->nlive || t->npending || t->queued)
         return;
+    s->busy_ns = lc_now_ns(); /* memory to give back once idle */
     if (t->state == T_DONE) {
         speer *w = worker(s, t->worker);
         if (w) {
@@ -973,8 +978,9 @@ static void peer_gone(sched *s, speer *p, const char *why)
     }
     p->state = P_GONE;
     p->gone_ns = lc_now_ns();
-    lc_log(was_authed ? LC_LOG_WARN : LC_LOG_INFO, "sched",
-           "%s %d (%s pid %d) gone: %s",
+    lc_log(was_authed && strcmp(why, "said goodbye") ? LC_LOG_WARN
+                                                      : LC_LOG_INFO,
+           "sched", "%s %d (%s pid %d) gone: %s",
            p->role == ROLE_WORKER ? "worker" : "client", p->id, p->host,
            p->pid, why);
     if (!was_authed)
@@ -1069,17 +1075,28 @@ static void peer_gone(sched *s, speer *p, const char *why)
     }
 }
 
-/* A peer that is gone: its session ends now, or (after a goodbye) once
-   the GOODBYE was acknowledged or 10 s passed. */
+/* A peer that is gone: its session ends at the next liveness check, or
+   (after a goodbye) once the GOODBYE was acknowledged or 10 s passed.  Not
+   at once: the session's message may still be being handled. */
 static void end_session(sched *s, speer *p, int linger)
 {
-    if (!p->sess)
-        return;
-    if (linger && !lnet_sess_idle(p->sess) &&
+    (void)s;
+    if (!linger)
+        p->close_now = 1;
+}
+
+/* Close the sessions of gone peers that are done, and forget the peers
+   (a long-lived scheduler sees many clients come and go). */
+static void reap_peer(sched *s, speer *p)
+{
+    if (p->sess && !p->close_now && !lnet_sess_idle(p->sess) &&
         lc_now_ns() - p->gone_ns < 10000000000ull)
         return;
-    lnet_sess_close(&s->net, p->sess);
-    p->sess = NULL;
+    if (p->sess)
+        lnet_sess_close(&s->net, p->sess);
+    lnet_unroute(&s->net, p->route);
+    s->peers[p->id] = NULL;
+    free(p);
 }
 
 static speer *new_peer(sched *s)
@@ -1170,11 +1187,13 @@ static void on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
                tmp.pid, job, s->sf.job_id);
         send_refuse(s, route, sid, "wrong job id: the scheduler file is "
                     "stale");
+        lnet_unroute(&s->net, route);
         return;
     }
     if (s->nunauthed >= MAX_UNAUTHED) {
         lc_log(LC_LOG_WARN, "sched", "too many unauthenticated peers; "
                "HELLO from %s dropped", tmp.host);
+        lnet_unroute(&s->net, route);
         return;
     }
     void *known = lc_map_get(&s->by_sid, sid);
@@ -1188,11 +1207,14 @@ static void on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
                    "CHALLENGE sent again", op->host, op->pid);
             send_challenge(s, op);
         }
+        lnet_unroute(&s->net, route);
         return;
     }
     speer *p = new_peer(s);
-    if (!p)
+    if (!p) {
+        lnet_unroute(&s->net, route);
         return;
+    }
     int id = p->id;
     *p = tmp;
     p->id = id;
@@ -1213,6 +1235,7 @@ static void on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
             lnet_sess_close(&s->net, p->sess);
         p->sess = NULL;
         p->state = P_GONE;
+        p->close_now = 1;
         return;
     }
     p->sess->user = p;
@@ -1372,15 +1395,47 @@ static void on_message(sched *s, lnet_in *in)
     }
 }
 
+/* What the session layer dropped, logged when it changes (at most once a
+   second): a warning when something was forged or malformed. */
+static void report_drops(sched *s, uint64_t now)
+{
+    lnet_stats *st = &s->net.st;
+    uint64_t odd = st->bad_header + st->no_session + st->bad_mac +
+                   st->out_of_window;
+    uint64_t all = odd + st->duplicates;
+    if (all == s->drops_told || now - s->drops_ns < 1000000000ull)
+        return;
+    lc_log(odd != s->odd_told ? LC_LOG_WARN : LC_LOG_INFO, "sched",
+           "dropped so far: %llu bad headers, %llu without a session, %llu "
+           "bad MACs, %llu duplicates, %llu out of window",
+           (unsigned long long)st->bad_header,
+           (unsigned long long)st->no_session,
+           (unsigned long long)st->bad_mac,
+           (unsigned long long)st->duplicates,
+           (unsigned long long)st->out_of_window);
+    s->drops_told = all;
+    s->odd_told = odd;
+    s->drops_ns = now;
+}
+
 static void check_liveness(sched *s, uint64_t now)
 {
+    report_drops(s, now);
+    /* idle for a second after work: give freed memory back to the system
+       (glibc keeps it otherwise; a long-lived scheduler must not grow) */
+    if (s->busy_ns && now - s->busy_ns > 1000000000ull) {
+        malloc_trim(0);
+        s->busy_ns = 0;
+    }
     uint64_t dead = (uint64_t)(s->o->dead_after_ms ? s->o->dead_after_ms
                                                    : 10000) * 1000000ull;
     for (int i = 1; i < s->npeers; i++) {
         speer *p = peer(s, i);
-        if (p && p->state == P_GONE)
-            end_session(s, p, 1);
-        if (!p || p->state == P_GONE)
+        if (p && p->state == P_GONE) {
+            reap_peer(s, p);
+            continue;
+        }
+        if (!p)
             continue;
         uint64_t limit = p->state == P_CHALLENGED ? 10000000000ull : dead;
         if (now - p->last_seen > limit) {
@@ -1489,8 +1544,8 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
             lnet_done(&s.net, &in[i]);
         int busy = lnet_flush(&s.net);
         for (int i = 1; i < s.npeers && !busy; i++)
-            busy = s.peers[i]->state == P_AUTHED && s.peers[i]->sess &&
-                   !lnet_sess_idle(s.peers[i]->sess);
+            busy = s.peers[i] && s.peers[i]->state == P_AUTHED &&
+                   s.peers[i]->sess && !lnet_sess_idle(s.peers[i]->sess);
         if (!busy)
             break;
         lnet_wait(&s.net, 0, 10);

@@ -184,6 +184,7 @@ static void on_peer(worker *w, wire_rd *r)
                    krx, &psid);
     p->sess = lnet_sess_open(&w->net, rp.id, psid, ktx, krx, p->route);
     if (!p->sess) {
+        lnet_unroute(&w->net, p->route);
         free(p);
         return;
     }
@@ -222,6 +223,7 @@ static void on_peer_gone(worker *w, wire_rd *r)
             fetch_failed(w, gone[i], LOCUS_ELOST, "its holder died");
     } while (ngone == 64);
     lnet_sess_close(&w->net, p->sess);
+    lnet_unroute(&w->net, p->route);
     free(p);
     w->peers[id] = NULL;
 }

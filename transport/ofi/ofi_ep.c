@@ -202,7 +202,9 @@ static void on_error(struct ofi_ep *e)
         lc_seterr(code, OFI_SUB, "%s: send to peer %llu failed: %s (%s)",
                   e->prov, (unsigned long long)tx->dst, fi_msg(err.err),
                   detail);
-        lc_log(LC_LOG_WARN, OFI_SUB, "%s: send to peer %llu failed: %s (%s)",
+        /* the caller's protocol decides what a lost send means (the
+           session layer sends it again, or declares the peer gone) */
+        lc_log(LC_LOG_INFO, OFI_SUB, "%s: send to peer %llu failed: %s (%s)",
                e->prov, (unsigned long long)tx->dst, fi_msg(err.err), detail);
         xport_event ev = {.kind = XPORT_EV_SEND_ERROR,
                           .status = code ? code : LOCUS_EFABRIC,

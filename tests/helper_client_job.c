@@ -1,0 +1,91 @@
+/*
+ * A client job, as a separate process, for the churn tests of
+ * tests/test_sessions.c:
+ *
+ *   helper_client_job SCHEDFILE TASKLIB N flat|tree [no-shm]
+ *
+ * Connects, requires TASKLIB, maps vec over 0..N-1 (results of 128 bytes),
+ * then reduces them with sum_all: in one task over all N futures (flat) or
+ * a fan-in tree of 8 (tree), releasing every input right after submitting
+ * its consumer (legal: the data lives until its consumer ran).  Checks the
+ * answer, disconnects (the goodbye must be confirmed).  Exit 0 when all of
+ * it worked, 1 with the reason on stderr otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "locus.h"
+
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        fprintf(stderr, "helper_client_job: " __VA_ARGS__);                    \
+        fprintf(stderr, ": %s\n", locus_last_error());                         \
+        return 1;                                                              \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: helper_client_job SCHEDFILE TASKLIB N "
+                        "flat|tree [no-shm]\n");
+        return 1;
+    }
+    long n = strtol(argv[3], NULL, 10);
+    int tree = !strcmp(argv[4], "tree");
+    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
+    o.timeout_ms = 30000;
+    if (argc > 5 && !strcmp(argv[5], "no-shm"))
+        o.flags |= LOCUS_CONNECT_NO_SHM;
+    locus_client *c;
+    int rc = locus_connect(argv[1], &o, &c);
+    if (rc)
+        FAIL("connect: %s", locus_errname(rc));
+    if ((rc = locus_require(c, argv[2], 30000)) != 0)
+        FAIL("require: %s", locus_errname(rc));
+    locus_arg *in = calloc((size_t)n, sizeof(*in));
+    locus_future **fs = calloc((size_t)n, sizeof(*fs));
+    for (long i = 0; i < n; i++)
+        in[i] = locus_arg_i64(i);
+    if ((rc = locus_map(c, "vec", in, (size_t)n, NULL, fs)) != 0)
+        FAIL("map: %s", locus_errname(rc));
+    long level = n;
+    while (level > 1 || (!tree && level == n)) {
+        long fan = tree ? 8 : level;
+        long next = (level + fan - 1) / fan;
+        for (long g = 0; g < next; g++) {
+            long lo = g * fan, hi = lo + fan < level ? lo + fan : level;
+            for (long i = lo; i < hi; i++)
+                in[i - lo] = locus_arg_future(fs[i]);
+            locus_future *s;
+            if ((rc = locus_submit(c, "sum_all", in, (size_t)(hi - lo), NULL,
+                                   &s)) != 0)
+                FAIL("submit sum_all: %s", locus_errname(rc));
+            for (long i = lo; i < hi; i++)
+                locus_release(fs[i]); /* early: its consumer holds it */
+            fs[g] = s;
+        }
+        level = next;
+        if (!tree)
+            break;
+    }
+    int64_t got;
+    if ((rc = locus_result_i64(fs[0], 60000, &got)) != 0)
+        FAIL("result: %s (%s)", locus_errname(rc),
+             locus_future_error(fs[0]) ? locus_future_error(fs[0]) : "");
+    int64_t want = 16 * (int64_t)n * (n - 1) / 2 + 120 * (int64_t)n;
+    locus_release(fs[0]);
+    free(in);
+    free(fs);
+    if (got != want) {
+        fprintf(stderr, "helper_client_job: sum %lld, expected %lld\n",
+                (long long)got, (long long)want);
+        return 1;
+    }
+    if ((rc = locus_disconnect(c)) != 0) {
+        fprintf(stderr, "helper_client_job: disconnect: %s: %s\n",
+                locus_errname(rc), locus_last_error());
+        return 1;
+    }
+    return 0;
+}
