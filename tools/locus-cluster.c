@@ -45,14 +45,15 @@ static void usage(FILE *f)
            "[--watch]\n"
            "       locus-cluster wait --scheduler-file F [-n N] "
            "[--timeout-ms T]\n"
-           "       locus-cluster stop [--dir DIR]\n"
+           "       locus-cluster stop [--dir DIR | --scheduler-file F]\n"
            "\n"
            "start: a scheduler and N workers on this host (default: one\n"
            "worker per NUMA node, bound to it).  status: the scheduler and\n"
            "its workers, of this host's cluster or of any scheduler file\n"
            "(--watch: refresh every second until Ctrl-C).  wait: until the\n"
            "scheduler file exists and N workers have joined (batch jobs).\n"
-           "stop: the cluster that start started.\n"
+           "stop: the cluster that start started, or the scheduler of a file\n"
+           "(its workers stop with it).\n"
            "\n"
            "  -n, --workers N     number of workers\n"
            "  -t, --nthreads N    task threads per worker (default: cores of\n"
@@ -65,7 +66,7 @@ static void usage(FILE *f)
            "  --interface NAME    daemons listen on NAME's IPv4 address\n"
            "                      (default $LOCUS_INTERFACE, else loopback)\n"
            "  --timeout-ms N      start-up (wait: waiting) deadline (30000)\n"
-           "  -f, --scheduler-file F  status, wait: the scheduler to ask\n"
+           "  -f, --scheduler-file F  status, wait, stop: that scheduler\n"
            "  -w, --watch         status: refresh every second\n"
            "  -h, --help\n"
            "\n"
@@ -238,7 +239,7 @@ static int where_args(int argc, char **argv, struct where *w, int cmd)
     while ((c = getopt_long(argc, argv,
                             cmd == W_WAIT     ? "d:f:n:h"
                             : cmd == W_STATUS ? "d:f:wh"
-                                              : "d:h",
+                                              : "d:f:h",
                             longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -470,6 +471,49 @@ static void stop_pid(int pid)
         cluster_reap_shm(pid);
 }
 
+/* A scheduler started by hand or by a launcher: SIGTERM it (it tells its
+ * workers to stop, and they exit), then wait until it has gone. */
+static int stop_by_file(const char *file)
+{
+    schedfile sf;
+    if (schedfile_read(file, &sf) != 0) {
+        fprintf(stderr, PROG ": %s\n", locus_last_error());
+        return 1;
+    }
+    if (strcmp(sf.host, lc_hostname()) != 0) {
+        fprintf(stderr,
+                PROG
+                ": the scheduler of %s runs on %s (pid %d), "
+                "not on this host (%s): run this command there, or end its "
+                "job step\n",
+                file, sf.host, sf.pid, lc_hostname());
+        return 1;
+    }
+    if (!alive(sf.pid)) {
+        fprintf(stderr,
+                PROG ": scheduler file %s is stale: its scheduler "
+                     "(pid %d) is gone; removed it\n",
+                file, sf.pid);
+        unlink(file);
+        cluster_reap_shm(sf.pid);
+        return 0;
+    }
+    stop_pid(sf.pid);
+    if (alive(sf.pid)) {
+        fprintf(stderr,
+                PROG ": scheduler pid %d does not stop (see its log)"
+                     "\n",
+                sf.pid);
+        return 1;
+    }
+    unlink(file); /* gone already unless it was killed */
+    fprintf(stderr,
+            PROG ": stopped scheduler %s (pid %d, job %s); its "
+                 "workers stop with it\n",
+            sf.net_hostport, sf.pid, sf.job);
+    return 0;
+}
+
 static int cmd_stop(int argc, char **argv)
 {
     char path[1200];
@@ -477,17 +521,16 @@ static int cmd_stop(int argc, char **argv)
     int r = where_args(argc, argv, &w, W_STOP);
     if (r)
         return r == 1 ? 0 : r;
-    if (!w.dir[0]) {
-        fprintf(stderr, PROG
-                ": stop needs the directory of a cluster that "
-                "'locus-cluster start' started (--dir); a scheduler started "
-                "by hand or by a launcher stops with its job\n");
-        return 2;
-    }
+    if (!w.dir[0])
+        return stop_by_file(w.file);
     const char *dir = w.dir;
     int sched, workers[MAX_WORKERS], n;
     if (read_pids(dir, &sched, workers, &n) != 0) {
-        fprintf(stderr, "locus-cluster: no cluster in %s\n", dir);
+        fprintf(stderr,
+                PROG ": no cluster started by 'locus-cluster start' "
+                     "in %s (for a scheduler started otherwise: stop "
+                     "--scheduler-file FILE)\n",
+                dir);
         return 1;
     }
     stop_pid(sched);
@@ -497,8 +540,7 @@ static int cmd_stop(int argc, char **argv)
     unlink(path);
     snprintf(path, sizeof(path), "%s/scheduler.json", dir);
     unlink(path);
-    fprintf(stderr, "locus-cluster: stopped scheduler %d and %d workers\n",
-            sched, n);
+    fprintf(stderr, PROG ": stopped scheduler %d and %d workers\n", sched, n);
     return 0;
 }
 
