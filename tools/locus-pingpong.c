@@ -350,9 +350,13 @@ int main(int argc, char **argv)
         case 'b':
             cfg.bind = optarg;
             break;
-        case 'P':
+        case 'P': {
+            long port;
+            if (opt_long("locus-pingpong", "-P", optarg, 1, 65535, &port))
+                return 2;
             cfg.port = optarg;
             break;
+        }
         case 'n': {
             long v;
             if (opt_long("locus-pingpong", "-n", optarg, 1, 1000000000L, &v))
