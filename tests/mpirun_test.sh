@@ -13,6 +13,18 @@ command -v mpirun >/dev/null || skip "no mpirun (Debian: apt-get install openmpi
 [ -x "$build/examples/mpi_client" ] || skip "examples/mpi_client not built: MPI was not found at configure time (apt-get install libopenmpi-dev, then reconfigure)"
 
 recipe=$src/examples/mpi/locus-mpirun.sh
+# what our processes left in /dev/shm (other users' tests may run beside us)
+shm_of() {
+  local p
+  for p in "$@"; do
+    ls /dev/shm | grep -E "^locus-[0-9a-f]+-$p-|^locus-[0-9a-f]+-${p}c-|^$p:" || true
+  done
+}
+ran_pids() { # pids named in the logs given: schedulers, workers, clients
+  { cat "$@" 2>/dev/null | grep -oE '(pid |\[|, |locus-(scheduler|worker)\[)[0-9]+' | grep -oE '[0-9]+$'
+    # rows of locus-cluster status: id pid host numa ...
+    awk '/^ *[0-9]+ +[0-9]+ +[^ ]+ +[0-9]+ /{print $2}' "$@" 2>/dev/null; } | sort -u
+}
 fail=0
 bad() { echo "mpirun: $*"; fail=1; }
 # the README shows the recipe the test runs
@@ -23,7 +35,6 @@ sys.exit(0 if recipe.strip() in readme else 1)
 PY
 
 work=$(mktemp -d /tmp/locus-mpirun-XXXXXX)
-shm_before=$(ls /dev/shm | sort)
 cleanup() {
   # anything the recipe left: its scheduler (by the pid in its file)
   for f in "$work"/locus-*.json; do
@@ -62,11 +73,13 @@ cat "$work/other"
 grep -q "belongs to job mpirun-test-$$, this process to job other-job" "$work/other" ||
   bad "the refusal does not name both job ids"
 [ $ms -lt 2000 ] || bad "the refusal took $ms ms"
+locus-cluster status --scheduler-file "$F" >> "$work/launch" 2>&1 || bad "status failed"
+grep -q '^1 workers$' "$work/launch" || bad "status does not show the worker"
 locus-cluster stop --scheduler-file "$F" || bad "stop failed"
 wait $launch || bad "mpirun of the launch exited $?"
 
 sleep 0.5
-left=$(comm -13 <(echo "$shm_before") <(ls /dev/shm | sort))
+left=$(shm_of $(ran_pids "$work/out" "$work/launch" "$work/other"))
 [ -z "$left" ] || bad "left in /dev/shm: $left"
 if [ $fail -ne 0 ]; then
   cat "$work/launch"
