@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's main command does what it shows: run tools/demo.sh and check
+# The README's main command (tools/run demo) does what it shows: run
+# tools/demo.sh and check
 # the tutorial's answers in its output.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,8 +24,10 @@ check "mpmd prints [2, 3, 4]" '^\[2, 3, 4\]$' 1
 check "function_to_data slow path" '^slow: .*shape \(100, 100\)' 1
 check "function_to_data fast path" '^fast: .*shape \(100, 100\).* 16 bytes' 1
 check "function_to_data moves nothing between workers" '^bytes moved between workers: 0$' 1
-check "hdf5_arrays shape, slow and fast" '^\(100, 100\)$' 2
-check "hdf5_arrays arange(100)" '^       92, 93, 94, 95, 96, 97, 98, 99\], dtype=int64\)$' 1
+if ! grep -q '^LOCUS_WITH_HDF5:BOOL=OFF' "$build/CMakeCache.txt" 2>/dev/null; then
+  check "hdf5_arrays shape, slow and fast" '^\(100, 100\)$' 2
+  check "hdf5_arrays arange(100)" '^       92, 93, 94, 95, 96, 97, 98, 99\], dtype=int64\)$' 1
+fi
 if [ $fail -ne 0 ]; then
   cat "$out"
   echo "0 passed, 1 failed"

@@ -1,17 +1,50 @@
 #!/usr/bin/env bash
 # cmake --install into a temporary prefix, then build a program against the
 # installed locus twice: with pkg-config and with find_package(locus).
+# No installed file names the build or source tree (strings), every program
+# has its man page, locus.pc needs no other package, and with the build
+# tree moved away the installed locus-cluster still finds its daemons.
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 # a sanitized liblocus needs sanitized programs (the ASan runtime first)
 san=""
 [ "${2:-OFF}" = "ON" ] && san="-fsanitize=address,undefined"
 prefix=$(mktemp -d /tmp/locus-install-XXXXXX)
-trap 'rm -rf "$prefix"' EXIT
+moved=""
+cleanup() {
+  # the build tree comes back whatever happened
+  if [ -n "$moved" ] && [ -d "$moved" ]; then mv "$moved" "$build"; fi
+  if [ -n "${cdir:-}" ]; then
+    "$prefix/bin/locus-cluster" stop --dir "$cdir" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$prefix"
+}
+trap cleanup EXIT
+fail() { echo "install: $*"; echo "0 passed, 1 failed"; exit 1; }
 cmake --install "$build" --prefix "$prefix" >/dev/null
 test -f "$prefix/include/locus.h"
 test -f "$prefix/lib/pkgconfig/locus.pc" -o -f "$prefix/lib/x86_64-linux-gnu/pkgconfig/locus.pc"
 test -x "$prefix/bin/locus-worker"
+test -x "$prefix/bin/locus-launch"
+
+# no build or source path in any installed file
+while IFS= read -r -d '' f; do
+  if strings -a "$f" | grep -qF -e "$build" -e "$src/"; then
+    strings -a "$f" | grep -F -e "$build" -e "$src/" | head -3
+    fail "$f names the build or source tree"
+  fi
+done < <(find "$prefix" -type f -print0)
+
+# a man page for every program
+for p in "$prefix"/bin/locus-*; do
+  n=$(basename "$p")
+  test -f "$prefix/share/man/man1/$n.1" || fail "no man page for $n"
+  if command -v man >/dev/null; then
+    MANWIDTH=80 man -l "$prefix/share/man/man1/$n.1" 2>&1 >/dev/null | grep . &&
+      fail "man page of $n has warnings"
+  fi
+done
 
 mkdir "$prefix/app"
 cat > "$prefix/app/main.c" <<'C'
@@ -31,6 +64,12 @@ int main(void)
 }
 C
 pcdir=$(dirname "$(find "$prefix" -name locus.pc | head -1)")
+# only locus itself: no Requires that force -dev packages on every user
+req=$(PKG_CONFIG_PATH=$pcdir pkg-config --print-requires --print-requires-private locus)
+[ -z "$req" ] || fail "locus.pc requires other packages: $req"
+# the client library does not drag HDF5 in
+ldd "$(find "$prefix" -name 'liblocus.so*' -type f | head -1)" | grep -q hdf5 &&
+  fail "liblocus.so links libhdf5"
 # shellcheck disable=SC2046
 cc -std=c11 $san -o "$prefix/app/pc" "$prefix/app/main.c" \
    $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs locus)
@@ -48,4 +87,25 @@ cmake -S "$prefix/app" -B "$prefix/app/build" -DCMAKE_PREFIX_PATH="$prefix" \
       -DCMAKE_C_FLAGS="$san" >/dev/null
 cmake --build "$prefix/app/build" >/dev/null
 "$prefix/app/build/app"
+
+# the installed tools with the build tree gone
+moved=$build.moved-$$
+mv "$build" "$moved"
+cdir=$prefix/cluster
+sched=$(timeout 60 "$prefix/bin/locus-cluster" start -n 2 --nthreads 1 --dir "$cdir") ||
+  fail "installed locus-cluster start failed (build tree moved away)"
+grep -q '"net_host":"127.0.0.1:[0-9]*"' "$sched" || fail "no net_host in $sched"
+out=$(timeout 30 "$prefix/bin/locus-cluster" status --scheduler-file "$sched")
+echo "$out"
+echo "$out" | grep -q '^2 workers$' || fail "status does not show 2 workers"
+echo "$out" | grep -q "^scheduler 127.0.0.1:[0-9]* (job local-" || fail "status shows no host:port"
+# the daemons that ran are the installed ones
+for pid in $(awk '{print $2}' "$cdir/cluster.pids"); do
+  exe=$(readlink "/proc/$pid/exe")
+  case $exe in "$prefix"/bin/*) ;; *) fail "pid $pid runs $exe, not from $prefix/bin" ;; esac
+done
+timeout 30 "$prefix/bin/locus-cluster" stop --dir "$cdir" || fail "stop failed"
+cdir=""
+mv "$moved" "$build"
+moved=""
 echo "1 passed, 0 failed"

@@ -40,8 +40,12 @@ echo "== what the workers printed"
 cat "$dir"/worker-*.log | grep -v ' info ' || true
 
 echo
-echo "== hdf5_arrays (data files in $dir)"
-"$bin/examples/hdf5_arrays" "$sched" "$bin/examples/libtasks_arrays.so" "$dir"
+if grep -q '^LOCUS_WITH_HDF5:BOOL=OFF' "$bin/CMakeCache.txt" 2>/dev/null; then
+  echo "== hdf5_arrays skipped: locus was configured with -DLOCUS_WITH_HDF5=OFF"
+else
+  echo "== hdf5_arrays (data files in $dir)"
+  "$bin/examples/hdf5_arrays" "$sched" "$bin/examples/libtasks_arrays.so" "$dir"
+fi
 
 echo
 echo "== locus-cluster stop"

@@ -12,6 +12,9 @@ pkgs=(
   libsodium-dev                    # HMAC-SHA256 and random keys
   libjson-c-dev                    # scheduler file
   iproute2 util-linux              # network namespaces for multi-host tests
+  openmpi-bin libopenmpi-dev       # mpirun test, examples/mpi_client
+  slurm-wlm munge                  # Slurm test: slurmctld, slurmd, sbatch
+  python3                          # tests: the README carries the recipes
 )
 
 missing=()

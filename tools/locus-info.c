@@ -5,14 +5,20 @@
  * Like fi_info and lstopo together.  Exits non-zero only on usage errors;
  * anything that fails to open is reported with its message.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <hwloc.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <rdma/fabric.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
+#include "base/iface.h"
 #include "locus/errors.h"
 #include "locus/version.h"
 #include "topo/topo.h"
@@ -151,6 +157,37 @@ static void show_chosen(const char *provider)
     xport_close(ep);
 }
 
+/* What --interface NAME / $LOCUS_INTERFACE can name here. */
+static void show_interfaces(void)
+{
+    struct ifaddrs *ifs, *i;
+    printf("\nInterfaces (IPv4, for --interface NAME or $LOCUS_INTERFACE):\n");
+    if (getifaddrs(&ifs) != 0) {
+        printf("  error: getifaddrs: %s\n", strerror(errno));
+        return;
+    }
+    for (i = ifs; i; i = i->ifa_next) {
+        char a[INET_ADDRSTRLEN];
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a,
+                  sizeof(a));
+        printf("  %-12s %s%s\n", i->ifa_name, a,
+               (i->ifa_flags & IFF_UP) ? "" : "  (down)");
+    }
+    freeifaddrs(ifs);
+    const char *e = getenv("LOCUS_INTERFACE");
+    char b[LC_IFACE_ADDR_MAX];
+    if (e && *e) {
+        if (lc_bind_resolve(NULL, NULL, b, sizeof(b)) == 0)
+            printf("  $LOCUS_INTERFACE=%s: daemons listen on %s\n", e, b);
+        else
+            printf("  $LOCUS_INTERFACE=%s: %s\n", e, locus_last_error());
+    } else {
+        printf("  daemons listen on 127.0.0.1 unless given --interface\n");
+    }
+}
+
 static void show_layout(topo *t)
 {
     int n = topo_numa_count(t);
@@ -226,6 +263,7 @@ int main(int argc, char **argv)
     show_versions();
     show_providers();
     show_chosen(provider);
+    show_interfaces();
     if (trc == 0) {
         show_topology(t);
         show_layout(t);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "opts.h"
 #include "xport.h"
 
 #define TAG_PING 0x50494e47ull
@@ -87,13 +88,16 @@ static size_t parse_size(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
+    if (end == s)
+        return 0;
     if (*end == 'k' || *end == 'K')
-        v *= 1024;
+        v *= 1024, end++;
     else if (*end == 'm' || *end == 'M')
-        v *= 1024 * 1024;
+        v *= 1024 * 1024, end++;
     else if (*end == 'g' || *end == 'G')
-        v *= 1024.0 * 1024 * 1024;
-    return v < 1 ? 0 : (size_t)v;
+        v *= 1024.0 * 1024 * 1024, end++;
+    /* the whole string, and at most 64 GiB */
+    return *end || !(v >= 1 && v <= 68719476736.0) ? 0 : (size_t)v;
 }
 
 static void die(const char *what, int rc)
@@ -346,12 +350,20 @@ int main(int argc, char **argv)
         case 'b':
             cfg.bind = optarg;
             break;
-        case 'P':
+        case 'P': {
+            long port;
+            if (opt_long("locus-pingpong", "-P", optarg, 1, 65535, &port))
+                return 2;
             cfg.port = optarg;
             break;
-        case 'n':
-            cfg.iters = atol(optarg);
+        }
+        case 'n': {
+            long v;
+            if (opt_long("locus-pingpong", "-n", optarg, 1, 1000000000L, &v))
+                return 2;
+            cfg.iters = v;
             break;
+        }
         case 'S':
             cfg.size = strcmp(optarg, "all") ? parse_size(optarg) : 0;
             if (strcmp(optarg, "all") && !cfg.size) {
@@ -363,7 +375,9 @@ int main(int argc, char **argv)
             cfg.verbose = 1;
             break;
         case 'W':
-            cfg.wait_spin_us = atoi(optarg);
+            if (opt_int("locus-pingpong", "-W", optarg, -1, 10000000,
+                        &cfg.wait_spin_us))
+                return 2;
             break;
         case 'h':
             usage(stdout);

@@ -1,12 +1,20 @@
 /* locus-worker: the worker daemon, one per NUMA node. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base.h"
+#include "base/iface.h"
+#include "opts.h"
+#include "proto/schedfile.h"
+#include "topo/topo.h"
 #include "worker/worker.h"
+
+#define PROG "locus-worker"
 
 static volatile sig_atomic_t stop;
 
@@ -18,23 +26,101 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: locus-worker --scheduler-file PATH [options]\n"
-            "\n"
-            "Runs a locus worker bound (CPU and memory) to one NUMA node, with\n"
-            "one task thread per core of that node.\n"
-            "\n"
-            "  --scheduler-file PATH  the scheduler's file (addresses and key)\n"
-            "  --numa-node N          logical NUMA node to bind to (default 0)\n"
-            "  --nthreads N           task threads (default: cores of the node)\n"
-            "  --topology T           hwloc synthetic topology or XML file\n"
-            "                         (tests: pretend to have several nodes)\n"
-            "  --provider NAME        net provider (default: the scheduler's)\n"
-            "  --bind ADDR            address of the net endpoint (127.0.0.1)\n"
-            "  --no-shm               no shm endpoint for same-host peers\n"
-            "  --timeout-ms N         deadline to join the scheduler (30000)\n"
-            "  -v, --verbose          log at info level\n"
-            "  -h, --help\n");
+    fprintf(
+        f,
+        "usage: locus-worker --scheduler-file PATH [options]\n"
+        "\n"
+        "Runs a locus worker bound (CPU and memory) to one NUMA node, with\n"
+        "one task thread per core of that node.  Waits for the scheduler\n"
+        "file to appear (the scheduler may start after it under srun or\n"
+        "mpirun); refuses at once a file of another job or one whose\n"
+        "scheduler is gone.\n"
+        "\n"
+        "  --scheduler-file PATH  the scheduler's file (addresses and key;\n"
+        "                         default $LOCUS_SCHEDULER_FILE)\n"
+        "  --numa-node N          logical NUMA node to bind to (default:\n"
+        "                         the launcher's local rank modulo the\n"
+        "                         number of nodes: $LOCUS_LOCAL_RANK,\n"
+        "                         $SLURM_LOCALID, "
+        "$OMPI_COMM_WORLD_LOCAL_RANK,\n"
+        "                         $PMIX_LOCAL_RANK, $MPI_LOCALRANKID; else 0)\n"
+        "  --nthreads N           task threads (default: cores of the node)\n"
+        "  --topology T           hwloc synthetic topology or XML file\n"
+        "                         (tests: pretend to have several nodes)\n"
+        "  --provider NAME        net provider (default: the scheduler's)\n"
+        "  --interface NAME       bind the IPv4 address of NAME (ib0, eth0;\n"
+        "                         default $LOCUS_INTERFACE)\n"
+        "  --bind ADDR            address or interface name to bind (default:\n"
+        "                         the one the scheduler is reachable from)\n"
+        "  --no-shm               no shm endpoint for same-host peers\n"
+        "  --job-id ID            this worker's job (default $LOCUS_JOB_ID,\n"
+        "                         $SLURM_JOB_ID, the PMIx namespace; none:\n"
+        "                         no check)\n"
+        "  --wait-ms N            how long to wait for the scheduler file\n"
+        "                         (60000; 0: not at all)\n"
+        "  --timeout-ms N         deadline to join the scheduler (30000)\n"
+        "  -v, --verbose          log at info level\n"
+        "  -h, --help\n");
+}
+
+/* The launcher's local rank of this process, or -1. */
+static int local_rank(const char **from)
+{
+    static const char *const vars[] = {
+        "LOCUS_LOCAL_RANK", "SLURM_LOCALID",   "OMPI_COMM_WORLD_LOCAL_RANK",
+        "PMIX_LOCAL_RANK",  "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        long r;
+        char *end;
+        if (!v || !*v)
+            continue;
+        r = strtol(v, &end, 10);
+        if (*end || r < 0 || r > 1 << 20) {
+            fprintf(stderr, PROG ": ignoring $%s='%s': not a local rank\n",
+                    vars[i], v);
+            continue;
+        }
+        *from = vars[i];
+        return (int)r;
+    }
+    return -1;
+}
+
+/* Wait up to wait_ms for path to exist, then read and check it. */
+static int wait_for_file(const char *path, int wait_ms, schedfile *sf)
+{
+    uint64_t dl = lc_deadline_ms(wait_ms);
+    char job[sizeof(sf->job)];
+    int said = 0, rc;
+    schedfile_job_from_env(job, sizeof(job));
+    for (;;) {
+        rc = schedfile_read(path, sf);
+        if (rc != LOCUS_ENOENT || lc_expired(dl))
+            break;
+        if (!said++)
+            lc_log(LC_LOG_INFO, "worker",
+                   "waiting up to %d ms for the "
+                   "scheduler file %s",
+                   wait_ms, path);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == LOCUS_ENOENT && wait_ms > 0) {
+        fprintf(stderr,
+                PROG
+                ": no scheduler file %s after %d ms: start "
+                "locus-scheduler --scheduler-file %s (under srun/mpirun: "
+                "locus-launch), check that the path is on a file system both "
+                "hosts share, or wait longer with --wait-ms\n",
+                path, wait_ms, path);
+        return rc;
+    }
+    if (!rc)
+        rc = schedfile_check(sf, path, job);
+    if (rc)
+        fprintf(stderr, PROG ": %s\n", locus_last_error());
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -42,6 +128,10 @@ int main(int argc, char **argv)
     struct worker_opts o;
     memset(&o, 0, sizeof(o));
     o.numa_node = -1;
+    int wait_ms = 60000;
+    const char *iface = NULL, *job = NULL;
+    char bind[LC_IFACE_ADDR_MAX];
+    enum { O_IFACE = 256, O_JOB, O_WAIT };
     static const struct option longopts[] = {
         {"scheduler-file", required_argument, 0, 'f'},
         {"numa-node", required_argument, 0, 'n'},
@@ -49,36 +139,131 @@ int main(int argc, char **argv)
         {"topology", required_argument, 0, 'T'},
         {"provider", required_argument, 0, 'P'},
         {"bind", required_argument, 0, 'b'},
+        {"interface", required_argument, 0, O_IFACE},
         {"no-shm", no_argument, 0, 'S'},
+        {"job-id", required_argument, 0, O_JOB},
+        {"wait-ms", required_argument, 0, O_WAIT},
         {"timeout-ms", required_argument, 0, 'o'},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
-    lc_log_set_prog("locus-worker");
-    while ((c = getopt_long(argc, argv, "f:n:t:T:P:b:So:vh", longopts,
-                            NULL)) != -1) {
+    lc_log_set_prog(PROG);
+    while ((c = getopt_long(argc, argv, "f:n:t:T:P:b:So:vh", longopts, NULL)) !=
+           -1) {
         switch (c) {
-        case 'f': o.sched_file = optarg; break;
-        case 'n': o.numa_node = atoi(optarg); break;
-        case 't': o.nthreads = atoi(optarg); break;
-        case 'T': o.topology = optarg; break;
-        case 'P': o.provider = optarg; break;
-        case 'b': o.bind = optarg; break;
-        case 'S': o.no_shm = 1; break;
-        case 'o': o.timeout_ms = atoi(optarg); break;
+        case 'f':
+            o.sched_file = optarg;
+            break;
+        case 'n':
+            if (opt_int(PROG, "--numa-node", optarg, 0, 4095, &o.numa_node))
+                return 2;
+            break;
+        case 't':
+            if (opt_int(PROG, "--nthreads", optarg, 0, 4096, &o.nthreads))
+                return 2;
+            break;
+        case 'T':
+            o.topology = optarg;
+            break;
+        case 'P':
+            o.provider = optarg;
+            break;
+        case 'b':
+            o.bind = optarg;
+            break;
+        case O_IFACE:
+            iface = optarg;
+            break;
+        case 'S':
+            o.no_shm = 1;
+            break;
+        case O_JOB:
+            job = optarg;
+            break;
+        case O_WAIT:
+            if (opt_int(PROG, "--wait-ms", optarg, 0, 86400000, &wait_ms))
+                return 2;
+            break;
+        case 'o':
+            if (opt_int(PROG, "--timeout-ms", optarg, 1, 86400000,
+                        &o.timeout_ms))
+                return 2;
+            break;
         case 'v':
             if (!lc_log_enabled(LC_LOG_INFO))
                 lc_log_set_level(LC_LOG_INFO);
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
-    if (!o.sched_file || optind != argc || o.nthreads < 0) {
+    if (!o.sched_file)
+        o.sched_file = getenv("LOCUS_SCHEDULER_FILE");
+    if (!o.sched_file || !*o.sched_file || optind != argc) {
+        if (optind != argc)
+            fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, PROG ": no --scheduler-file given (nor "
+                                 "$LOCUS_SCHEDULER_FILE)\n");
         usage(stderr);
         return 2;
     }
+    if (job && setenv("LOCUS_JOB_ID", job, 1) != 0) {
+        perror(PROG ": setenv");
+        return 1;
+    }
+    if (o.numa_node < 0) {
+        const char *from = NULL;
+        int lr = local_rank(&from);
+        if (lr >= 0) {
+            topo *t;
+            if (topo_load(o.topology, &t) != 0) {
+                fprintf(stderr, PROG ": %s\n", locus_last_error());
+                return 1;
+            }
+            int n = topo_numa_count(t);
+            topo_destroy(t);
+            o.numa_node = n > 0 ? lr % n : 0;
+            lc_log(LC_LOG_INFO, "worker", "NUMA node %d of %d from $%s=%d",
+                   o.numa_node, n, from, lr);
+        }
+    }
+
+    schedfile sf;
+    if (wait_for_file(o.sched_file, wait_ms, &sf) != 0)
+        return 1;
+    if (lc_bind_resolve(o.bind, iface, bind, sizeof(bind)) != 0) {
+        fprintf(stderr, PROG ": %s\n", locus_last_error());
+        return 2;
+    }
+    /* nothing asked: bind where the scheduler is reachable from, so that
+       peers on other hosts reach us too (loopback only for a loopback
+       scheduler) */
+    char shost[LC_IFACE_ADDR_MAX];
+    struct in_addr a;
+    snprintf(shost, sizeof(shost), "%s", sf.net_hostport);
+    char *colon = strrchr(shost, ':');
+    if (colon)
+        *colon = '\0';
+    if (!bind[0] && inet_pton(AF_INET, shost, &a) == 1 &&
+        (ntohl(a.s_addr) >> 24) != 127 &&
+        lc_bind_for_peer(shost, bind, sizeof(bind)) != 0) {
+        fprintf(stderr, PROG ": the scheduler is at %s: %s\n", sf.net_hostport,
+                locus_last_error());
+        return 1;
+    }
+    o.bind = bind[0] ? bind : NULL;
+    lc_log(LC_LOG_INFO, "worker",
+           "job %s: joining the scheduler at %s from "
+           "%s",
+           sf.job, sf.net_hostport[0] ? sf.net_hostport : sf.net_addr,
+           o.bind ? o.bind : "127.0.0.1");
+
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -88,7 +273,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0); /* task output line by line in logs */
     int rc = worker_run(&o, &stop);
     if (rc) {
-        fprintf(stderr, "locus-worker: %s\n", locus_last_error());
+        fprintf(stderr, PROG ": %s\n", locus_last_error());
         return 1;
     }
     return 0;

@@ -4,6 +4,7 @@
  * children started before this process opens any fabric object.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,20 +34,78 @@ struct locus_cluster {
     int nworkers;
 };
 
+/* dir/rel/name if it is an executable file */
+static int try_prog(const char *dir, const char *rel, const char *name,
+                    char *out, size_t len)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s%s%s/%s", dir, *rel ? "/" : "", rel,
+                     name);
+    if (n < 0 || (size_t)n >= sizeof(path) || access(path, X_OK) != 0)
+        return 0;
+    /* a clean name for logs and ps */
+    char *real = realpath(path, NULL);
+    snprintf(out, len, "%s", real ? real : path);
+    free(real);
+    return 1;
+}
+
+static void dir_of(const char *file, char *dir, size_t len)
+{
+    snprintf(dir, len, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, len, ".");
+}
+
 int cluster_find_program(const char *name, char *out, size_t len)
 {
-    const char *dirs[3] = {getenv("LOCUS_BINDIR"), LOCUS_BUILD_TOOLS_DIR,
-                           LOCUS_INSTALL_BINDIR};
-    for (int i = 0; i < 3; i++) {
-        if (!dirs[i] || !*dirs[i])
-            continue;
-        snprintf(out, len, "%s/%s", dirs[i], name);
-        if (access(out, X_OK) == 0)
+    /* Next to what runs this code, never a path compiled in: an installed
+       liblocus.so finds <prefix>/bin through LOCUS_LIB_TO_BIN; the build
+       tree's build/liblocus.so finds build/tools; a program linked with the
+       static library (tools, tests, examples) finds its own directory,
+       ../tools or ../bin. */
+    const char *rels[] = {"", LOCUS_LIB_TO_BIN, "tools", "../tools", "../bin"};
+    char bases[2][4096], tried[2 * 4096 + 8] = "";
+    int nb = 0;
+    const char *env = getenv("LOCUS_BINDIR");
+    if (env && *env) {
+        if (try_prog(env, "", name, out, len))
             return 0;
+        return lc_seterr(LOCUS_ENOENT, "cluster",
+                         "program %s not found in "
+                         "$LOCUS_BINDIR (%s); unset it to use the locus "
+                         "programs installed with this library",
+                         name, env);
     }
-    return lc_seterr(LOCUS_ENOENT, "cluster", "program %s not found in "
-                     "$LOCUS_BINDIR, %s or %s", name, LOCUS_BUILD_TOOLS_DIR,
-                     LOCUS_INSTALL_BINDIR);
+    Dl_info di;
+    if (dladdr((void *)cluster_find_program, &di) && di.dli_fname &&
+        strchr(di.dli_fname, '/'))
+        dir_of(di.dli_fname, bases[nb++], sizeof(bases[0]));
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        dir_of(self, bases[nb], sizeof(bases[0]));
+        if (nb == 0 || strcmp(bases[0], bases[nb]) != 0)
+            nb++;
+    }
+    for (int b = 0; b < nb; b++) {
+        for (size_t r = 0; r < sizeof(rels) / sizeof(rels[0]); r++)
+            if (try_prog(bases[b], rels[r], name, out, len))
+                return 0;
+        size_t off = strlen(tried);
+        snprintf(tried + off, sizeof(tried) - off, "%s%s", off ? ", " : "",
+                 bases[b]);
+    }
+    return lc_seterr(LOCUS_ENOENT, "cluster",
+                     "program %s not found next to "
+                     "%s (in ., %s, tools, ../tools, ../bin): install "
+                     "locus's programs with its library, or set "
+                     "$LOCUS_BINDIR to their directory",
+                     name, tried[0] ? tried : "this program", LOCUS_LIB_TO_BIN);
 }
 
 static pid_t spawn(char *const argv[], const char *log)
@@ -56,8 +115,8 @@ static pid_t spawn(char *const argv[], const char *log)
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT |
-                                                      O_APPEND, 0600);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     /* own process group: a ^C at the terminal goes to the program, which
        stops the cluster in order */
@@ -159,20 +218,24 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
     LC_CHECK(out, fail, rc, LOCUS_EINVAL, "cluster", "out is NULL");
     *out = NULL;
     LC_CHECK(!opts || opts->size == sizeof(*opts), fail, rc, LOCUS_EINVAL,
-             "cluster", "opts->size is %zu, expected %zu (use "
-             "LOCUS_CLUSTER_OPTS_INIT)", opts ? opts->size : 0,
-             sizeof(*opts));
+             "cluster",
+             "opts->size is %zu, expected %zu (use "
+             "LOCUS_CLUSTER_OPTS_INIT)",
+             opts ? opts->size : 0, sizeof(*opts));
     LC_CHECK(!opts || (opts->flags & ~LOCUS_CLUSTER_NO_SHM) == 0, fail, rc,
              LOCUS_EINVAL, "cluster", "unknown flag bits 0x%x",
              opts ? opts->flags & ~LOCUS_CLUSTER_NO_SHM : 0);
     LC_CHECK(!opts || (opts->nworkers >= 0 && opts->nworkers <= 1024 &&
                        opts->nthreads >= 0 && opts->nthreads <= 4096),
-             fail, rc, LOCUS_EINVAL, "cluster", "nworkers must be 0..1024 "
+             fail, rc, LOCUS_EINVAL, "cluster",
+             "nworkers must be 0..1024 "
              "and nthreads 0..4096");
-    LC_CHECK_RC(cluster_find_program("locus-scheduler", sched_prog,
-                                     sizeof(sched_prog)), fail, rc);
-    LC_CHECK_RC(cluster_find_program("locus-worker", worker_prog,
-                                     sizeof(worker_prog)), fail, rc);
+    LC_CHECK_RC(
+        cluster_find_program("locus-scheduler", sched_prog, sizeof(sched_prog)),
+        fail, rc);
+    LC_CHECK_RC(
+        cluster_find_program("locus-worker", worker_prog, sizeof(worker_prog)),
+        fail, rc);
     lc = calloc(1, sizeof(*lc));
     LC_CHECK(lc, fail, rc, LOCUS_ENOMEM, "cluster", "no memory");
     if (opts && opts->dir) {
@@ -230,8 +293,10 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
             lc->sched = 0;
             snprintf(log, sizeof(log), "%s/scheduler.log", lc->dir);
             log_tail(log, tail, sizeof(tail));
-            rc = lc_seterr(LOCUS_ESYS, "cluster", "the scheduler exited at "
-                           "start: %s", tail);
+            rc = lc_seterr(LOCUS_ESYS, "cluster",
+                           "the scheduler exited at "
+                           "start: %s",
+                           tail);
             goto fail;
         }
         LC_CHECK(!lc_expired(dl), fail, rc, LOCUS_ETIMEDOUT, "cluster",
@@ -284,18 +349,20 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
             for (int i = 0; i < lc->nworkers; i++) {
                 if (lc->workers[i] > 0 && exited(lc->workers[i], &status)) {
                     lc->workers[i] = 0;
-                    snprintf(log, sizeof(log), "%s/worker-%d.log", lc->dir,
-                             i);
+                    snprintf(log, sizeof(log), "%s/worker-%d.log", lc->dir, i);
                     log_tail(log, tail, sizeof(tail));
-                    rc = lc_seterr(LOCUS_ESYS, "cluster", "worker %d exited "
-                                   "at start: %s", i, tail);
+                    rc = lc_seterr(LOCUS_ESYS, "cluster",
+                                   "worker %d exited "
+                                   "at start: %s",
+                                   i, tail);
                     break;
                 }
             }
             if (rc)
                 break;
             if (lc_expired(dl)) {
-                rc = lc_seterr(LOCUS_ETIMEDOUT, "cluster", "%zu of %d "
+                rc = lc_seterr(LOCUS_ETIMEDOUT, "cluster",
+                               "%zu of %d "
                                "workers joined in %d ms (logs in %s)",
                                joined, lc->nworkers, timeout, lc->dir);
                 break;
@@ -320,9 +387,8 @@ fail:
         char keep[1024];
         snprintf(keep, sizeof(keep), "%s", locus_last_error());
         locus_local_cluster_stop(lc);
-        lc_seterr(rc, "cluster", "%s", keep + (strncmp(keep, "cluster: ", 9)
-                                                   ? 0
-                                                   : 9));
+        lc_seterr(rc, "cluster", "%s",
+                  keep + (strncmp(keep, "cluster: ", 9) ? 0 : 9));
     }
     return rc;
 }

@@ -7,7 +7,9 @@
 
 #include "locus/cluster.h"
 
-/* Path of a locus program: $LOCUS_BINDIR, the build tree, the install. */
+/* Path of a locus program: $LOCUS_BINDIR, else next to the library or the
+ * program running this code (installed: <libdir>/../bin; build tree:
+ * build/tools), never a path compiled in. */
 int cluster_find_program(const char *name, char *out, size_t len);
 /* locus_local_cluster_start without clearing the caller's error state. */
 int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out);
