@@ -49,8 +49,10 @@ static void teardown(void)
     cl = NULL;
     lt_peer_close(&P);
     int bad = lt_cluster_stop(&C, !passed);
-    cr_assert_eq(bad, 0, "%d daemon log(s) hold a sanitizer report (printed "
-                 "above)", bad);
+    cr_assert_eq(bad, 0,
+                 "%d daemon log(s) hold a sanitizer report (printed "
+                 "above)",
+                 bad);
 }
 
 TestSuite(sessions, .fini = teardown, .timeout = 600);
@@ -87,9 +89,8 @@ static void up(int n, unsigned flags)
     o.nthreads = 1;
     o.flags = flags;
     cr_assert_eq(lt_cluster_start(&C, &o), 0, "%s", locus_last_error());
-    cl = connect_to(C.file, flags & LOCUS_CLUSTER_NO_SHM
-                                ? LOCUS_CONNECT_NO_SHM
-                                : 0);
+    cl = connect_to(C.file,
+                    flags & LOCUS_CLUSTER_NO_SHM ? LOCUS_CONNECT_NO_SHM : 0);
     cr_assert_eq(lt_wait_workers(cl, (size_t)n, T_MS), 0);
 }
 
@@ -215,9 +216,10 @@ static int sched_drops(struct drops *d)
     int ok = 0;
     for (char *p = s; p && (p = strstr(p, "dropped so far: "));) {
         p += 16;
-        ok = sscanf(p, "%llu bad headers, %llu without a session, %llu bad "
-                    "MACs, %llu duplicates, %llu out of window", &d->hdr,
-                    &d->nosess, &d->mac, &d->dup, &d->win) == 5;
+        ok = sscanf(p,
+                    "%llu bad headers, %llu without a session, %llu bad "
+                    "MACs, %llu duplicates, %llu out of window",
+                    &d->hdr, &d->nosess, &d->mac, &d->dup, &d->win) == 5;
     }
     free(s);
     return ok;
@@ -606,8 +608,10 @@ Test(sessions, malformed_messages_do_not_take_the_scheduler_down)
     locus_worker_info w[4];
     size_t nw = 0;
     OK(locus_workers(cl, w, 4, &nw));
-    cr_assert_eq(nw, 2, "%zu workers after the attack (fake ones must be "
-                 "gone, real ones kept)", nw);
+    cr_assert_eq(nw, 2,
+                 "%zu workers after the attack (fake ones must be "
+                 "gone, real ones kept)",
+                 nw);
     cr_assert_eq(reduce_job(cl, 500, 0), want_sum(500));
     locus_client *c2 = connect_to(C.file, 0);
     cr_assert_eq(reduce_job(c2, 300, 1), want_sum(300));
@@ -721,18 +725,21 @@ Test(sessions, last_messages_before_goodbye_are_processed)
             locus_release(fs[i]);
         double t0 = now_s();
         OK(locus_disconnect(c));
-        cr_assert_lt(now_s() - t0, 5.0, "disconnect took %.1f s",
-                     now_s() - t0);
+        cr_assert_lt(now_s() - t0, 5.0, "disconnect took %.1f s", now_s() - t0);
         expect_held(cl, 0, 2000);
         free(in);
         free(fs);
     }
     char *log = log_of("scheduler.log");
     cr_assert(log);
-    cr_assert_null(strstr(log, "unknown peer"), "records dropped after a "
-                   "goodbye:\n%s", log);
-    cr_assert_null(strstr(log, "no heartbeat"), "a client that said "
-                   "goodbye was declared gone later:\n%s", log);
+    cr_assert_null(strstr(log, "unknown peer"),
+                   "records dropped after a "
+                   "goodbye:\n%s",
+                   log);
+    cr_assert_null(strstr(log, "no heartbeat"),
+                   "a client that said "
+                   "goodbye was declared gone later:\n%s",
+                   log);
     free(log);
     PASS();
 }
@@ -767,15 +774,20 @@ Test(sessions, million_task_map_five_times)
     PASS();
 }
 
-/* ---- churn: one cluster, many client processes ----------------------------- */
+/* ---- churn: one cluster, many client processes -----------------------------
+ */
 
 static pid_t spawn_job(long n, const char *mode, int no_shm, const char *log)
 {
     char ns[32];
     snprintf(ns, sizeof(ns), "%ld", n);
-    char *argv[] = {(char *)lt_helper("helper_client_job"), C.file,
-                    (char *)TASKLIB, ns, (char *)mode,
-                    no_shm ? "no-shm" : "shm", NULL};
+    char *argv[] = {(char *)lt_helper("helper_client_job"),
+                    C.file,
+                    (char *)TASKLIB,
+                    ns,
+                    (char *)mode,
+                    no_shm ? "no-shm" : "shm",
+                    NULL};
     pid_t p = lt_spawn(argv, log);
     cr_assert_gt(p, 0);
     return p;
@@ -797,8 +809,7 @@ static void churn(int total, int lanes, int no_shm_every, struct churn *r)
         while (nrun < lanes && started < total) {
             int no_shm = no_shm_every && started % no_shm_every == 0;
             run[nrun++] = spawn_job(200 + 37 * (started % 7),
-                                    started % 2 ? "tree" : "flat", no_shm,
-                                    log);
+                                    started % 2 ? "tree" : "flat", no_shm, log);
             started++;
         }
         int st = 0;
@@ -838,17 +849,18 @@ Test(sessions, churn_300_client_processes_on_one_cluster)
                  r.done);
     expect_held(cl, 0, 5000);
     long rss0[3] = {rss_kib(sf.pid), rss_kib(w[0].pid), rss_kib(w[1].pid)};
-    int shm0 = shm_files_of(sf.pid) + shm_files_of(w[0].pid) +
-               shm_files_of(w[1].pid);
+    int shm0 =
+        shm_files_of(sf.pid) + shm_files_of(w[0].pid) + shm_files_of(w[1].pid);
     double t0 = now_s();
     memset(&r, 0, sizeof(r));
-    churn(100, 1, 5, &r);  /* one after another, every 5th over tcp */
-    churn(300, 8, 3, &r);  /* then 8 at a time, to 300 */
+    churn(100, 1, 5, &r); /* one after another, every 5th over tcp */
+    churn(300, 8, 3, &r); /* then 8 at a time, to 300 */
     double dt = now_s() - t0;
     char *jl = log_of("jobs.log");
-    cr_assert_eq(r.failed, 0, "%d of %d client jobs failed (first: pid %d); "
-                 "their output:\n%s", r.failed, r.done, (int)r.first_failed,
-                 jl ? jl : "");
+    cr_assert_eq(r.failed, 0,
+                 "%d of %d client jobs failed (first: pid %d); "
+                 "their output:\n%s",
+                 r.failed, r.done, (int)r.first_failed, jl ? jl : "");
     free(jl);
     cr_assert_eq(r.shm_left, 0, "client processes left %d files in /dev/shm",
                  r.shm_left);
@@ -856,18 +868,21 @@ Test(sessions, churn_300_client_processes_on_one_cluster)
     cr_assert_eq(reduce_job(cl, 1000, 1), want_sum(1000));
     expect_held(cl, 0, 5000);
     sleep(2); /* idle: the daemons give freed memory back */
-    int shm1 = shm_files_of(sf.pid) + shm_files_of(w[0].pid) +
-               shm_files_of(w[1].pid);
+    int shm1 =
+        shm_files_of(sf.pid) + shm_files_of(w[0].pid) + shm_files_of(w[1].pid);
     long rss1[3] = {rss_kib(sf.pid), rss_kib(w[0].pid), rss_kib(w[1].pid)};
     cr_log_warn("churn: %d client jobs in %.1f s, 0 failed; RSS KiB "
                 "scheduler %ld -> %ld, workers %ld -> %ld, %ld -> %ld; "
-                "daemon /dev/shm files %d -> %d", r.done, dt, rss0[0],
-                rss1[0], rss0[1], rss1[1], rss0[2], rss1[2], shm0, shm1);
+                "daemon /dev/shm files %d -> %d",
+                r.done, dt, rss0[0], rss1[0], rss0[1], rss1[1], rss0[2],
+                rss1[2], shm0, shm1);
     cr_assert_eq(shm1, shm0, "the daemons' /dev/shm files went from %d to %d",
                  shm0, shm1);
     for (int i = 0; i < 3; i++)
-        cr_assert_lt(rss1[i], rss0[i] + 16 * 1024, "process %d grew from "
-                     "%ld to %ld KiB over the churn", i, rss0[i], rss1[i]);
+        cr_assert_lt(rss1[i], rss0[i] + 16 * 1024,
+                     "process %d grew from "
+                     "%ld to %ld KiB over the churn",
+                     i, rss0[i], rss1[i]);
     PASS();
 }
 
@@ -911,8 +926,7 @@ Test(sessions, thirty_two_clients_at_once_on_shm)
         pthread_t th[32];
         int64_t res[32];
         for (int i = 0; i < 32; i++)
-            cr_assert_eq(pthread_create(&th[i], NULL, one_client, &res[i]),
-                         0);
+            cr_assert_eq(pthread_create(&th[i], NULL, one_client, &res[i]), 0);
         for (int i = 0; i < 32; i++)
             pthread_join(th[i], NULL);
         for (int i = 0; i < 32; i++)
@@ -992,8 +1006,10 @@ Test(sessions, hello_from_a_silent_address_does_not_stall_the_scheduler)
         if (dt > worst)
             worst = dt;
     }
-    cr_assert_lt(worst, 0.5, "a task round trip took %.2f s after two "
+    cr_assert_lt(worst, 0.5,
+                 "a task round trip took %.2f s after two "
                  "HELLOs from an address that never answers: the scheduler "
-                 "blocks sending to it", worst);
+                 "blocks sending to it",
+                 worst);
     PASS();
 }

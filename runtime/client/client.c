@@ -18,6 +18,7 @@
 
 #include "arena/arena.h"
 #include "base/base.h"
+#include "base/iface.h"
 #include "base/map.h"
 #include "locus/client.h"
 #include "net/join.h"
@@ -337,97 +338,69 @@ static void send_gets(locus_client *c, struct locus_future *list);
 
 static void on_data(locus_client *c, int ep, wire_rd *r)
 {
-    uint64_t req = wire_get_u64(r);
-    int status = wire_get_i32(r);
-    uint64_t nbytes = wire_get_u64(r);
-    uint8_t mode = wire_get_u8(r);
-    struct locus_future *f = wire_rd_ok(r) ? lc_map_get(&c->gets, req) : NULL;
+    rec_data d;
+    int bad = rec_get_data(r, &d) != 0;
+    struct locus_future *f = lc_map_del(&c->gets, d.req);
     if (!f)
         return;
-    if (status || mode > DATA_SHM) {
-        size_t n;
-        const char *m = wire_get_bytes(r, &n);
+    if (bad || d.status) {
         char msg[512];
         snprintf(msg, sizeof(msg), "fetching the value from worker %d: %.*s",
-                 f->worker, m ? (int)n : 0, m ? m : "");
-        lc_map_del(&c->gets, req);
-        fetch_done(c, f, status ? status : LOCUS_EPROTO, msg);
+                 f->worker, bad ? 9 : (int)d.nbytes_inline,
+                 bad ? "malformed" : d.bytes ? (const char *)d.bytes : "");
+        fetch_done(c, f, bad ? LOCUS_EPROTO : d.status, msg);
         return;
     }
-    void *buf = malloc(nbytes ? nbytes : 1);
+    void *buf = malloc(d.nbytes ? d.nbytes : 1);
     if (!buf) {
-        lc_map_del(&c->gets, req);
         fetch_done(c, f, LOCUS_ENOMEM, "out of memory for the value");
         return;
     }
-    if (mode == DATA_SHM) {
+    if (d.mode == DATA_SHM) {
         /* same host: copy straight out of the worker's segment */
-        char name[ARENA_NAME_MAX];
-        wire_get_str(r, name, sizeof(name));
-        uint64_t seg_len = wire_get_u64(r);
-        uint64_t off = wire_get_u64(r);
-        uint8_t dedicated = wire_get_u8(r);
         arena_map *m = NULL;
         const void *base;
-        lc_map_del(&c->gets, req);
-        if (!wire_rd_ok(r) || off > seg_len || nbytes > seg_len - off ||
-            arena_map_open(name, seg_len, dedicated, &m, &base) != 0) {
+        if (arena_map_open(d.segment, d.seg_len, d.dedicated, &m, &base) !=
+            0) {
             free(buf);
             cpeer *w = cpeer_get(c, f->worker);
-            if (w && wire_rd_ok(r)) { /* not mappable here: ask for RMA */
+            if (w) { /* not mappable here: ask for RMA */
                 w->no_map = 1;
                 f->fetch_next = NULL;
                 send_gets(c, f);
                 return;
             }
-            fetch_done(c, f, LOCUS_EPROTO, "bad shared-memory descriptor");
+            fetch_done(c, f, LOCUS_ELOST, "the worker holding the value is "
+                       "gone");
             return;
         }
-        memcpy(buf, (const uint8_t *)base + off, nbytes);
+        memcpy(buf, (const uint8_t *)base + d.offset, d.nbytes);
         arena_map_release(m);
-        pthread_mutex_lock(&c->mu);
-        f->data = buf;
-        f->len = nbytes;
-        pthread_mutex_unlock(&c->mu);
-        fetch_done(c, f, 0, NULL);
-        return;
-    }
-    if (mode == DATA_INLINE) {
-        size_t n;
-        const void *p = wire_get_bytes(r, &n);
-        lc_map_del(&c->gets, req);
-        if (!p || n != nbytes) {
-            free(buf);
-            fetch_done(c, f, LOCUS_EPROTO, "malformed DATA record");
-            return;
-        }
-        memcpy(buf, p, n);
-        pthread_mutex_lock(&c->mu);
-        f->data = buf;
-        f->len = n;
-        pthread_mutex_unlock(&c->mu);
-        fetch_done(c, f, 0, NULL);
-        return;
-    }
-    xport_rkey rk;
-    rk.addr = wire_get_u64(r);
-    rk.key = wire_get_u64(r);
-    rk.len = wire_get_u64(r);
-    cpeer *w = cpeer_get(c, f->worker);
-    if (!wire_rd_ok(r) || !w || w->route.ep != ep) {
-        free(buf);
-        lc_map_del(&c->gets, req);
-        fetch_done(c, f, LOCUS_EPROTO, "bad RMA descriptor");
-        return;
+    } else if (d.mode == DATA_INLINE) {
+        if (d.nbytes)
+            memcpy(buf, d.bytes, d.nbytes);
     }
     pthread_mutex_lock(&c->mu);
     f->data = buf;
-    f->len = nbytes;
+    f->len = d.nbytes;
     pthread_mutex_unlock(&c->mu);
-    int rc = xport_read(c->net.ep[ep], w->route.addr, buf, nbytes, NULL, &rk,
-                        0, (void *)(uintptr_t)req);
+    if (d.mode != DATA_RMA) {
+        fetch_done(c, f, 0, NULL);
+        return;
+    }
+    cpeer *w = cpeer_get(c, f->worker);
+    if (!w || w->route.ep != ep) {
+        fetch_done(c, f, LOCUS_EPROTO, "bad RMA descriptor");
+        return;
+    }
+    if (lc_map_put(&c->gets, d.req, f) != 0) {
+        fetch_done(c, f, LOCUS_ENOMEM, "out of memory");
+        return;
+    }
+    int rc = xport_read(c->net.ep[ep], w->route.addr, buf, d.nbytes, NULL,
+                        &d.rk, 0, (void *)(uintptr_t)d.req);
     if (rc) {
-        lc_map_del(&c->gets, req);
+        lc_map_del(&c->gets, d.req);
         fetch_done(c, f, rc, locus_last_error());
     }
 }
@@ -447,49 +420,38 @@ static void on_read_event(locus_client *c, xport_event *ev)
 /* A worker fetches a big argument of ours. */
 static void on_get(locus_client *c, cpeer *w, wire_rd *r)
 {
-    uint64_t req = wire_get_u64(r);
-    uint64_t key = wire_get_u64(r);
-    uint8_t may_map = wire_get_u8(r);
-    if (!wire_rd_ok(r))
+    uint64_t req, key;
+    int may_map;
+    if (rec_get_get(r, &req, &key, &may_map) != 0)
         return;
     wire_wr *o = lnet_out(&c->net, w->sess);
-    wire_rec_begin(o, REC_DATA);
-    wire_put_u64(o, req);
+    rec_data d;
+    memset(&d, 0, sizeof(d));
+    d.req = req;
     pthread_mutex_lock(&c->mu);
     put_obj *p = lc_map_get(&c->puts, key);
     arena_loc loc;
-    xport_rkey rk;
     int rc = 0;
     if (!p) {
-        wire_put_i32(o, LOCUS_ENOENT);
-        wire_put_u64(o, 0);
-        wire_put_u8(o, DATA_INLINE);
-        wire_put_str(o, "the client no longer holds that argument (its "
-                        "future was released)");
+        rec_put_data_error(o, req, LOCUS_ENOENT, "the client no longer holds "
+                           "that argument (its future was released)");
     } else if (may_map && arena_locate(c->arena, p->data, &loc) == 0) {
-        wire_put_i32(o, 0);
-        wire_put_u64(o, p->len);
-        wire_put_u8(o, DATA_SHM);
-        wire_put_str(o, loc.name);
-        wire_put_u64(o, loc.seg_len);
-        wire_put_u64(o, loc.offset);
-        wire_put_u8(o, (uint8_t)loc.dedicated);
+        d.nbytes = p->len;
+        d.mode = DATA_SHM;
+        snprintf(d.segment, sizeof(d.segment), "%s", loc.name);
+        d.seg_len = loc.seg_len;
+        d.offset = loc.offset;
+        d.dedicated = (uint8_t)loc.dedicated;
+        rec_put_data(o, &d);
     } else if ((rc = arena_rkey(c->arena, w->route.ep, c->net.ep[w->route.ep],
-                                p->data, p->len, &rk)) == 0) {
-        wire_put_i32(o, 0);
-        wire_put_u64(o, p->len);
-        wire_put_u8(o, DATA_RMA);
-        wire_put_u64(o, rk.addr);
-        wire_put_u64(o, rk.key);
-        wire_put_u64(o, rk.len);
+                                p->data, p->len, &d.rk)) == 0) {
+        d.nbytes = p->len;
+        d.mode = DATA_RMA;
+        rec_put_data(o, &d);
     } else {
-        wire_put_i32(o, rc);
-        wire_put_u64(o, 0);
-        wire_put_u8(o, DATA_INLINE);
-        wire_put_str(o, locus_last_error());
+        rec_put_data_error(o, req, rc, locus_last_error());
     }
     pthread_mutex_unlock(&c->mu);
-    wire_rec_end(o);
 }
 
 static void close_locked(locus_client *c, const char *why)
@@ -806,9 +768,33 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     c->heartbeat_ms = 500;
     LC_CHECK_RC(auth_init(), fail, rc);
     LC_CHECK_RC(schedfile_read(target, &c->sf), fail, rc);
+    {
+        /* a file of another job, or one whose scheduler is gone, is
+           refused at once rather than after a timeout */
+        char job[128];
+        schedfile_job_from_env(job, sizeof(job));
+        LC_CHECK_RC(schedfile_check(&c->sf, target, job), fail, rc);
+    }
+    char bind[LC_IFACE_ADDR_MAX] = "";
+    LC_CHECK_RC(lc_bind_resolve(opts ? opts->bind : NULL, NULL, bind,
+                                sizeof(bind)),
+                fail, rc);
+    if (!bind[0]) {
+        /* by default, the address from which the scheduler is reachable:
+           loopback for a scheduler on loopback, the right interface for
+           one on another host */
+        char hp[64], *colon;
+        snprintf(hp, sizeof(hp), "%s", c->sf.net_hostport);
+        if ((colon = strrchr(hp, ':')) != NULL && hp[0] != '[') {
+            *colon = '\0';
+            if (strncmp(hp, "127.", 4) != 0 &&
+                lc_bind_for_peer(hp, bind, sizeof(bind)) != 0)
+                bind[0] = '\0'; /* no route known: the default */
+        }
+    }
     LC_CHECK_RC(lnet_open(&c->net, opts && opts->provider ? opts->provider
                                                           : c->sf.provider,
-                          opts ? opts->bind : NULL, NULL,
+                          bind[0] ? bind : NULL, NULL,
                           opts && (opts->flags & LOCUS_CONNECT_NO_SHM)),
                 fail, rc);
     LC_CHECK_RC(lnet_route_to(&c->net, c->sf.host, c->sf.net_addr,

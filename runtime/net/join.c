@@ -31,7 +31,8 @@ void ljoin_tick(ljoin *j, lnet *n, const schedfile *sf)
 {
     (void)sf;
     uint64_t now = lc_now_ns();
-    if (j->state != LJ_HELLO || (j->hello_ns && now - j->hello_ns < 500000000ull))
+    if (j->state != LJ_HELLO ||
+        (j->hello_ns && now - j->hello_ns < 500000000ull))
         return;
     wire_wr w;
     wire_wr_init(&w);
@@ -55,8 +56,10 @@ int ljoin_on_handshake(ljoin *j, lnet *n, const schedfile *sf, lnet_in *in)
         if (type == REC_REFUSE) {
             char why[256];
             wire_get_str(&r, why, sizeof(why));
-            return lc_seterr(LOCUS_EAUTH, "xport", "refused by the "
-                             "scheduler: %s", wire_rd_ok(&r) ? why : "?");
+            return lc_seterr(LOCUS_EAUTH, "xport",
+                             "refused by the "
+                             "scheduler: %s",
+                             wire_rd_ok(&r) ? why : "?");
         }
         if (type != REC_CHALLENGE || j->state != LJ_HELLO)
             continue; /* a late duplicate */
@@ -67,21 +70,24 @@ int ljoin_on_handshake(ljoin *j, lnet *n, const schedfile *sf, lnet_in *in)
         auth_mac(sf->key, "locus-sched", j->hello.nonce, AUTH_NONCE_LEN,
                  sf->job_id, strlen(sf->job_id), want);
         if (!auth_equal(c.mac, want))
-            return lc_seterr(LOCUS_EAUTH, "xport", "the scheduler could not "
+            return lc_seterr(LOCUS_EAUTH, "xport",
+                             "the scheduler could not "
                              "prove it has the cluster key");
         if (c.id == LNET_SCHED_ID || c.id >= (1u << 24))
-            return lc_seterr(LOCUS_EAUTH, "xport", "the scheduler gave us "
-                             "the invalid id %u", c.id);
+            return lc_seterr(LOCUS_EAUTH, "xport",
+                             "the scheduler gave us "
+                             "the invalid id %u",
+                             c.id);
         uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
         lnet_keys_sched(sf->key, j->hello.nonce, c.snonce, 0, ktx, krx);
         n->self = c.id;
         j->id = c.id;
-        j->sess = lnet_sess_open(n, LNET_SCHED_ID, j->sid, ktx, krx,
-                                 j->route);
+        j->sess = lnet_sess_open(n, LNET_SCHED_ID, j->sid, ktx, krx, j->route);
         sodium_memzero(ktx, sizeof(ktx));
         sodium_memzero(krx, sizeof(krx));
         if (!j->sess)
-            return lc_seterr(LOCUS_ENOMEM, "xport", "no memory for the "
+            return lc_seterr(LOCUS_ENOMEM, "xport",
+                             "no memory for the "
                              "scheduler session");
         auth_mac(sf->key, "locus-peer", c.snonce, AUTH_NONCE_LEN,
                  j->hello.nonce, AUTH_NONCE_LEN, mac);

@@ -66,13 +66,13 @@ static int open_bell(lnet *n)
     struct sockaddr_un sa;
     socklen_t len = bell_addr(n->bell, &sa);
     if (bind(n->wake_fd, (struct sockaddr *)&sa, len) != 0)
-        return lc_seterr(LOCUS_ESYS, "xport", "doorbell bind %s: %s",
-                         n->bell, strerror(errno));
+        return lc_seterr(LOCUS_ESYS, "xport", "doorbell bind %s: %s", n->bell,
+                         strerror(errno));
     return 0;
 }
 
-int lnet_open(lnet *n, const char *provider, const char *bind,
-              const char *port, int no_shm)
+int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
+              int no_shm)
 {
     int rc = 0;
     memset(n, 0, sizeof(*n));
@@ -104,8 +104,10 @@ int lnet_open(lnet *n, const char *provider, const char *bind,
                 xport_set_doorbell(n->ep[LNET_SHM], 1);
         } else {
             /* shm is an optimisation: run on the net provider alone */
-            lc_log(LC_LOG_WARN, "xport", "no shm endpoint (%s); peers on "
-                   "this host use the net provider", locus_last_error());
+            lc_log(LC_LOG_WARN, "xport",
+                   "no shm endpoint (%s); peers on "
+                   "this host use the net provider",
+                   locus_last_error());
             xport_close(n->ep[LNET_SHM]);
             n->ep[LNET_SHM] = NULL;
             n->name[LNET_SHM][0] = '\0';
@@ -150,8 +152,10 @@ void lnet_close(lnet *n)
 static int avref_add(lnet *n, int ep, xport_addr a)
 {
     if (a >= (1u << 24))
-        return lc_seterr(LOCUS_EINVAL, "xport", "address handle %llu out of "
-                         "range", (unsigned long long)a);
+        return lc_seterr(LOCUS_EINVAL, "xport",
+                         "address handle %llu out of "
+                         "range",
+                         (unsigned long long)a);
     if (a >= n->navref[ep]) {
         size_t cap = n->navref[ep] ? n->navref[ep] : 64;
         while (cap <= a)
@@ -227,8 +231,10 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
             out->ep = LNET_SHM;
             return 0;
         }
-        lc_log(LC_LOG_WARN, "xport", "shm route to %s failed (%s); using "
-               "the net provider", host, locus_last_error());
+        lc_log(LC_LOG_WARN, "xport",
+               "shm route to %s failed (%s); using "
+               "the net provider",
+               host, locus_last_error());
     }
     int rc = lnet_insert(n, LNET_NET, net_addr, &out->addr);
     if (rc == 0)
@@ -262,8 +268,7 @@ static int xmit(lnet *n, lnet_route r, const void *msg, size_t len,
        a peer also needs the receiver's progress to connect */
     if (bell && !bell->contacted)
         ring(n, bell);
-    int rc = xport_send(n->ep[r.ep], r.addr, WIRE_TAG_CTRL, msg, len,
-                        deadline);
+    int rc = xport_send(n->ep[r.ep], r.addr, WIRE_TAG_CTRL, msg, len, deadline);
     if (bell) {
         ring(n, bell);
         bell->contacted |= rc == 0;
@@ -273,7 +278,8 @@ static int xmit(lnet *n, lnet_route r, const void *msg, size_t len,
     return rc;
 }
 
-/* ---- headers ---------------------------------------------------------------- */
+/* ---- headers ----------------------------------------------------------------
+ */
 
 static void put_hdr(uint8_t *m, uint8_t kind, uint32_t len, uint32_t src,
                     uint32_t dst, uint64_t sid, uint64_t seq, uint64_t ack)
@@ -294,24 +300,30 @@ static void put_hdr(uint8_t *m, uint8_t kind, uint32_t len, uint32_t src,
 static int get_hdr(const uint8_t *m, size_t len, lnet_hdr *h)
 {
     if (len < WIRE_HDR_LEN)
-        return lc_seterr(LOCUS_EPROTO, "wire", "message of %zu bytes is "
-                         "shorter than a header", len);
+        return lc_seterr(LOCUS_EPROTO, "wire",
+                         "message of %zu bytes is "
+                         "shorter than a header",
+                         len);
     if (wire_le_get(m, 4) != WIRE_MAGIC)
         return lc_seterr(LOCUS_EPROTO, "wire", "bad magic 0x%08llx",
                          (unsigned long long)wire_le_get(m, 4));
     if (m[4] != WIRE_VERSION)
-        return lc_seterr(LOCUS_EPROTO, "wire", "protocol version %u, "
-                         "expected %u (mixed locus versions?)", m[4],
-                         WIRE_VERSION);
+        return lc_seterr(LOCUS_EPROTO, "wire",
+                         "protocol version %u, "
+                         "expected %u (mixed locus versions?)",
+                         m[4], WIRE_VERSION);
     if (wire_le_get(m + 8, 4) != len)
-        return lc_seterr(LOCUS_EPROTO, "wire", "header says %u bytes, "
-                         "message has %zu", (unsigned)wire_le_get(m + 8, 4),
-                         len);
+        return lc_seterr(LOCUS_EPROTO, "wire",
+                         "header says %u bytes, "
+                         "message has %zu",
+                         (unsigned)wire_le_get(m + 8, 4), len);
     h->kind = m[5];
     if (h->kind < MSG_DATA || h->kind > MSG_HANDSHAKE ||
         (h->kind != MSG_HANDSHAKE && len < WIRE_HDR_LEN + WIRE_MAC_LEN))
-        return lc_seterr(LOCUS_EPROTO, "wire", "bad message kind %u or "
-                         "length %zu", h->kind, len);
+        return lc_seterr(LOCUS_EPROTO, "wire",
+                         "bad message kind %u or "
+                         "length %zu",
+                         h->kind, len);
     h->src = (uint32_t)wire_le_get(m + 12, 4);
     h->dst = (uint32_t)wire_le_get(m + 16, 4);
     h->window = (uint32_t)wire_le_get(m + 20, 4);
@@ -321,7 +333,8 @@ static int get_hdr(const uint8_t *m, size_t len, lnet_hdr *h)
     return 0;
 }
 
-/* ---- keys ---------------------------------------------------------------------- */
+/* ---- keys
+ * ---------------------------------------------------------------------- */
 
 void lnet_keys_sched(const uint8_t cluster[AUTH_KEY_LEN],
                      const uint8_t pnonce[AUTH_NONCE_LEN],
@@ -367,7 +380,8 @@ void lnet_keys_pair(const uint8_t cluster[AUTH_KEY_LEN], uint32_t self,
     *pair_sid = wire_le_get(h, 8);
 }
 
-/* ---- sessions --------------------------------------------------------------------- */
+/* ---- sessions
+ * --------------------------------------------------------------------- */
 
 static void mark_dirty(lnet *n, lsess *s)
 {
@@ -476,7 +490,8 @@ wire_wr *lnet_out(lnet *n, lsess *s)
     return &s->out;
 }
 
-/* ---- sending -------------------------------------------------------------------- */
+/* ---- sending
+ * -------------------------------------------------------------------- */
 
 static size_t seal(lnet *n, lsess *s, uint8_t kind, uint64_t seq,
                    const uint8_t *recs, size_t rlen, uint8_t *m)
@@ -486,13 +501,12 @@ static size_t seal(lnet *n, lsess *s, uint8_t kind, uint64_t seq,
             s->rx_next - 1);
     if (rlen)
         memcpy(m + WIRE_HDR_LEN, recs, rlen);
-    auth_seal(s->ktx, kind, seq, m, len - WIRE_MAC_LEN,
-              m + len - WIRE_MAC_LEN);
+    auth_seal(s->ktx, kind, seq, m, len - WIRE_MAC_LEN, m + len - WIRE_MAC_LEN);
     return len;
 }
 
-int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w,
-              uint8_t *msg, size_t max)
+int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w, uint8_t *msg,
+              size_t max)
 {
     if (WIRE_HDR_LEN + w->len + WIRE_MAC_LEN > max)
         return lc_seterr(LOCUS_EMSGSIZE, "xport", "records too long");
@@ -540,7 +554,8 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
         size_t rlen = wire_take(&s->out, &off, room);
         if (rlen == 0) {
             uint32_t big = (uint32_t)wire_le_get(s->out.buf + off + 2, 4);
-            lc_log(LC_LOG_ERROR, "xport", "%s record of %u bytes to peer %u "
+            lc_log(LC_LOG_ERROR, "xport",
+                   "%s record of %u bytes to peer %u "
                    "exceeds the message size %zu; dropped",
                    wire_rec_name((int)wire_le_get(s->out.buf + off, 2)),
                    big + WIRE_REC_HDR_LEN, s->peer, n->msg_size);
@@ -572,8 +587,7 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
         wire_wr_reset(&s->out);
         s->out_head = 0;
     } else if (s->out_head > (1u << 20) && s->out_head > s->out.len / 2) {
-        memmove(s->out.buf, s->out.buf + s->out_head,
-                s->out.len - s->out_head);
+        memmove(s->out.buf, s->out.buf + s->out_head, s->out.len - s->out_head);
         s->out.len -= s->out_head;
         s->out_head = 0;
     }
@@ -605,9 +619,10 @@ static void timers(lnet *n, uint64_t now)
             now - s->oldest_ns > (uint64_t)n->dead_ms * 1000000ull) {
             s->state = LS_BROKEN;
             n->nbroken++;
-            lc_log(LC_LOG_INFO, "xport", "peer %u: message %llu not "
-                   "acknowledged for %d ms: session broken", s->peer,
-                   (unsigned long long)s->q_head->seq, n->dead_ms);
+            lc_log(LC_LOG_INFO, "xport",
+                   "peer %u: message %llu not "
+                   "acknowledged for %d ms: session broken",
+                   s->peer, (unsigned long long)s->q_head->seq, n->dead_ms);
             continue;
         }
         if (s->q_head->tx_ns && now - s->q_head->tx_ns > s->rto_ns) {
@@ -617,8 +632,7 @@ static void timers(lnet *n, uint64_t now)
                     s->resent++;
                     n->st.resent++;
                 }
-            s->rto_ns = s->rto_ns * 2 > RTO_MAX_NS ? RTO_MAX_NS
-                                                   : s->rto_ns * 2;
+            s->rto_ns = s->rto_ns * 2 > RTO_MAX_NS ? RTO_MAX_NS : s->rto_ns * 2;
             mark_dirty(n, s);
         }
     }
@@ -674,7 +688,8 @@ int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len)
     return xmit(n, r, msg, len, lc_deadline_ms(2000));
 }
 
-/* ---- receiving -------------------------------------------------------------------- */
+/* ---- receiving
+ * -------------------------------------------------------------------- */
 
 static void on_ack(lsess *s, uint64_t ack)
 {
@@ -752,8 +767,7 @@ static void bad(lsess *s, const char *what, uint32_t src)
 }
 
 /* One received message: 1 when in became an input to hand out. */
-static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in,
-                   uint64_t now)
+static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in, uint64_t now)
 {
     lnet_hdr h;
     n->st.msgs_in++;
@@ -775,9 +789,10 @@ static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in,
     lsess *s = lnet_sess_get(n, h.src);
     if (!s || s->sid != h.sid || h.dst != n->self) {
         n->st.no_session++;
-        lc_log(LC_LOG_DEBUG, "xport", "message from peer %u for session "
-               "%016llx dropped: no such session here", h.src,
-               (unsigned long long)h.sid);
+        lc_log(LC_LOG_DEBUG, "xport",
+               "message from peer %u for session "
+               "%016llx dropped: no such session here",
+               h.src, (unsigned long long)h.sid);
         return 0;
     }
     const uint8_t *m = ev->data;
@@ -924,7 +939,8 @@ void lnet_done(lnet *n, lnet_in *in)
     in->kind = 0;
 }
 
-/* ---- waiting ------------------------------------------------------------------------- */
+/* ---- waiting
+ * ------------------------------------------------------------------------- */
 
 int lnet_wait(lnet *n, int spin_us, int timeout_ms)
 {
@@ -967,7 +983,7 @@ void lnet_wake(lnet *n)
     struct sockaddr_un sa;
     socklen_t len = bell_addr(n->bell, &sa);
     char b = 1;
-    ssize_t s = sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa,
-                       len);
+    ssize_t s =
+        sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa, len);
     (void)s;
 }

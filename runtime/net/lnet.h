@@ -20,8 +20,9 @@
  * sender keeps each message until it is acknowledged and sends it again
  * after a timeout.  Flow control: at most LNET_WINDOW messages are
  * unacknowledged per session, and at most LNET_WINDOW_BYTES; records
- * beyond that wait in the session's outbox.  A session whose oldest message stays unacknowledged for
- * dead_ms is reported broken (lnet_in kind LNET_IN_BROKEN).
+ * beyond that wait in the session's outbox.  A session whose oldest message
+ * stays unacknowledged for dead_ms is reported broken (lnet_in kind
+ * LNET_IN_BROKEN).
  *
  * The transport address of a session is only where its messages go.
  *
@@ -45,7 +46,7 @@
 #define LNET_SCHED_ID 0u
 
 typedef struct lnet_route {
-    int ep;          /* LNET_NET or LNET_SHM; -1: no route */
+    int ep; /* LNET_NET or LNET_SHM; -1: no route */
     xport_addr addr;
 } lnet_route;
 
@@ -61,21 +62,21 @@ typedef struct lsess {
     uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
     void *user; /* the owner's per-peer data */
     /* sending */
-    wire_wr out;         /* records not yet in a message, from out_head */
+    wire_wr out; /* records not yet in a message, from out_head */
     size_t out_head;
-    int dirty;           /* in the lnet's dirty list */
-    uint64_t tx_next;    /* next sequence number (from 1) */
-    uint64_t tx_acked;   /* every message up to this one was received */
-    uint64_t ack_nonce;  /* ACK messages' own counter (MAC nonce) */
+    int dirty;          /* in the lnet's dirty list */
+    uint64_t tx_next;   /* next sequence number (from 1) */
+    uint64_t tx_acked;  /* every message up to this one was received */
+    uint64_t ack_nonce; /* ACK messages' own counter (MAC nonce) */
     struct lnet_msg *q_head, *q_tail; /* unacknowledged, by seq */
     uint32_t nq;
     size_t q_bytes;
     uint64_t rto_ns;
     uint64_t oldest_ns; /* when the oldest unacknowledged was first sent */
     /* receiving */
-    uint64_t rx_next;    /* next sequence number expected */
-    uint64_t ack_sent;   /* last acknowledgement sent (rx_next - 1) */
-    uint64_t ack_due;    /* lc_now_ns() when an ACK must go; 0: none */
+    uint64_t rx_next;  /* next sequence number expected */
+    uint64_t ack_sent; /* last acknowledgement sent (rx_next - 1) */
+    uint64_t ack_due;  /* lc_now_ns() when an ACK must go; 0: none */
     struct lnet_early *early[LNET_WINDOW]; /* arrived ahead, by seq */
     uint32_t nready; /* its copies in the lnet's ready queue */
     int broken_told;
@@ -111,10 +112,10 @@ typedef struct lnet_in {
 /* Counters of what was dropped, for logs and metrics. */
 typedef struct lnet_stats {
     uint64_t msgs_in, msgs_out, resent;
-    uint64_t bad_header;   /* not a locus message */
-    uint64_t no_session;   /* unknown peer or session id */
-    uint64_t bad_mac;      /* forged or corrupted */
-    uint64_t duplicates;   /* replays and retransmissions already seen */
+    uint64_t bad_header; /* not a locus message */
+    uint64_t no_session; /* unknown peer or session id */
+    uint64_t bad_mac;    /* forged or corrupted */
+    uint64_t duplicates; /* replays and retransmissions already seen */
     uint64_t out_of_window;
 } lnet_stats;
 
@@ -129,9 +130,9 @@ typedef struct lnet {
     size_t navref[2];
     size_t msg_size; /* smallest of the endpoints' */
     uint8_t *msgbuf;
-    uint32_t self;   /* our peer id (LNET_SCHED_ID for the scheduler) */
-    int dead_ms;     /* unacknowledged this long: broken (default 10 s) */
-    lsess **sess;    /* by remote peer id */
+    uint32_t self; /* our peer id (LNET_SCHED_ID for the scheduler) */
+    int dead_ms;   /* unacknowledged this long: broken (default 10 s) */
+    lsess **sess;  /* by remote peer id */
     uint32_t nsess;
     uint32_t *dirty;
     uint32_t ndirty;
@@ -145,8 +146,8 @@ typedef struct lnet {
 /* Open the net endpoint on provider (NULL: $FI_PROVIDER or tcp;ofi_rxm)
  * bound to bind (NULL: 127.0.0.1) and port (NULL: any), and the shm
  * endpoint unless no_shm. */
-int lnet_open(lnet *n, const char *provider, const char *bind,
-              const char *port, int no_shm);
+int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
+              int no_shm);
 void lnet_close(lnet *n);
 
 /* Insert a peer's printable address (with its doorbell, on shm). */
@@ -218,8 +219,8 @@ int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len);
 /* Tests: build a session message exactly as lnet_flush would, without
  * sending it or numbering anything: msg gets header, records and MAC for
  * sequence number seq.  Returns its length or a negative code. */
-int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w,
-              uint8_t *msg, size_t max);
+int lnet_seal(lnet *n, lsess *s, uint64_t seq, const wire_wr *w, uint8_t *msg,
+              size_t max);
 
 /* ---- receiving ----------------------------------------------------------- */
 

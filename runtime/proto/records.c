@@ -135,8 +135,7 @@ void rec_put_data(wire_wr *w, const rec_data *d)
     wire_rec_end(w);
 }
 
-void rec_put_data_error(wire_wr *w, uint64_t req, int status,
-                        const char *msg)
+void rec_put_data_error(wire_wr *w, uint64_t req, int status, const char *msg)
 {
     rec_data d;
     memset(&d, 0, sizeof(d));
@@ -167,8 +166,8 @@ int rec_get_data(wire_rd *r, rec_data *d)
         d->seg_len = wire_get_u64(r);
         d->offset = wire_get_u64(r);
         d->dedicated = wire_get_u8(r);
-        if (wire_rd_ok(r) && (d->offset > d->seg_len ||
-                              d->nbytes > d->seg_len - d->offset))
+        if (wire_rd_ok(r) &&
+            (d->offset > d->seg_len || d->nbytes > d->seg_len - d->offset))
             r->bad = 1;
     } else {
         r->bad = 1;

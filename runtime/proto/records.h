@@ -75,7 +75,6 @@ void rec_put_data(wire_wr *w, const rec_data *d);
 /* Points into the record for bytes: valid while the record is. */
 int rec_get_data(wire_rd *r, rec_data *d);
 /* A DATA record with an error status and its message. */
-void rec_put_data_error(wire_wr *w, uint64_t req, int status,
-                        const char *msg);
+void rec_put_data_error(wire_wr *w, uint64_t req, int status, const char *msg);
 
 #endif

@@ -422,15 +422,11 @@ static void fail_now(worker *w, struct locus_task *t, int status,
 
 static void send_get_req(worker *w, wpeer *h, fetch *f)
 {
-    wire_wr *o = out_to_peer(w, h);
-    wire_rec_begin(o, REC_GET);
-    wire_put_u64(o, f->req);
-    wire_put_u64(o, f->key);
     /* map the holder's segment in place when it is on this host
        ($LOCUS_NO_MAP forces the RMA path, for tests and benchmarks) */
-    wire_put_u8(o, (uint8_t)(!h->no_map && !getenv("LOCUS_NO_MAP") &&
-                             !strcmp(h->host, lc_hostname())));
-    wire_rec_end(o);
+    rec_put_get(out_to_peer(w, h), f->req, f->key,
+                !h->no_map && !getenv("LOCUS_NO_MAP") &&
+                    !strcmp(h->host, lc_hostname()));
 }
 
 static void input_arrived(worker *w, struct locus_task *t);
@@ -664,31 +660,28 @@ static void fetch_done(worker *w, fetch *f, const void *base, size_t len)
 
 static void on_data(worker *w, int ep, wire_rd *r)
 {
-    uint64_t req = wire_get_u64(r);
-    int status = wire_get_i32(r);
-    uint64_t nbytes = wire_get_u64(r);
-    uint8_t mode = wire_get_u8(r);
-    fetch *f = wire_rd_ok(r) ? lc_map_get(&w->fetches, req) : NULL;
+    rec_data d;
+    int bad = rec_get_data(r, &d) != 0;
+    fetch *f = lc_map_get(&w->fetches, d.req);
     if (!f)
         return;
-    if (status != 0) {
-        size_t n;
-        const char *m = wire_get_bytes(r, &n);
+    if (bad) {
+        fetch_failed(w, f, LOCUS_EPROTO, "malformed DATA record");
+        return;
+    }
+    uint64_t nbytes = d.nbytes;
+    int mode = d.mode;
+    if (d.status != 0) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "%.*s", m ? (int)n : 0, m ? m : "");
-        fetch_failed(w, f, status, msg);
+        snprintf(msg, sizeof(msg), "%.*s", (int)d.nbytes_inline,
+                 d.bytes ? (const char *)d.bytes : "");
+        fetch_failed(w, f, d.status, msg);
         return;
     }
     if (mode == DATA_SHM) {
-        char name[ARENA_NAME_MAX];
-        wire_get_str(r, name, sizeof(name));
-        uint64_t seg_len = wire_get_u64(r);
-        uint64_t off = wire_get_u64(r);
-        uint8_t dedicated = wire_get_u8(r);
-        if (!wire_rd_ok(r) || off > seg_len || nbytes > seg_len - off) {
-            fetch_failed(w, f, LOCUS_EPROTO, "bad shared-memory descriptor");
-            return;
-        }
+        const char *name = d.segment;
+        uint64_t seg_len = d.seg_len, off = d.offset;
+        uint8_t dedicated = d.dedicated;
         /* every waiting task holds its own reference to the mapping */
         arena_map *first = NULL;
         for (int k = 0; k < f->nw; k++) {
@@ -725,10 +718,6 @@ static void on_data(worker *w, int ep, wire_rd *r)
         fetch_end(w, f);
         return;
     }
-    if (mode != DATA_INLINE && mode != DATA_RMA) {
-        fetch_failed(w, f, LOCUS_EPROTO, "unknown data mode");
-        return;
-    }
     f->copy = calloc(1, sizeof(replica));
     if (f->copy) {
         f->copy->refs = 1;
@@ -740,29 +729,22 @@ static void on_data(worker *w, int ep, wire_rd *r)
         return;
     }
     if (mode == DATA_INLINE) {
-        size_t n;
-        const void *p = wire_get_bytes(r, &n);
-        if (!p || n != nbytes) {
-            fetch_failed(w, f, LOCUS_EPROTO, "malformed inline data");
-            return;
-        }
-        memcpy(f->copy->data, p, n);
+        size_t n = d.nbytes_inline;
+        if (n)
+            memcpy(f->copy->data, d.bytes, n);
         w->bytes_inline += n;
         fetch_done(w, f, f->copy->data, n);
         return;
     }
-    xport_rkey rk;
-    rk.addr = wire_get_u64(r);
-    rk.key = wire_get_u64(r);
-    rk.len = wire_get_u64(r);
+    xport_rkey rk = d.rk;
     wpeer *h = wpeer_get(w, f->holder);
-    if (!wire_rd_ok(r) || !h || h->route.ep != ep) {
+    if (!h || h->route.ep != ep) {
         fetch_failed(w, f, LOCUS_EPROTO, "bad RMA descriptor");
         return;
     }
     /* the request id rides in the context pointer */
     int rc = xport_read(w->net.ep[ep], h->route.addr, f->copy->data, nbytes,
-                        NULL, &rk, 0, (void *)(uintptr_t)req);
+                        NULL, &rk, 0, (void *)(uintptr_t)d.req);
     if (rc != 0)
         fetch_failed(w, f, rc, locus_last_error());
 }
@@ -781,68 +763,48 @@ static void on_read_event(worker *w, xport_event *ev)
     fetch_done(w, f, f->copy->data, f->copy->len);
 }
 
-static void data_error(wire_wr *out, int rc, const char *msg)
-{
-    wire_put_i32(out, rc);
-    wire_put_u64(out, 0);
-    wire_put_u8(out, DATA_INLINE);
-    wire_put_str(out, msg);
-    wire_rec_end(out);
-}
-
 /* A peer asks for an object this worker holds. */
 static void on_get(worker *w, wpeer *p, wire_rd *r)
 {
-    uint64_t req = wire_get_u64(r);
-    uint64_t key = wire_get_u64(r);
-    uint8_t may_map = wire_get_u8(r);
-    if (!wire_rd_ok(r))
+    uint64_t req, key;
+    int may_map;
+    if (rec_get_get(r, &req, &key, &may_map) != 0)
         return;
     wobj *o = lc_map_get(&w->objs, key);
     wire_wr *out = out_to_peer(w, p);
-    wire_rec_begin(out, REC_DATA);
-    wire_put_u64(out, req);
     if (!o || o->freed) {
         char m[160];
         snprintf(m, sizeof(m), "object %llx is not on worker %d (freed or "
                  "never computed here)", (unsigned long long)key, w->id);
-        data_error(out, LOCUS_ENOENT, m);
+        rec_put_data_error(out, req, LOCUS_ENOENT, m);
         return;
     }
+    rec_data d;
+    memset(&d, 0, sizeof(d));
+    d.req = req;
+    d.nbytes = o->len;
     arena_loc loc;
     if (may_map && arena_locate(w->arena, o->data, &loc) == 0) {
-        wire_put_i32(out, 0);
-        wire_put_u64(out, o->len);
-        wire_put_u8(out, DATA_SHM);
-        wire_put_str(out, loc.name);
-        wire_put_u64(out, loc.seg_len);
-        wire_put_u64(out, loc.offset);
-        wire_put_u8(out, (uint8_t)loc.dedicated);
-        wire_rec_end(out);
-        return;
+        d.mode = DATA_SHM;
+        snprintf(d.segment, sizeof(d.segment), "%s", loc.name);
+        d.seg_len = loc.seg_len;
+        d.offset = loc.offset;
+        d.dedicated = (uint8_t)loc.dedicated;
+    } else if (o->len + 64 <= w->net.msg_size / 2) {
+        d.mode = DATA_INLINE;
+        d.bytes = o->data;
+        d.nbytes_inline = o->len;
+    } else {
+        int ep = p->route.ep;
+        int rc = arena_rkey(w->arena, ep, w->net.ep[ep], o->data, o->len,
+                            &d.rk);
+        if (rc != 0) {
+            rec_put_data_error(out, req, rc, locus_last_error());
+            return;
+        }
+        d.mode = DATA_RMA;
     }
-    if (o->len + 64 <= w->net.msg_size / 2) {
-        wire_put_i32(out, 0);
-        wire_put_u64(out, o->len);
-        wire_put_u8(out, DATA_INLINE);
-        wire_put_bytes(out, o->data, o->len);
-        wire_rec_end(out);
-        return;
-    }
-    int ep = p->route.ep;
-    xport_rkey rk;
-    int rc = arena_rkey(w->arena, ep, w->net.ep[ep], o->data, o->len, &rk);
-    if (rc != 0) {
-        data_error(out, rc, locus_last_error());
-        return;
-    }
-    wire_put_i32(out, 0);
-    wire_put_u64(out, o->len);
-    wire_put_u8(out, DATA_RMA);
-    wire_put_u64(out, rk.addr);
-    wire_put_u64(out, rk.key);
-    wire_put_u64(out, rk.len);
-    wire_rec_end(out);
+    rec_put_data(out, &d);
 }
 
 static void obj_free(worker *w, wobj *o)

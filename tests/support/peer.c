@@ -7,16 +7,15 @@
 #include "base/base.h"
 #include "proto/auth.h"
 
-int lt_peer_open(lt_peer *p, const char *file, const char *provider,
-                 int no_shm)
+int lt_peer_open(lt_peer *p, const char *file, const char *provider, int no_shm)
 {
     memset(p, 0, sizeof(*p));
     int rc = auth_init();
     if (!rc)
         rc = schedfile_read(file, &p->sf);
     if (!rc)
-        rc = lnet_open(&p->n, provider ? provider : p->sf.provider, NULL,
-                       NULL, no_shm);
+        rc = lnet_open(&p->n, provider ? provider : p->sf.provider, NULL, NULL,
+                       no_shm);
     if (rc)
         return rc;
     p->open = 1;
@@ -99,8 +98,10 @@ int lt_peer_join(lt_peer *p, int role, int timeout_ms)
     if (p->refused)
         return lc_seterr(LOCUS_EAUTH, "test", "refused: %s", p->why);
     if (p->j.state != LJ_JOINED)
-        return lc_seterr(LOCUS_ETIMEDOUT, "test", "not welcomed within %d "
-                         "ms (state %d)", timeout_ms, p->j.state);
+        return lc_seterr(LOCUS_ETIMEDOUT, "test",
+                         "not welcomed within %d "
+                         "ms (state %d)",
+                         timeout_ms, p->j.state);
     return (int)p->j.id;
 }
 
