@@ -22,6 +22,7 @@ typedef struct schedfile {
     char host[256];
     int pid;
     int64_t started;                 /* unix time */
+    char dashboard[512];             /* dashboard URL (with its token); "" */
 } schedfile;
 
 int schedfile_write(const char *path, const schedfile *sf);
