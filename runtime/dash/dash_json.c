@@ -213,6 +213,7 @@ void dash_json_status(dash *d, dbuf *b)
         tot.submitted += s.fns[i].submitted;
         for (int k = 0; k < DASH_NSTATES; k++)
             tot.n[k] += s.fns[i].n[k];
+        tot.dur_sum_s += s.fns[i].dur_sum_s;
     }
     dbuf_printf(b, "{\"version\":\"%s\",\"now\":%.6f,\"host\":",
                 LOCUS_VERSION_STRING, s.now_s);

@@ -136,7 +136,9 @@
     }
     for (let k = 0; k <= 4; k++) {
       const x = LEFT + k * (W - LEFT - 30) / 4;
-      s.appendChild(svg('text', { x: x, y: H - 4 }, '-' + (windowS * (1 - k / 4)).toFixed(0) + ' s'));
+      const ago = windowS * (1 - k / 4);
+      s.appendChild(svg('text', { x: x, y: H - 4 },
+        ago ? '-' + (ago % 1 ? ago.toFixed(1) : ago) + ' s' : 'now'));
     }
     s.dataset.bars = String(shown.length);
     const legend = document.getElementById('legend');
