@@ -33,8 +33,9 @@ struct dash_opts {
     int token_required;  /* require the token even on a loopback bind (a
                             non-loopback bind always requires it) */
     const char *trace;   /* Chrome trace-event file to write; NULL: none */
-    int idle_timeout_s;  /* HTTP connections idle this long are closed; 0: 10 */
-    int max_connections; /* 0: 128 */
+    int idle_timeout_s;  /* HTTP connections idle this long are closed; 0: 5
+                            (the page polls every second) */
+    int max_connections; /* 0: 256 */
 };
 #define DASH_OPTS_INIT                                                         \
     {                                                                          \

@@ -326,10 +326,9 @@ static struct MHD_Daemon *start(dash *d, struct sockaddr_storage *ss)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    unsigned idle =
-        d->o.idle_timeout_s > 0 ? (unsigned)d->o.idle_timeout_s : 10;
+    unsigned idle = d->o.idle_timeout_s > 0 ? (unsigned)d->o.idle_timeout_s : 5;
     unsigned maxc =
-        d->o.max_connections > 0 ? (unsigned)d->o.max_connections : 128;
+        d->o.max_connections > 0 ? (unsigned)d->o.max_connections : 256;
     /* the server's threads take no signals: they belong to the scheduler's
        thread, which waits for them */
     sigset_t all, old;
