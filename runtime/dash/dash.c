@@ -205,27 +205,21 @@ void dash_counter_add(dash *d, enum dash_counter c, uint64_t n)
 {
     if (!d || (unsigned)c >= DASH_NCOUNTERS)
         return;
-    pthread_mutex_lock(&d->mu);
-    d->counters[c] += n;
-    pthread_mutex_unlock(&d->mu);
+    atomic_fetch_add_explicit(&d->counters[c], n, memory_order_relaxed);
 }
 
 void dash_counter_set(dash *d, enum dash_counter c, uint64_t v)
 {
     if (!d || (unsigned)c >= DASH_NCOUNTERS)
         return;
-    pthread_mutex_lock(&d->mu);
-    d->counters[c] = v;
-    pthread_mutex_unlock(&d->mu);
+    atomic_store_explicit(&d->counters[c], v, memory_order_relaxed);
 }
 
 void dash_gauge_set(dash *d, enum dash_gauge g, int64_t v)
 {
     if (!d || (unsigned)g >= DASH_NGAUGES)
         return;
-    pthread_mutex_lock(&d->mu);
-    d->gauges[g] = v;
-    pthread_mutex_unlock(&d->mu);
+    atomic_store_explicit(&d->gauges[g], v, memory_order_relaxed);
 }
 
 /* ---- reading
@@ -251,8 +245,12 @@ int dash_snapshot(dash *d, dash_snap *s)
     for (int i = 0; i < d->capwk; i++)
         if (d->wk[i].used)
             s->wk[s->nwk++] = d->wk[i];
-    memcpy(s->counters, d->counters, sizeof(s->counters));
-    memcpy(s->gauges, d->gauges, sizeof(s->gauges));
+    for (int i = 0; i < DASH_NCOUNTERS; i++)
+        s->counters[i] =
+            atomic_load_explicit(&d->counters[i], memory_order_relaxed);
+    for (int i = 0; i < DASH_NGAUGES; i++)
+        s->gauges[i] =
+            atomic_load_explicit(&d->gauges[i], memory_order_relaxed);
     memcpy(s->http_requests, d->http_requests, sizeof(s->http_requests));
     s->nrec = d->nrec;
     s->trace_lost = d->trace_lost;

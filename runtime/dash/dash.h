@@ -5,7 +5,8 @@
  *
  * Threads: the dash_* feeding calls are made by the scheduler's one thread
  * and never block on I/O: each takes one mutex for O(1) work with no
- * allocation (a new worker id may grow the worker table once).  The HTTP
+ * allocation (a new worker id may grow the worker table once); counters and
+ * gauges are relaxed atomics, no lock.  The HTTP
  * server (libmicrohttpd, its own threads) and the trace writer (one thread)
  * copy what they need under the same mutex and format it outside it, so a
  * slow or hostile HTTP client never holds up the scheduler.

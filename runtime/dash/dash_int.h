@@ -3,13 +3,15 @@
  * Inside the dashboard: the state behind dash.h, shared by the sink
  * (dash.c), the HTTP server (dash_http.c), the JSON views (dash_json.c), the
  * Prometheus exposition (dash_metrics.c) and the trace writer
- * (dash_trace.c).  Everything in struct dash below `mu` is guarded by it.
+ * (dash_trace.c).  Everything in struct dash below `mu` is guarded by it,
+ * but the counters and gauges (atomics).
  */
 #ifndef LC_DASH_INT_H
 #define LC_DASH_INT_H
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "dash/dash.h"
@@ -71,8 +73,10 @@ struct dash {
     uint64_t nrec; /* records ever appended */
     dash_wk *wk;   /* indexed by worker id */
     int capwk;
-    uint64_t counters[DASH_NCOUNTERS];
-    int64_t gauges[DASH_NGAUGES];
+    /* not under mu: relaxed atomics (one per message is too often for a
+       lock) */
+    _Atomic uint64_t counters[DASH_NCOUNTERS];
+    _Atomic int64_t gauges[DASH_NGAUGES];
     uint64_t http_requests[4]; /* by status class: 2xx, 3xx, 4xx, 5xx */
     uint64_t trace_lost;
 };
