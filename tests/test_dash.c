@@ -762,8 +762,14 @@ Test(dash, task_event_costs_well_under_a_microsecond)
             "reads /api/tasks and /metrics in a loop\n",
             done, prog, busy);
     dash_close(d);
-    /* generous: sanitizer builds are several times slower */
-    cr_assert_lt(done, 2000);
-    cr_assert_lt(prog, 2000);
+    /* generous, for loaded machines; sanitizer builds (-O0, ASan) are some
+       20 times slower */
+#if defined(__SANITIZE_ADDRESS__)
+    double limit = 20000;
+#else
+    double limit = 2000;
+#endif
+    cr_assert_lt(done, limit);
+    cr_assert_lt(prog, limit);
     PASS();
 }
