@@ -138,6 +138,7 @@ void dash_task_event(dash *d, const struct dash_task_ev *e)
         r->bytes_other_host = e->bytes_other_host;
         r->worker = e->worker;
         r->thread = e->thread;
+        r->src_worker = e->src_worker > 0 ? e->src_worker : -1;
         r->status = e->status;
         r->fn = (uint16_t)i;
         d->nrec++;

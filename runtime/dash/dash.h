@@ -97,6 +97,8 @@ struct dash_task_ev {
     uint64_t bytes_stayed;     /* on its own worker: nothing moved */
     uint64_t bytes_same_host;  /* another worker or client on its host */
     uint64_t bytes_other_host; /* another host */
+    int src_worker; /* worker its largest moved input came from; <= 0: none
+                       (the page draws the transfer) */
 };
 void dash_task_event(dash *d, const struct dash_task_ev *e);
 

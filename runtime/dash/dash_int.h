@@ -30,6 +30,7 @@ typedef struct dash_rec {
     uint64_t start_ns, duration_ns;
     uint64_t bytes_stayed, bytes_same_host, bytes_other_host;
     int32_t worker, thread;
+    int32_t src_worker;
     int32_t status;
     uint16_t fn;
 } dash_rec;

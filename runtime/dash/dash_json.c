@@ -94,10 +94,11 @@ void dash_json_tasks(dash *d, dbuf *b, uint64_t since, double seconds,
         dbuf_printf(b,
                     ",\"worker\":%d,\"thread\":%d,\"start\":%.6f,"
                     "\"duration\":%.9f,\"status\":%d,\"bytes_stayed\":%llu,"
-                    "\"bytes_same_host\":%llu,\"bytes_other_host\":%llu}",
+                    "\"bytes_same_host\":%llu,\"bytes_other_host\":%llu,"
+                    "\"src_worker\":%d}",
                     t->worker, t->thread, st, (double)t->duration_ns * 1e-9,
                     t->status, U64(t->bytes_stayed), U64(t->bytes_same_host),
-                    U64(t->bytes_other_host));
+                    U64(t->bytes_other_host), t->src_worker);
         any = 1;
     }
     dbuf_puts(b, "]}\n");

@@ -101,12 +101,13 @@ static void drain(dash *d, struct dash_trace *t)
                     ",\"cat\":\"task\",\"ph\":\"X\",\"pid\":%d,"
                     "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{"
                     "\"status\":%d,\"bytes_stayed\":%llu,"
-                    "\"bytes_same_host\":%llu,\"bytes_other_host\":%llu}}",
+                    "\"bytes_same_host\":%llu,\"bytes_other_host\":%llu,"
+                    "\"src_worker\":%d}}",
                     r->worker, r->thread < 0 ? 0 : r->thread,
                     us(d, r->start_ns), (double)r->duration_ns * 1e-3,
                     r->status, (unsigned long long)r->bytes_stayed,
                     (unsigned long long)r->bytes_same_host,
-                    (unsigned long long)r->bytes_other_host);
+                    (unsigned long long)r->bytes_other_host, r->src_worker);
     }
     t->events += n;
     t->cursor = next;

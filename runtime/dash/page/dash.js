@@ -120,6 +120,19 @@
     });
     const scale = (W - LEFT) / windowS;
     const fns = new Set();
+    // transfers: from the lane of the worker that held the task's largest
+    // moved input to the task's bar (drawn first, under the bars)
+    let transfers = 0;
+    for (const r of shown) {
+      if (!(r.src_worker > 0)) continue;
+      const from = index.get(r.src_worker + ':-1');
+      const to = index.get(r.worker + ':' + r.thread);
+      if (from === undefined || to === undefined) continue;
+      const x = Math.max(LEFT, LEFT + (r.start - t0) * scale);
+      s.appendChild(svg('line', { class: 'transfer', x1: x, x2: x,
+        y1: from * LH + LH / 2, y2: to * LH + LH / 2 }));
+      transfers++;
+    }
     for (const r of shown) {
       const x0 = Math.max(LEFT, LEFT + (r.start - t0) * scale);
       const x1 = Math.max(x0 + 1, LEFT + (r.start + r.duration - t0) * scale);
@@ -141,6 +154,7 @@
         ago ? '-' + (ago % 1 ? ago.toFixed(1) : ago) + ' s' : 'now'));
     }
     s.dataset.bars = String(shown.length);
+    s.dataset.transfers = String(transfers);
     const legend = document.getElementById('legend');
     legend.replaceChildren();
     for (const fn of Array.from(fns).sort()) {
@@ -153,6 +167,7 @@
     }
     document.getElementById('stream-note').textContent =
       shown.length + ' tasks in the last ' + windowS + ' s' +
+      (transfers ? ', ' + transfers + ' fetched an input from another worker (grey lines)' : '') +
       (shown.length >= MAX_BARS ? ' (the newest ' + MAX_BARS + ' drawn)' : '') +
       '; one lane per worker: the scheduler does not know thread indices yet.';
   }
