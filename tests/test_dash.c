@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,149 @@ Test(dash, metrics_pass_promtool_and_match_locus_workers)
     release_all(fs, 200);
     for (int i = 0; i < 4; i++)
         locus_release(bad[i]);
+    PASS();
+}
+
+/* ---- locality
+ * ------------------------------------------------------------------------ */
+
+static locus_future *submit_on(int worker, const char *fn, locus_arg *a,
+                               size_t n)
+{
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.workers = &worker;
+    o.nworkers = 1;
+    locus_future *f;
+    OK(locus_submit(cl, fn, a, n, &o, &f));
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s", locus_last_error());
+    return f;
+}
+
+Test(dash, locality_shows_bytes_that_stayed_and_bytes_that_moved)
+{
+    const char *sargs[] = {"--dashboard", "127.0.0.1:0", NULL};
+    url u = parse_url(start(sargs, 2, 1));
+    locus_worker_info wi[2];
+    size_t nw = 0;
+    OK(locus_workers(cl, wi, 2, &nw));
+    cr_assert_eq(nw, 2);
+    int a = wi[0].id, b = wi[1].id;
+    const int64_t N = 1 << 20;
+    locus_arg mk[2] = {locus_arg_i64(N), locus_arg_i64(7)};
+    locus_future *data = submit_on(a, "make_bytes", mk, 2);
+    locus_arg ck[2] = {locus_arg_future(data), locus_arg_i64(7)};
+    locus_future *here = submit_on(a, "check_bytes", ck, 2);  /* stays */
+    locus_future *there = submit_on(b, "check_bytes", ck, 2); /* moves */
+    nap_ms(1200); /* the workers' counters come with heartbeats */
+
+    char *j = NULL;
+    cr_assert_eq(http_get(&u, "/api/locality", NULL, &j), 200);
+    json_object *o = json_tokener_parse(j), *placed, *moved, *v;
+    cr_assert(o, "not JSON: %s", j);
+    cr_assert(json_object_object_get_ex(o, "placed", &placed));
+    cr_assert(json_object_object_get_ex(placed, "stayed", &v));
+    cr_assert_eq(json_object_get_int64(v), N);
+    cr_assert(json_object_object_get_ex(placed, "same_host", &v));
+    cr_assert_eq(json_object_get_int64(v), N);
+    cr_assert(json_object_object_get_ex(o, "moved", &moved));
+    cr_assert(json_object_object_get_ex(moved, "mapped", &v));
+    int64_t mapped = json_object_get_int64(v);
+    cr_assert(json_object_object_get_ex(moved, "rma", &v));
+    int64_t rma = json_object_get_int64(v);
+    cr_assert(json_object_object_get_ex(moved, "inline", &v));
+    int64_t inl = json_object_get_int64(v);
+    cr_assert_eq(mapped + rma + inl, N, "moved %lld+%lld+%lld, want %lld",
+                 (long long)mapped, (long long)rma, (long long)inl,
+                 (long long)N);
+    json_object_put(o);
+    free(j);
+
+    /* the last task's record names where its input came from */
+    cr_assert_eq(http_get(&u, "/api/tasks?since=2", NULL, &j), 200);
+    o = json_tokener_parse(j);
+    json_object *ts, *t;
+    cr_assert(o && json_object_object_get_ex(o, "tasks", &ts));
+    cr_assert_eq(json_object_array_length(ts), 1, "%s", j);
+    t = json_object_array_get_idx(ts, 0);
+    cr_assert(json_object_object_get_ex(t, "worker", &v));
+    cr_assert_eq(json_object_get_int(v), b);
+    cr_assert(json_object_object_get_ex(t, "src_worker", &v));
+    cr_assert_eq(json_object_get_int(v), a);
+    cr_assert(json_object_object_get_ex(t, "bytes_same_host", &v));
+    cr_assert_eq(json_object_get_int64(v), N);
+    json_object_put(o);
+    free(j);
+    locus_release(here);
+    locus_release(there);
+    locus_release(data);
+    PASS();
+}
+
+/* ---- a worker that dies
+ * ---------------------------------------------------------------- */
+
+Test(dash, progress_stays_right_when_a_worker_dies)
+{
+    const char *sargs[] = {"--dashboard", "127.0.0.1:0",     "--heartbeat-ms",
+                           "100",         "--dead-after-ms", "1500",
+                           NULL};
+    url u = parse_url(start(sargs, 2, 1));
+    locus_worker_info wi[2];
+    size_t nw = 0;
+    OK(locus_workers(cl, wi, 2, &nw));
+    cr_assert_eq(nw, 2);
+    locus_future **fs = map_i64("f_sleep_pid", 20, 20); /* 200 ms each */
+    cr_assert_eq(locus_result(fs[0], TMO, NULL, NULL), 0);
+    kill(wi[0].pid, SIGKILL); /* with a task running: it is retried */
+    cr_assert_eq(locus_wait(fs, 20, 60000), 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(locus_future_status(fs[i]), 0, "task %d: %s", i,
+                     locus_future_error(fs[i]));
+    /* results lost with the worker are computed again (after the client
+       has its values): each is counted as submitted again, so that done
+       and failed only ever grow; wait until that work is over */
+    char *j = NULL;
+    json_object *o = NULL, *tot = NULL, *v;
+    int pending = 1;
+    for (int tries = 0; tries < 100 && pending; tries++) {
+        if (o)
+            json_object_put(o);
+        free(j);
+        cr_assert_eq(http_get(&u, "/api/progress", NULL, &j), 200);
+        o = json_tokener_parse(j);
+        cr_assert(o && json_object_object_get_ex(o, "total", &tot), "%s", j);
+        pending = 0;
+        json_object_object_get_ex(tot, "running", &v);
+        pending += json_object_get_int(v);
+        json_object_object_get_ex(tot, "waiting", &v);
+        pending += json_object_get_int(v);
+        if (pending)
+            nap_ms(100);
+    }
+    cr_assert_eq(pending, 0, "%s", j);
+    json_object_object_get_ex(tot, "submitted", &v);
+    int64_t sub = json_object_get_int64(v);
+    json_object_object_get_ex(tot, "done", &v);
+    int64_t done = json_object_get_int64(v);
+    json_object_object_get_ex(tot, "failed", &v);
+    cr_assert_eq(json_object_get_int64(v), 0, "%s", j);
+    cr_assert_eq(done, sub, "%s", j);
+    cr_assert_geq(sub, 20, "%s", j);
+    fprintf(stderr,
+            "dash: a worker died: %lld tasks done for 20 "
+            "submitted (%lld computed again)\n",
+            (long long)done, (long long)(sub - 20));
+    json_object_put(o);
+    free(j);
+    /* the dead worker left the table */
+    cr_assert_eq(http_get(&u, "/api/workers", NULL, &j), 200);
+    o = json_tokener_parse(j);
+    json_object *ws;
+    cr_assert(o && json_object_object_get_ex(o, "workers", &ws));
+    cr_assert_eq(json_object_array_length(ws), 1, "%s", j);
+    json_object_put(o);
+    free(j);
+    release_all(fs, 20);
     PASS();
 }
 
