@@ -11,6 +11,8 @@ pkgs=(
   libcriterion-dev                 # tests
   libsodium-dev                    # HMAC-SHA256 and random keys
   libjson-c-dev                    # scheduler file
+  libmicrohttpd-dev                # the scheduler's dashboard
+  chromium prometheus              # dashboard tests: headless page, promtool
   iproute2 util-linux              # network namespaces for multi-host tests
   openmpi-bin libopenmpi-dev       # mpirun test, examples/mpi_client
   slurm-wlm munge                  # Slurm test: slurmctld, slurmd, sbatch

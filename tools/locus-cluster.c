@@ -208,6 +208,10 @@ static int cmd_start(int argc, char **argv)
             "locus-cluster: scheduler (pid %d) and %d workers "
             "started; logs in %s\n",
             sched, n, dir);
+    schedfile sf;
+    if (schedfile_read(locus_cluster_scheduler_file(lc), &sf) == 0 &&
+        sf.dashboard[0])
+        fprintf(stderr, "locus-cluster: dashboard %s\n", sf.dashboard);
     printf("%s\n", locus_cluster_scheduler_file(lc));
     cluster_forget(lc);
     return 0;

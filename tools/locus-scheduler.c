@@ -46,6 +46,13 @@ static void usage(FILE *f)
         "                         namespace, or local-<random>)\n"
         "  --heartbeat-ms N       peers' heartbeat period (500)\n"
         "  --dead-after-ms N      silence that declares a peer dead (10000)\n"
+        "  --dashboard ADDR:PORT  serve the dashboard there (default\n"
+        "                         127.0.0.1:8787, or a free port if taken;\n"
+        "                         its URL is in the scheduler file); a\n"
+        "                         non-loopback ADDR requires its token\n"
+        "  --dashboard-token      require the token on loopback too\n"
+        "  --no-dashboard         no dashboard\n"
+        "  (LOCUS_TRACE=FILE.json writes the task stream as a Chrome trace)\n"
         "  -v, --verbose          log at info level ($LOCUS_LOG=debug: more)\n"
         "  -h, --help\n");
 }
@@ -86,6 +93,9 @@ int main(int argc, char **argv)
         {"job-id", required_argument, 0, O_JOB},
         {"heartbeat-ms", required_argument, 0, 'H'},
         {"dead-after-ms", required_argument, 0, 'D'},
+        {"dashboard", required_argument, 0, 'W'},
+        {"dashboard-token", no_argument, 0, 'K'},
+        {"no-dashboard", no_argument, 0, 'N'},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -126,6 +136,15 @@ int main(int argc, char **argv)
             if (opt_int(PROG, "--dead-after-ms", optarg, 1, 86400000,
                         &o.dead_after_ms))
                 return 2;
+            break;
+        case 'W':
+            o.dashboard = optarg;
+            break;
+        case 'K':
+            o.dashboard_token = 1;
+            break;
+        case 'N':
+            o.no_dashboard = 1;
             break;
         case 'v':
             if (!lc_log_enabled(LC_LOG_INFO))

@@ -41,8 +41,10 @@ int schedfile_write(const char *path, const schedfile *sf)
     json_object_object_add(o, "host", json_object_new_string(sf->host));
     json_object_object_add(o, "pid", json_object_new_int(sf->pid));
     json_object_object_add(o, "started", json_object_new_int64(sf->started));
-    const char *text =
-        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    if (sf->dashboard[0])
+        json_object_object_add(o, "dashboard",
+                               json_object_new_string(sf->dashboard));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     LC_CHECK(n > 0 && (size_t)n < sizeof(tmp), out, rc, LOCUS_EINVAL, "sched",
@@ -143,6 +145,10 @@ int schedfile_read(const char *path, schedfile *sf)
         sf->pid = json_object_get_int(v);
     if (json_object_object_get_ex(o, "started", &v))
         sf->started = json_object_get_int64(v);
+    if (json_object_object_get_ex(o, "dashboard", &v) &&
+        json_object_is_type(v, json_type_string))
+        snprintf(sf->dashboard, sizeof(sf->dashboard), "%s",
+                 json_object_get_string(v));
 out:
     if (o)
         json_object_put(o);

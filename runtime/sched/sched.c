@@ -29,6 +29,7 @@
 
 #include "base/base.h"
 #include "base/map.h"
+#include "dash/dash.h"
 #include "net/lnet.h"
 #include "proto/auth.h"
 #include "proto/records.h"
@@ -130,6 +131,7 @@ typedef struct sched {
     uint64_t dropped;
     uint64_t drops_told, odd_told, drops_ns;
     uint64_t busy_ns; /* last message handled, until memory is trimmed */
+    dash *dash; /* the dashboard's feed; NULL: none */
 } sched;
 
 static speer *peer(sched *s, int id)
@@ -146,6 +148,83 @@ static speer *worker(sched *s, int id)
 static wire_wr *out_to(sched *s, speer *p)
 {
     return lnet_out(&s->net, p->sess);
+}
+
+/* ---- the dashboard's feed (runtime/dash/dash.h) --------------------------- */
+
+/* Task t moves from -> to (enum dash_state); dur > 0: it ran dur ns on w,
+   and its inputs are counted by where they were when it was placed. */
+static void dash_feed_task(sched *s, stask *t, int from, int to,
+                           speer *w, uint64_t dur, int status)
+{
+    if (!s->dash)
+        return;
+    struct dash_task_ev e = {.fn = t->fn, .from = (uint8_t)from,
+                             .to = (uint8_t)to, .worker = w ? w->id : -1,
+                             .thread = -1, .status = status,
+                             .duration_ns = dur};
+    if (dur && w) {
+        uint64_t now = lc_now_ns(); /* DONE carries no start time yet */
+        e.start_ns = now > dur ? now - dur : 0;
+        speer *c = peer(s, t->owner);
+        uint64_t most = 0;
+        for (uint32_t i = 0; i < t->nargs; i++) {
+            sarg *a = &t->args[i];
+            speer *h = a->kind == ARG_PUT ? c
+                       : a->dep           ? peer(s, a->dep->worker)
+                                          : NULL;
+            uint64_t n = a->kind == ARG_PUT ? a->putlen
+                         : a->dep           ? a->dep->nbytes
+                                            : 0;
+            if (h == w)
+                e.bytes_stayed += n;
+            else if (h && !strcmp(h->host, w->host))
+                e.bytes_same_host += n;
+            else
+                e.bytes_other_host += n;
+            if (h && h != w && h != c && n >= most) {
+                most = n;
+                e.src_worker = h->id; /* the page draws this transfer */
+            }
+        }
+    }
+    dash_task_event(s->dash, &e);
+}
+
+static void dash_feed_worker(sched *s, speer *w)
+{
+    if (!s->dash)
+        return;
+    struct dash_worker d = {
+        .id = w->id, .pid = w->pid, .numa = w->numa,
+        .nthreads = w->nthreads, .host = w->host, .cpuset = w->cpuset,
+        .running = w->running,
+        .queued = w->assigned > (int)w->running
+                      ? (uint32_t)w->assigned - w->running : 0,
+        .sched_queued = (uint32_t)w->queue.n, .tasks_done = w->done,
+        .bytes_held = w->counters[0], .arena_reserved = w->counters[1],
+        .bytes_mapped = w->counters[2], .bytes_rma = w->counters[3],
+        .bytes_inline = w->counters[4], .tasks_local = w->counters[5],
+        .tasks_remote = w->counters[6], .last_heartbeat_ns = lc_now_ns()};
+    dash_worker_update(s->dash, &d);
+}
+
+/* Totals and queue lengths, a few times a second. */
+static void dash_feed_tick(sched *s)
+{
+    int clients = 0;
+    for (int i = 1; s->dash && i < s->npeers; i++)
+        clients += s->peers[i] && s->peers[i]->role == ROLE_CLIENT &&
+                   s->peers[i]->state == P_AUTHED;
+    lnet_stats *st = &s->net.st;
+    dash_counter_set(s->dash, DASH_C_DROPPED,
+                     s->dropped + st->bad_header + st->no_session +
+                         st->out_of_window);
+    dash_counter_set(s->dash, DASH_C_MAC_FAILURES, st->bad_mac);
+    dash_counter_set(s->dash, DASH_C_MESSAGES, st->msgs_in);
+    dash_gauge_set(s->dash, DASH_G_READY_QUEUE, (int64_t)s->ready.n);
+    dash_gauge_set(s->dash, DASH_G_TASKS, (int64_t)s->tasks.n);
+    dash_gauge_set(s->dash, DASH_G_CLIENTS, clients);
 }
 
 /* ---- queues ---------------------------------------------------------------- */
@@ -326,6 +405,10 @@ static void fail_task(sched *s, stask *t, int status, const char *fmt, ...)
         stask *cur = work;
         work = work->wnext;
         cur->wnext = NULL;
+        dash_feed_task(s, cur,
+                       cur->state == T_ASSIGNED ? DASH_T_RUNNING
+                                                : DASH_T_WAITING,
+                       DASH_T_FAILED, NULL, 0, cur->status);
         cur->state = T_ERROR;
         send_result(s, cur, NULL, 0);
         drop_deps(s, cur);
@@ -380,6 +463,7 @@ static void send_compute(sched *s, speer *w, stask *t)
         }
     }
     wire_rec_end(o);
+    dash_feed_task(s, t, DASH_T_WAITING, DASH_T_RUNNING, NULL, 0, 0);
     t->state = T_ASSIGNED;
     t->worker = w->id;
     w->assigned++;
@@ -576,6 +660,7 @@ static void on_submit(sched *s, speer *c, wire_rd *r)
     }
     memcpy(t->argbuf, r->p + argstart, blen);
     t->nargs = nargs;
+    dash_feed_task(s, t, DASH_T_NONE, DASH_T_WAITING, NULL, 0, 0);
     int bad = 0;
     char why[512] = "";
     for (uint32_t i = 0; i < nargs && !bad; i++) {
@@ -858,6 +943,8 @@ static void on_done(sched *s, speer *w, wire_rd *r)
             }
         }
         if (rewait) {
+            dash_feed_task(s, t, DASH_T_RUNNING, DASH_T_WAITING, w,
+                           dur + !dur, status);
             t->state = T_WAITING;
             t->worker = -1;
             refill(s, w);
@@ -868,10 +955,14 @@ static void on_done(sched *s, speer *w, wire_rd *r)
         char msg[1024];
         snprintf(msg, sizeof(msg), "%.*s", (int)n, data ? (const char *)data
                                                         : "");
+        /* its bar; fail_task counts it failed */
+        dash_feed_task(s, t, DASH_T_RUNNING, DASH_T_RUNNING, w,
+                       dur + !dur, status);
         fail_task(s, t, status, "%s", msg);
         refill(s, w);
         return;
     }
+    dash_feed_task(s, t, DASH_T_RUNNING, DASH_T_DONE, w, dur + !dur, 0);
     t->state = T_DONE;
     t->nbytes = nbytes;
     t->worker = w->id;
@@ -910,6 +1001,7 @@ static void on_heartbeat(sched *s, speer *p, wire_rd *r)
     (void)done;
     p->running = running;
     memcpy(p->counters, c, sizeof(c));
+    dash_feed_worker(s, p);
 }
 
 /* ---- membership ------------------------------------------------------------------ */
@@ -985,6 +1077,8 @@ static void peer_gone(sched *s, speer *p, const char *why)
            p->pid, why);
     if (!was_authed)
         return;
+    if (p->role == ROLE_WORKER)
+        dash_worker_gone(s->dash, p->id);
     for (int i = 1; i < s->npeers; i++) {
         speer *q = peer(s, i);
         if (q && q != p && q->state == P_AUTHED) {
@@ -1037,6 +1131,8 @@ static void peer_gone(sched *s, speer *p, const char *why)
         if (t->state == T_DONE) {
             /* its result is lost: computed again from the graph, once
                every lost result is marked (an input may be lost too) */
+            /* counted as new work: done and failed only ever grow */
+            dash_feed_task(s, t, DASH_T_NONE, DASH_T_WAITING, NULL, 0, 0);
             t->state = T_WAITING;
             t->worker = -1;
             continue;
@@ -1049,6 +1145,9 @@ static void peer_gone(sched *s, speer *p, const char *why)
                       "and its retries are used up", p->id, p->host, p->pid);
             continue;
         }
+        if (was_running)
+            dash_feed_task(s, t, DASH_T_RUNNING, DASH_T_WAITING, NULL, 0,
+                           0);
         t->state = T_WAITING;
         make_ready(s, t);
     }
@@ -1259,6 +1358,7 @@ static void on_auth(sched *s, speer *p, wire_rd *r)
                "(wrong cluster key): refused", p->host, p->pid);
         send_refuse(s, p->route, p->sid, "authentication failed: wrong "
                     "cluster key");
+        dash_counter_add(s->dash, DASH_C_AUTH_FAILURES, 1);
         peer_gone(s, p, "authentication failed");
         end_session(s, p, 0);
         return;
@@ -1293,6 +1393,7 @@ static void on_auth(sched *s, speer *p, wire_rd *r)
             wire_rec_end(o);
         }
         refill(s, p);
+        dash_feed_worker(s, p);
     }
 }
 
@@ -1502,6 +1603,18 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     snprintf(s.sf.host, sizeof(s.sf.host), "%s", lc_hostname());
     s.sf.pid = (int)getpid();
     s.sf.started = (int64_t)time(NULL);
+    {
+        struct dash_opts dopt = DASH_OPTS_INIT;
+        dopt.listen = o->dashboard;
+        dopt.http = !o->no_dashboard;
+        dopt.token_required = o->dashboard_token;
+        dopt.trace = getenv("LOCUS_TRACE");
+        if (dash_open(&dopt, &s.dash) != 0)
+            lc_log(LC_LOG_WARN, "sched", "running without a dashboard: %s",
+                   locus_last_error());
+        snprintf(s.sf.dashboard, sizeof(s.sf.dashboard), "%s",
+                 dash_url(s.dash));
+    }
     LC_CHECK_RC(schedfile_write(o->file, &s.sf), out, rc);
     wrote = 1;
     lc_log(LC_LOG_INFO, "sched", "job %s listening on %s (%s), shm %s; "
@@ -1532,6 +1645,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
         if (now - last_check > 200000000ull) {
             check_liveness(&s, now);
             lnet_flush(&s.net);
+            dash_feed_tick(&s);
             last_check = now;
         }
         if (n == 0)
@@ -1566,6 +1680,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
 out:
     if (wrote)
         unlink(o->file);
+    dash_close(s.dash);
     {
         size_t it = 0;
         uint64_t k;

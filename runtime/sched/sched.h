@@ -15,6 +15,10 @@ struct sched_opts {
     int no_shm;
     int heartbeat_ms;      /* peers' heartbeat period; 0: 500 */
     int dead_after_ms;     /* silence that declares a peer dead; 0: 10000 */
+    /* the dashboard (runtime/dash); LOCUS_TRACE=file.json adds a trace */
+    int no_dashboard;
+    const char *dashboard; /* ADDR:PORT; NULL: 127.0.0.1:8787, else free */
+    int dashboard_token;   /* require its token on loopback too */
 };
 
 /* Run until *stop becomes non-zero (a signal handler sets it). */
