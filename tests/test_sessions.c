@@ -812,14 +812,19 @@ static void churn(int total, int lanes, int no_shm_every, struct churn *r)
                                     started % 2 ? "tree" : "flat", no_shm, log);
             started++;
         }
-        int st = 0;
-        pid_t p = waitpid(-1, &st, 0);
-        int k = -1;
-        for (int i = 0; i < nrun; i++)
-            if (run[i] == p)
-                k = i;
-        if (k < 0)
-            continue; /* not one of ours (the watchdog never exits) */
+        /* only our own children: waitpid(-1) would also reap processes
+           of the test framework */
+        int st = 0, k = -1;
+        while (k < 0) {
+            for (int i = 0; i < nrun && k < 0; i++)
+                if (waitpid(run[i], &st, WNOHANG) == run[i])
+                    k = i;
+            if (k < 0) {
+                struct timespec ts = {0, 2000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        pid_t p = run[k];
         run[k] = run[--nrun];
         r->done++;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
