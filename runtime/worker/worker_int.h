@@ -1,0 +1,162 @@
+/*
+ * The worker's private interface: its types and what its files call of
+ * one another.  The progress thread owns everything but the task queues.
+ *
+ *   worker.c        the progress loop: joining, dispatch, goodbye
+ *   worker_tasks.c  tasks: COMPUTE, the task threads, results, DONE
+ *   worker_fetch.c  the data plane: fetching inputs, serving objects
+ *   worker_peers.c  the other workers and clients (pair sessions)
+ *   worker_libs.c   task libraries and the function registry
+ */
+#ifndef LC_WORKER_INT_H
+#define LC_WORKER_INT_H
+
+#include "worker/worker.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "arena/arena.h"
+#include "base/base.h"
+#include "base/map.h"
+#include "net/join.h"
+#include "net/lnet.h"
+#include "proto/auth.h"
+#include "proto/records.h"
+#include "proto/schedfile.h"
+#include "proto/wire.h"
+#include "topo/topo.h"
+#include <stdarg.h>
+
+#define SEND_TIMEOUT_MS 5000
+
+typedef struct wobj {
+    uint64_t key;
+    void *data; /* in the arena */
+    size_t len;
+    int pins;
+    int freed; /* FREE arrived while pinned */
+} wobj;
+
+/* A copy of a remote object, shared by the tasks that wait for it. */
+typedef struct replica {
+    void *data;
+    size_t len;
+    int refs;
+} replica;
+
+typedef struct wpeer {
+    int id, role;
+    lnet_route route;
+    lsess *sess; /* the pair session */
+    char host[64];
+    int pid;
+    int no_map; /* its segments could not be mapped: use RMA */
+} wpeer;
+
+typedef struct waiter {
+    struct locus_task *t;
+    uint32_t arg;
+} waiter;
+
+/* One fetch of one object from its holder; every task of this worker that
+   needs the object while it is in flight waits on the same fetch. */
+struct fetch {
+    uint64_t key, req;
+    int holder;
+    waiter *w;
+    int nw, capw;
+    replica *copy;
+};
+
+typedef struct fnent {
+    char *name;
+    locus_task_fn fn;
+    struct fnent *next;
+} fnent;
+
+typedef struct worker {
+    const struct worker_opts *o;
+    lnet net;
+    schedfile sf;
+    lnet_route sched;
+    ljoin join;
+    int id;
+    int heartbeat_ms;
+    int node, nthreads;
+    char cpuset[64];
+    topo *topo;
+    lc_map objs;     /* key -> wobj */
+    lc_map tasks;    /* key -> task, from COMPUTE until DONE is sent */
+    lc_map fetches;  /* request id -> fetch */
+    lc_map inflight; /* object key -> fetch */
+    arena *arena;
+    char arena_prefix[64];
+    /* counters: bytes that reached tasks by each path, tasks by locality */
+    uint64_t bytes_mapped, bytes_rma, bytes_inline;
+    uint64_t tasks_local, tasks_remote;
+    uint64_t next_req;
+    wpeer **peers;
+    int cappeers;
+    void **libs;
+    char **libpaths;
+    int nlibs;
+    fnent *fns[256];
+    /* task queue: progress thread -> task threads */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct locus_task *qhead, *qtail;
+    int qlen;
+    int stopping;
+    /* done queue: task threads -> progress thread */
+    pthread_mutex_t dmu;
+    struct locus_task *dhead, *dtail;
+    pthread_t *threads;
+    int nstarted;
+    atomic_int running;
+    uint64_t tasks_done, bytes_held;
+    int sched_failures;
+} worker;
+typedef struct fetch fetch;
+
+static inline wpeer *wpeer_get(worker *w, int id)
+{
+    return id > 0 && id < w->cappeers ? w->peers[id] : NULL;
+}
+
+static inline wire_wr *out_to_peer(worker *w, wpeer *p)
+{
+    return lnet_out(&w->net, p->sess);
+}
+
+static inline wire_wr *to_sched(worker *w)
+{
+    return lnet_out(&w->net, w->join.sess);
+}
+
+void worker_on_peer(worker *w, wire_rd *r);
+void worker_on_peer_gone(worker *w, wire_rd *r);
+locus_task_fn worker_resolve(worker *w, const char *name);
+void worker_on_load_lib(worker *w, wire_rd *r);
+void worker_replica_put(replica *r);
+void worker_send_get(worker *w, struct locus_task *t, uint32_t i, uint64_t key,
+                     int holder);
+void worker_fetch_failed(worker *w, fetch *f, int status, const char *msg);
+void worker_on_data(worker *w, int ep, wire_rd *r);
+void worker_on_read_event(worker *w, xport_event *ev);
+void worker_on_get(worker *w, wpeer *p, wire_rd *r);
+void worker_task_destroy(worker *w, struct locus_task *t);
+void worker_on_compute(worker *w, wire_rd *r);
+void worker_input_arrived(worker *w, struct locus_task *t);
+void worker_obj_free(worker *w, wobj *o);
+void worker_on_free(worker *w, wire_rd *r);
+void worker_on_cancel(worker *w, wire_rd *r);
+void worker_drain_done(worker *w);
+int worker_start_threads(worker *w);
+void worker_stop_threads(worker *w);
+
+#endif

@@ -1,0 +1,374 @@
+/* Tasks: COMPUTE in, the task threads, results kept in the arena, DONE out. */
+#include "worker/worker_int.h"
+
+void worker_task_destroy(worker *w, struct locus_task *t)
+{
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        wobj *o = t->args[i].pin;
+        if (o && --o->pins == 0 && o->freed)
+            worker_obj_free(w, o);
+        worker_replica_put(t->args[i].copy);
+        arena_map_release(t->args[i].map);
+    }
+    free(t->args);
+    free(t->payload);
+    if (t->result)
+        arena_free(w->arena, t->result);
+    free(t->errmsg);
+    free(t);
+}
+
+void *worker_alloc(struct worker *w, size_t len)
+{
+    return arena_alloc(w->arena, len);
+}
+
+void worker_free(struct worker *w, void *p)
+{
+    arena_free(w->arena, p);
+}
+
+static void enqueue(worker *w, struct locus_task *t)
+{
+    pthread_mutex_lock(&w->qmu);
+    t->next = NULL;
+    if (w->qtail)
+        w->qtail->next = t;
+    else
+        w->qhead = t;
+    w->qtail = t;
+    w->qlen++;
+    pthread_cond_signal(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
+}
+
+static void push_done(worker *w, struct locus_task *t)
+{
+    pthread_mutex_lock(&w->dmu);
+    int was_empty = w->dhead == NULL;
+    t->next = NULL;
+    if (w->dtail)
+        w->dtail->next = t;
+    else
+        w->dhead = t;
+    w->dtail = t;
+    pthread_mutex_unlock(&w->dmu);
+    if (was_empty)
+        lnet_wake(&w->net);
+}
+
+static void fail_now(worker *w, struct locus_task *t, int status,
+                     const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    t->status = status;
+    free(t->errmsg);
+    t->errmsg = strdup(msg);
+    push_done(w, t);
+}
+
+void worker_on_compute(worker *w, wire_rd *r)
+{
+    struct locus_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return;
+    t->w = w;
+    t->payload = malloc(r->len ? r->len : 1);
+    if (!t->payload) {
+        free(t);
+        return;
+    }
+    memcpy(t->payload, r->p, r->len);
+    wire_rd rd;
+    wire_rd_init(&rd, t->payload, r->len);
+    t->key = wire_get_u64(&rd);
+    wire_get_str(&rd, t->fn_name, sizeof(t->fn_name));
+    t->nargs = wire_get_u32(&rd);
+    if (!wire_rd_ok(&rd) || t->nargs > wire_rd_left(&rd)) {
+        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
+        free(t->payload);
+        free(t);
+        return;
+    }
+    t->args = calloc(t->nargs ? t->nargs : 1, sizeof(targ));
+    if (!t->args || lc_map_put(&w->tasks, t->key, t) != 0) {
+        free(t->args);
+        free(t->payload);
+        free(t);
+        return;
+    }
+    /* inputs held elsewhere: any number, fetched with several in flight */
+    struct remote_in {
+        uint32_t i;
+        uint64_t key;
+        int holder;
+    } *remote = NULL;
+    uint32_t nremote = 0, capremote = 0;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        uint8_t kind = wire_get_u8(&rd);
+        if (kind == ARG_BYTES) {
+            t->args[i].p = wire_get_bytes(&rd, &t->args[i].len);
+        } else if (kind == ARG_FUTURE) {
+            uint64_t k = wire_get_u64(&rd);
+            int holder = (int)wire_get_u32(&rd);
+            (void)wire_get_u64(&rd);
+            wobj *o = lc_map_get(&w->objs, k);
+            if (o && !o->freed) {
+                o->pins++;
+                t->args[i].pin = o;
+                t->args[i].p = o->data;
+                t->args[i].len = o->len;
+            } else if (holder == w->id) {
+                free(remote);
+                fail_now(w, t, LOCUS_ELOST,
+                         "input %u (key %llx) should be "
+                         "here but is not (freed?)",
+                         i, (unsigned long long)k);
+                return;
+            } else {
+                if (nremote == capremote) {
+                    capremote = capremote ? capremote * 2 : 8;
+                    struct remote_in *nr =
+                        realloc(remote, capremote * sizeof(*nr));
+                    if (!nr) {
+                        free(remote);
+                        fail_now(w, t, LOCUS_ENOMEM,
+                                 "out of memory for "
+                                 "%u inputs",
+                                 t->nargs);
+                        return;
+                    }
+                    remote = nr;
+                }
+                remote[nremote].i = i;
+                remote[nremote].key = k;
+                remote[nremote].holder = holder;
+                nremote++;
+            }
+        } else {
+            rd.bad = 1;
+        }
+    }
+    if (!wire_rd_ok(&rd)) {
+        free(remote);
+        fail_now(w, t, LOCUS_EPROTO, "malformed task arguments");
+        return;
+    }
+    t->fn = worker_resolve(w, t->fn_name);
+    if (!t->fn) {
+        char libs[512] = "";
+        size_t off = 0;
+        for (int i = 0; i < w->nlibs && off < sizeof(libs) - 2; i++)
+            off += (size_t)snprintf(libs + off, sizeof(libs) - off, "%s%s",
+                                    i ? ", " : "", w->libpaths[i]);
+        free(remote);
+        fail_now(w, t, LOCUS_ENOSYM,
+                 "function '%s' not found on worker %d "
+                 "in the task libraries [%s] (call locus_require first?)",
+                 t->fn_name, w->id, libs);
+        return;
+    }
+    if (nremote == 0) {
+        w->tasks_local++;
+        enqueue(w, t);
+        return;
+    }
+    w->tasks_remote++;
+    t->nmissing = nremote;
+    for (uint32_t k = 0; k < nremote; k++)
+        worker_send_get(w, t, remote[k].i, remote[k].key, remote[k].holder);
+    free(remote);
+}
+
+void worker_input_arrived(worker *w, struct locus_task *t)
+{
+    if (--t->nmissing > 0)
+        return;
+    if (t->status == 0)
+        enqueue(w, t);
+    else
+        push_done(w, t);
+}
+
+void worker_obj_free(worker *w, wobj *o)
+{
+    if (!o->freed)
+        w->bytes_held -= o->len;
+    if (o->pins) {
+        o->freed = 1;
+        return;
+    }
+    arena_free(w->arena, o->data);
+    free(o);
+}
+
+void worker_on_free(worker *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r))
+        return;
+    wobj *o = lc_map_del(&w->objs, key);
+    if (o)
+        worker_obj_free(w, o);
+}
+
+void worker_on_cancel(worker *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    struct locus_task *t = wire_rd_ok(r) ? lc_map_get(&w->tasks, key) : NULL;
+    if (t)
+        atomic_store(&t->canceled, 1);
+}
+
+/* Finished tasks: keep results, report in one batch. */
+void worker_drain_done(worker *w)
+{
+    pthread_mutex_lock(&w->dmu);
+    struct locus_task *t = w->dhead;
+    w->dhead = w->dtail = NULL;
+    pthread_mutex_unlock(&w->dmu);
+    while (t) {
+        struct locus_task *next = t->next;
+        lc_map_del(&w->tasks, t->key);
+        w->tasks_done++;
+        wire_wr *o = to_sched(w);
+        wire_rec_begin(o, REC_DONE);
+        wire_put_u64(o, t->key);
+        if (t->status == 0 && atomic_load(&t->canceled))
+            t->status = LOCUS_ECANCELED;
+        wire_put_i32(o, t->status);
+        if (t->status == 0) {
+            wobj *ob = calloc(1, sizeof(*ob));
+            if (ob) {
+                ob->key = t->key;
+                ob->data = t->result ? t->result : arena_alloc(w->arena, 0);
+                ob->len = t->result ? t->rlen : 0;
+                t->result = NULL;
+            }
+            if (!ob || !ob->data || lc_map_put(&w->objs, ob->key, ob) != 0) {
+                /* report the failure instead of a result we cannot keep */
+                if (ob && ob->data)
+                    arena_free(w->arena, ob->data);
+                free(ob);
+                o->len = o->rec_start; /* drop the half-written record */
+                wire_rec_begin(o, REC_DONE);
+                wire_put_u64(o, t->key);
+                wire_put_i32(o, LOCUS_ENOMEM);
+                wire_put_u64(o, 0);
+                wire_put_u64(o, t->dur);
+                wire_put_u8(o, 0);
+                wire_put_str(o, "worker out of memory storing the result");
+            } else {
+                w->bytes_held += ob->len;
+                wire_put_u64(o, ob->len);
+                wire_put_u64(o, t->dur);
+                int inl = ob->len <= WIRE_INLINE_MAX;
+                wire_put_u8(o, (uint8_t)inl);
+                wire_put_bytes(o, ob->data, inl ? ob->len : 0);
+            }
+        } else {
+            wire_put_u64(o, 0);
+            wire_put_u64(o, t->dur);
+            wire_put_u8(o, 0);
+            wire_put_str(o, t->errmsg ? t->errmsg : locus_strerror(t->status));
+        }
+        wire_rec_end(o);
+        worker_task_destroy(w, t);
+        t = next;
+    }
+}
+
+static void *task_thread(void *arg)
+{
+    struct locus_task *self = arg; /* carries the worker and index only */
+    worker *w = self->w;
+    int idx = self->thread;
+    free(self);
+    if (topo_bind_thread(w->topo, w->node, idx) != 0)
+        lc_log(LC_LOG_INFO, "numa", "thread %d not bound: %s", idx,
+               locus_last_error());
+    for (;;) {
+        pthread_mutex_lock(&w->qmu);
+        while (!w->qhead && !w->stopping)
+            pthread_cond_wait(&w->qcv, &w->qmu);
+        if (w->stopping && !w->qhead) {
+            pthread_mutex_unlock(&w->qmu);
+            break;
+        }
+        struct locus_task *t = w->qhead;
+        w->qhead = t->next;
+        if (!w->qhead)
+            w->qtail = NULL;
+        w->qlen--;
+        pthread_mutex_unlock(&w->qmu);
+
+        t->thread = idx;
+        if (atomic_load(&t->canceled)) {
+            t->status = LOCUS_ECANCELED;
+        } else {
+            atomic_fetch_add(&w->running, 1);
+            t->t0 = lc_now_ns();
+            lc_clearerr();
+            int rc = t->fn(t);
+            t->dur = lc_now_ns() - t->t0;
+            atomic_fetch_sub(&w->running, 1);
+            if (rc != 0 && t->status == 0)
+                t->status = rc < 0 ? rc : LOCUS_ETASK;
+            if (t->status != 0 && !t->errmsg) {
+                /* a task API call that failed left its message here */
+                char m[1200];
+                const char *why = locus_last_error();
+                if (*why)
+                    snprintf(m, sizeof(m), "%s returned %d: %s", t->fn_name, rc,
+                             why);
+                else
+                    snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name,
+                             rc, locus_strerror(t->status));
+                t->errmsg = strdup(m);
+            }
+        }
+        push_done(w, t);
+    }
+    return NULL;
+}
+
+/* ---- joining the scheduler -------------------------------------------------
+ */
+
+int worker_start_threads(worker *w)
+{
+    w->threads = calloc((size_t)w->nthreads, sizeof(pthread_t));
+    if (!w->threads)
+        return lc_seterr(LOCUS_ENOMEM, "worker", "no memory for threads");
+    for (int i = 0; i < w->nthreads; i++) {
+        struct locus_task *arg = calloc(1, sizeof(*arg));
+        if (!arg)
+            return lc_seterr(LOCUS_ENOMEM, "worker", "no memory");
+        arg->w = w;
+        arg->thread = i;
+        int e = pthread_create(&w->threads[i], NULL, task_thread, arg);
+        if (e) {
+            free(arg);
+            return lc_seterr(LOCUS_ESYS, "worker", "pthread_create: %s",
+                             strerror(e));
+        }
+        w->nstarted++;
+    }
+    return 0;
+}
+
+void worker_stop_threads(worker *w)
+{
+    pthread_mutex_lock(&w->qmu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
+    for (int i = 0; i < w->nstarted; i++)
+        pthread_join(w->threads[i], NULL);
+    free(w->threads);
+    w->threads = NULL;
+}
