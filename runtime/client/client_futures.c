@@ -1,0 +1,332 @@
+/* Futures: waiting, results, gather, as_completed, cancel, release. */
+#include "client/client_int.h"
+
+static int finished(const struct locus_future *f)
+{
+    return atomic_load(&f->state) != F_PENDING;
+}
+
+/* Spin briefly (low latency), then sleep on the condition variable. */
+static int wait_finished(struct locus_future *f, uint64_t dl)
+{
+    uint64_t spin_end = lc_now_ns() + SPIN_NS;
+    /* yield while spinning: on few cores the thread we wait for may need
+       this one's CPU */
+    while (!finished(f) && lc_now_ns() < spin_end)
+        sched_yield();
+    if (finished(f))
+        return 0;
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    while (!finished(f))
+        if (client_cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&c->mu);
+    return finished(f) ? 0 : LOCUS_ETIMEDOUT;
+}
+
+static int error_of(struct locus_future *f)
+{
+    int st = f->status ? f->status : LOCUS_ETASK;
+    return lc_seterr(st, "task", "%s: %s", f->keystr,
+                     f->errmsg ? f->errmsg : locus_strerror(st));
+}
+
+static int value_of(struct locus_future *f, uint64_t dl, const void **data,
+                    size_t *len)
+{
+    if (atomic_load(&f->state) == F_ERROR)
+        return error_of(f);
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    if (!f->have_data && !f->fetching) {
+        if (c->state == C_CLOSED) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ECLOSED, "client", "%s: not connected",
+                             f->keystr);
+        }
+        f->fetching = 1;
+        f->fetch_status = 0;
+        f->fetch_next = c->fetchq;
+        c->fetchq = f;
+        client_wake(c);
+    }
+    while (f->fetching)
+        if (client_cv_wait(c, dl) == ETIMEDOUT)
+            break;
+    int rc = 0;
+    if (f->fetching)
+        rc = lc_seterr(LOCUS_ETIMEDOUT, "client",
+                       "%s: fetching its %llu "
+                       "bytes did not finish in time",
+                       f->keystr, (unsigned long long)f->nbytes);
+    else if (!f->have_data)
+        rc = lc_seterr(f->fetch_status ? f->fetch_status : LOCUS_EIO, "client",
+                       "%s: %s", f->keystr,
+                       f->errmsg ? f->errmsg : "value could not be fetched");
+    pthread_mutex_unlock(&c->mu);
+    if (!rc) {
+        if (data)
+            *data = f->data;
+        if (len)
+            *len = f->len;
+    }
+    return rc;
+}
+
+int locus_result(locus_future *f, int timeout_ms, const void **data,
+                 size_t *len)
+{
+    if (!f)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result: NULL future");
+    if (atomic_load(&f->refs) <= 0)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_result: future was "
+                         "released");
+    uint64_t dl = lc_deadline_ms(client_deadline_of(f->c, timeout_ms));
+    if (wait_finished(f, dl))
+        return lc_seterr(LOCUS_ETIMEDOUT, "client",
+                         "%s not finished within "
+                         "%d ms",
+                         f->keystr, client_deadline_of(f->c, timeout_ms));
+    if (!data && !len)
+        return atomic_load(&f->state) == F_ERROR ? error_of(f) : 0;
+    return value_of(f, dl, data, len);
+}
+
+static int result8(locus_future *f, int timeout_ms, void *v)
+{
+    const void *p;
+    size_t n;
+    int rc = locus_result(f, timeout_ms, &p, &n);
+    if (rc)
+        return rc;
+    if (n != 8)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "%s: value has %zu bytes, "
+                         "not an 8-byte number",
+                         f->keystr, n);
+    memcpy(v, p, 8);
+    return 0;
+}
+
+int locus_result_i64(locus_future *f, int timeout_ms, int64_t *v)
+{
+    if (!v)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result_i64: NULL v");
+    return result8(f, timeout_ms, v);
+}
+
+int locus_result_f64(locus_future *f, int timeout_ms, double *v)
+{
+    if (!v)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_result_f64: NULL v");
+    return result8(f, timeout_ms, v);
+}
+
+int locus_gather(locus_future *const *fs, size_t n, int timeout_ms,
+                 locus_value *out)
+{
+    if ((n && (!fs || !out)))
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_gather: NULL "
+                         "argument");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i] || atomic_load(&fs[i]->refs) <= 0)
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "locus_gather: future "
+                             "%zu is NULL or released",
+                             i);
+    if (n == 0)
+        return 0;
+    uint64_t dl = lc_deadline_ms(client_deadline_of(fs[0]->c, timeout_ms));
+    int first = 0;
+    char msg[1200] = "";
+    for (size_t i = 0; i < n; i++) {
+        locus_future *f = fs[i];
+        out[i].data = NULL;
+        out[i].len = 0;
+        int rc = wait_finished(f, dl);
+        if (rc)
+            rc = lc_seterr(LOCUS_ETIMEDOUT, "client",
+                           "%s not finished in "
+                           "time",
+                           f->keystr);
+        else
+            rc = value_of(f, dl, &out[i].data, &out[i].len);
+        out[i].status = rc;
+        if (rc && !first) {
+            first = rc;
+            snprintf(msg, sizeof(msg), "future %zu: %s", i, locus_last_error());
+        }
+    }
+    if (first)
+        return lc_seterr(first, "client", "%s", msg);
+    return 0;
+}
+
+int locus_wait(locus_future *const *fs, size_t n, int timeout_ms)
+{
+    if (n && !fs)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_wait: NULL futures");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "locus_wait: future %zu "
+                             "is NULL",
+                             i);
+    if (n == 0)
+        return 0;
+    uint64_t dl = lc_deadline_ms(client_deadline_of(fs[0]->c, timeout_ms));
+    for (size_t i = 0; i < n; i++)
+        if (wait_finished(fs[i], dl))
+            return lc_seterr(LOCUS_ETIMEDOUT, "client",
+                             "locus_wait: %s not "
+                             "finished in time",
+                             fs[i]->keystr);
+    return 0;
+}
+
+int locus_as_completed(locus_future *const *fs, size_t n, unsigned char *seen,
+                       int timeout_ms, size_t *index)
+{
+    if (!fs || !seen || !index || n == 0)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_as_completed: NULL "
+                         "argument or no futures");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "locus_as_completed: "
+                             "future %zu is NULL",
+                             i);
+    locus_client *c = fs[0]->c;
+    uint64_t dl = lc_deadline_ms(client_deadline_of(c, timeout_ms));
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int any = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (seen[i])
+                continue;
+            any = 1;
+            if (finished(fs[i])) {
+                seen[i] = 1;
+                *index = i;
+                pthread_mutex_unlock(&c->mu);
+                return 0;
+            }
+        }
+        if (!any) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ENOENT, "client",
+                             "locus_as_completed: "
+                             "every future was returned already");
+        }
+        if (client_cv_wait(c, dl) == ETIMEDOUT) {
+            pthread_mutex_unlock(&c->mu);
+            return lc_seterr(LOCUS_ETIMEDOUT, "client",
+                             "locus_as_completed: "
+                             "none finished in time");
+        }
+    }
+}
+
+/* ---- futures
+ * ------------------------------------------------------------------------ */
+
+int locus_cancel(locus_future *f)
+{
+    if (!f || atomic_load(&f->refs) <= 0)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_cancel: NULL or "
+                         "released future");
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    if (atomic_load(&f->state) == F_PENDING) {
+        wire_rec_begin(&c->pending, REC_CANCEL);
+        wire_put_u64(&c->pending, f->key);
+        wire_rec_end(&c->pending);
+        f->status = LOCUS_ECANCELED;
+        free(f->errmsg);
+        f->errmsg = strdup("canceled by the client");
+        atomic_store(&f->state, F_ERROR);
+        pthread_cond_broadcast(&c->cv);
+        client_wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+locus_future *locus_future_ref(locus_future *f)
+{
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
+    return f;
+}
+
+void locus_release(locus_future *f)
+{
+    if (!f)
+        return;
+    if (atomic_fetch_sub(&f->refs, 1) != 1)
+        return;
+    locus_client *c = f->c;
+    pthread_mutex_lock(&c->mu);
+    lc_map_del(&c->futures, f->key);
+    client_drop_puts(c, f);
+    /* a fetch in flight keeps the future alive until it ends */
+    while (f->fetching)
+        pthread_cond_wait(&c->cv, &c->mu);
+    if (c->state != C_CLOSED) {
+        wire_rec_begin(&c->pending, REC_RELEASE);
+        wire_put_u64(&c->pending, f->key);
+        wire_rec_end(&c->pending);
+        client_wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(f->data);
+    free(f->errmsg);
+    free(f);
+}
+
+int locus_future_status(const locus_future *f)
+{
+    if (!f)
+        return LOCUS_EINVAL;
+    int st = atomic_load(&f->state);
+    if (st == F_PENDING)
+        return LOCUS_EAGAIN;
+    return st == F_DONE ? 0 : (f->status ? f->status : LOCUS_ETASK);
+}
+
+const char *locus_future_error(const locus_future *f)
+{
+    if (!f || atomic_load(&f->state) != F_ERROR || !f->errmsg)
+        return "";
+    return f->errmsg;
+}
+
+const char *locus_future_key(const locus_future *f)
+{
+    return f ? f->keystr : "";
+}
+
+int locus_who_has(locus_future *f, int *worker_ids, size_t max, size_t *n)
+{
+    if (!f || !n || (max && !worker_ids))
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_who_has: NULL "
+                         "argument");
+    int st = atomic_load(&f->state);
+    if (st == F_PENDING)
+        return lc_seterr(LOCUS_EAGAIN, "client", "%s is not finished yet",
+                         f->keystr);
+    if (st == F_ERROR) {
+        *n = 0;
+        return error_of(f);
+    }
+    *n = 1;
+    if (max)
+        worker_ids[0] = f->worker;
+    return 0;
+}

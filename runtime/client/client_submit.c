@@ -1,0 +1,353 @@
+/* Submitting: arguments checked at the API edge, records for the
+ * scheduler, big arguments kept in the client's arena. */
+#include "client/client_int.h"
+
+/* max_args: arguments one task may take (a map's inputs are not that) */
+static int check_args(const char *fn, const locus_arg *args, size_t nargs,
+                      size_t max_args, const struct locus_submit_opts *opts,
+                      locus_client *c)
+{
+    if (!fn || !*fn || strlen(fn) > 255)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "function name is empty or "
+                         "longer than 255 characters");
+    if (nargs && !args)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "%s: %zu arguments but args "
+                         "is NULL",
+                         fn, nargs);
+    if (nargs > max_args)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "%s: %zu arguments (at most "
+                         "%zu)",
+                         fn, nargs, max_args);
+    if (opts) {
+        if (opts->size != sizeof(*opts))
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "submit opts size %zu, "
+                             "expected %zu (use LOCUS_SUBMIT_OPTS_INIT)",
+                             opts->size, sizeof(*opts));
+        if (opts->flags)
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "unknown submit flag "
+                             "bits 0x%x",
+                             opts->flags);
+        if (opts->nworkers && !opts->workers)
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "opts.nworkers is %zu "
+                             "but opts.workers is NULL",
+                             opts->nworkers);
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        const locus_arg *a = &args[i];
+        switch (a->kind) {
+        case LOCUS_ARG_BYTES:
+            if (a->len && !a->data)
+                return lc_seterr(LOCUS_EINVAL, "client",
+                                 "%s: argument %zu "
+                                 "has %zu bytes at NULL",
+                                 fn, i, a->len);
+            break;
+        case LOCUS_ARG_I64:
+        case LOCUS_ARG_F64:
+            break;
+        case LOCUS_ARG_FUTURE:
+            if (!a->future || a->future->c != c ||
+                atomic_load(&a->future->refs) <= 0)
+                return lc_seterr(LOCUS_EINVAL, "client",
+                                 "%s: argument %zu is "
+                                 "not a live future of this client",
+                                 fn, i);
+            break;
+        default:
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "%s: argument %zu has "
+                             "unknown kind %d",
+                             fn, i, a->kind);
+        }
+    }
+    return 0;
+}
+
+/* under mu: copy a big argument into the client's arena, for the worker
+   to fetch; 0 on failure (message set) */
+static uint64_t put_locked(locus_client *c, struct locus_future *f,
+                           const void *data, size_t len)
+{
+    if (!c->arena) {
+        char prefix[64];
+        const char *jh = strchr(c->sf.job_id, '-');
+        snprintf(prefix, sizeof(prefix), "/locus-%.16s-%dc",
+                 jh ? jh + 1 : c->sf.job_id, (int)getpid());
+        struct arena_opts ao = {prefix, 0};
+        if (arena_create(&ao, &c->arena) != 0)
+            return 0;
+    }
+    uint64_t *np = realloc(f->puts, (size_t)(f->nputs + 1) * sizeof(*np));
+    put_obj *p = np ? malloc(sizeof(*p)) : NULL;
+    if (np)
+        f->puts = np;
+    if (!p) {
+        lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+        return 0;
+    }
+    p->len = len;
+    p->data = arena_alloc(c->arena, len);
+    uint64_t key = (1ull << 63) | ++c->put_seq;
+    if (!p->data || lc_map_put(&c->puts, key, p) != 0) {
+        if (p->data)
+            arena_free(c->arena, p->data);
+        free(p);
+        return 0;
+    }
+    memcpy(p->data, data, len);
+    f->puts[f->nputs++] = key;
+    return key;
+}
+
+/* under mu: make a future and write its SUBMIT record */
+static struct locus_future *submit_locked(locus_client *c, const char *fn,
+                                          const locus_arg *args, size_t nargs,
+                                          const int *workers, size_t nworkers,
+                                          int retries)
+{
+    struct locus_future *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->c = c;
+    f->key = ((uint64_t)c->id << 40) | ++c->seq;
+    atomic_init(&f->refs, 1);
+    atomic_init(&f->state, F_PENDING);
+    f->worker = -1;
+    snprintf(f->keystr, sizeof(f->keystr), "task-%d-%llu", c->id,
+             (unsigned long long)c->seq);
+    if (lc_map_put(&c->futures, f->key, f) != 0) {
+        free(f);
+        return NULL;
+    }
+    wire_wr *o = &c->pending;
+    wire_rec_begin(o, REC_SUBMIT);
+    wire_put_u64(o, f->key);
+    wire_put_str(o, fn);
+    wire_put_i32(o, retries);
+    wire_put_u32(o, (uint32_t)nworkers);
+    for (size_t i = 0; i < nworkers; i++)
+        wire_put_u32(o, (uint32_t)workers[i]);
+    wire_put_u32(o, (uint32_t)nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        const locus_arg *a = &args[i];
+        if (a->kind == LOCUS_ARG_FUTURE) {
+            wire_put_u8(o, ARG_FUTURE);
+            wire_put_u64(o, a->future->key);
+        } else if (a->kind == LOCUS_ARG_BYTES && a->len > PUT_MIN) {
+            uint64_t pk = put_locked(c, f, a->data, a->len);
+            if (!pk) {
+                /* the caller takes the half-written record back */
+                lc_map_del(&c->futures, f->key);
+                client_drop_puts(c, f);
+                free(f);
+                return NULL;
+            }
+            wire_put_u8(o, ARG_PUT);
+            wire_put_u64(o, pk);
+            wire_put_u64(o, a->len);
+        } else {
+            wire_put_u8(o, ARG_BYTES);
+            if (a->kind == LOCUS_ARG_I64)
+                wire_put_bytes(o, &a->v.i64, 8);
+            else if (a->kind == LOCUS_ARG_F64)
+                wire_put_bytes(o, &a->v.f64, 8);
+            else
+                wire_put_bytes(o, a->data, a->len);
+        }
+    }
+    wire_rec_end(o);
+    return f;
+}
+
+static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
+                       size_t nargs, size_t ntasks, int per_task_arg,
+                       const struct locus_submit_opts *opts,
+                       const int *one_worker, locus_future **out)
+{
+    const int *workers = opts ? opts->workers : NULL;
+    size_t nworkers = opts ? opts->nworkers : 0;
+    int retries = opts ? opts->retries : -1;
+    pthread_mutex_lock(&c->mu);
+    int rc = client_check_open(c);
+    size_t done = 0;
+    /* other threads' records may precede ours in the pending buffer */
+    size_t start_len = c->pending.len;
+    uint32_t start_nrec = c->pending.nrec;
+    for (; !rc && done < ntasks; done++) {
+        const locus_arg *a = per_task_arg ? &args[done] : args;
+        size_t na = per_task_arg ? 1 : nargs;
+        const int *ws = workers;
+        size_t nw = nworkers;
+        if (one_worker) {
+            ws = &one_worker[done];
+            nw = 1;
+        }
+        lc_clearerr();
+        out[done] = submit_locked(c, fn, a, na, ws, nw, retries);
+        if (!out[done] || c->pending.err)
+            rc = lc_seterr(
+                LOCUS_ENOMEM, "client", "task %zu of %zu: %s", done, ntasks,
+                *locus_last_error() ? locus_last_error() : "out of memory");
+    }
+    if (rc) {
+        /* nothing was sent yet: take every record of this call back */
+        for (size_t i = 0; i < done; i++) {
+            if (out[i]) {
+                lc_map_del(&c->futures, out[i]->key);
+                client_drop_puts(c, out[i]);
+                free(out[i]);
+            }
+            out[i] = NULL;
+        }
+        c->pending.len = start_len; /* the thread swaps only under mu */
+        c->pending.nrec = start_nrec;
+        c->pending.err = 0;
+    } else {
+        client_wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int locus_submit(locus_client *c, const char *fn, const locus_arg *args,
+                 size_t nargs, const struct locus_submit_opts *opts,
+                 locus_future **out)
+{
+    if (!c || !out)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_submit: NULL client "
+                         "or out");
+    *out = NULL;
+    int rc = check_args(fn, args, nargs, 65535, opts, c);
+    if (rc)
+        return rc;
+    return submit_many(c, fn, args, nargs, 1, 0, opts, NULL, out);
+}
+
+int locus_map(locus_client *c, const char *fn, const locus_arg *inputs,
+              size_t n, const struct locus_submit_opts *opts,
+              locus_future **out)
+{
+    if (!c || !out || (n && !inputs))
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_map: NULL argument");
+    int rc = check_args(fn, inputs, n, SIZE_MAX, opts, c);
+    if (rc)
+        return rc;
+    return submit_many(c, fn, inputs, 1, n, 1, opts, NULL, out);
+}
+
+int locus_scatter(locus_client *c, const locus_arg *values, size_t n,
+                  const struct locus_submit_opts *opts, locus_future **out)
+{
+    if (!c || !out || (n && !values))
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_scatter: NULL "
+                         "argument");
+    int rc = check_args("locus.identity", values, n, SIZE_MAX, opts, c);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (values[i].kind == LOCUS_ARG_FUTURE)
+            return lc_seterr(LOCUS_EINVAL, "client",
+                             "locus_scatter: value "
+                             "%zu is a future; scatter takes client data",
+                             i);
+    /* spread round-robin over the allowed workers, or all workers */
+    int *ids = NULL;
+    size_t nids = 0;
+    if (opts && opts->nworkers) {
+        ids = malloc(opts->nworkers * sizeof(int));
+        if (ids)
+            memcpy(ids, opts->workers, opts->nworkers * sizeof(int));
+        nids = opts->nworkers;
+    } else {
+        locus_worker_info wi[256];
+        size_t nw = 0;
+        rc = locus_workers(c, wi, 256, &nw);
+        if (rc)
+            return rc;
+        if (nw > 256)
+            nw = 256;
+        if (nw == 0)
+            return lc_seterr(LOCUS_ENOWORKERS, "client",
+                             "locus_scatter: no "
+                             "worker is connected");
+        ids = malloc(nw * sizeof(int));
+        for (size_t i = 0; ids && i < nw; i++)
+            ids[i] = wi[i].id;
+        nids = nw;
+    }
+    int *per = ids ? malloc((n ? n : 1) * sizeof(int)) : NULL;
+    if (!per) {
+        free(ids);
+        return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        per[i] = ids[i % nids];
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    rc = submit_many(c, "locus.identity", values, 1, n, 1, &o, per, out);
+    free(per);
+    free(ids);
+    return rc;
+}
+
+int locus_run_on_all(locus_client *c, const char *fn, const locus_arg *args,
+                     size_t nargs, locus_future ***out, int **worker_ids,
+                     size_t *n)
+{
+    if (!c || !out || !n)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_run_on_all: NULL "
+                         "argument");
+    *out = NULL;
+    *n = 0;
+    if (worker_ids)
+        *worker_ids = NULL;
+    int rc = check_args(fn, args, nargs, 65535, NULL, c);
+    if (rc)
+        return rc;
+    locus_worker_info wi[1024];
+    size_t nw = 0;
+    rc = locus_workers(c, wi, 1024, &nw);
+    if (rc)
+        return rc;
+    if (nw > 1024)
+        nw = 1024;
+    if (nw == 0)
+        return lc_seterr(LOCUS_ENOWORKERS, "client",
+                         "locus_run_on_all: no "
+                         "worker is connected");
+    int *ids = malloc(nw * sizeof(int));
+    locus_future **fs = calloc(nw, sizeof(*fs));
+    if (!ids || !fs) {
+        free(ids);
+        free(fs);
+        return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    }
+    for (size_t i = 0; i < nw; i++)
+        ids[i] = wi[i].id;
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.retries = 0; /* bound to its worker: retrying elsewhere is wrong */
+    rc = submit_many(c, fn, args, nargs, nw, 0, &o, ids, fs);
+    if (rc) {
+        free(ids);
+        free(fs);
+        return rc;
+    }
+    *out = fs;
+    *n = nw;
+    if (worker_ids)
+        *worker_ids = ids;
+    else
+        free(ids);
+    return 0;
+}
+
+/* ---- waiting
+ * ----------------------------------------------------------------------- */
