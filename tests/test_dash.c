@@ -414,6 +414,9 @@ Test(dash, locality_shows_bytes_that_stayed_and_bytes_that_moved)
     cr_assert_eq(json_object_get_int(v), a);
     cr_assert(json_object_object_get_ex(t, "bytes_same_host", &v));
     cr_assert_eq(json_object_get_int64(v), N);
+    /* its lane: the worker's thread it ran on (one thread here) */
+    cr_assert(json_object_object_get_ex(t, "thread", &v));
+    cr_assert_eq(json_object_get_int(v), 0, "%s", j);
     json_object_put(o);
     free(j);
     locus_release(here);

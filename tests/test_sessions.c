@@ -883,11 +883,17 @@ Test(sessions, churn_300_client_processes_on_one_cluster)
                 rss1[2], shm0, shm1);
     cr_assert_eq(shm1, shm0, "the daemons' /dev/shm files went from %d to %d",
                  shm0, shm1);
+#ifdef __SANITIZE_ADDRESS__
+    /* AddressSanitizer's quarantine holds freed memory (up to 256 MiB):
+       RSS says nothing about leaks there; LeakSanitizer checks those at
+       the daemons' exit, and the normal build checks RSS */
+    cr_log_warn("churn: RSS not compared under AddressSanitizer");
+#else
     for (int i = 0; i < 3; i++)
         cr_assert_lt(rss1[i], rss0[i] + 16 * 1024,
-                     "process %d grew from "
-                     "%ld to %ld KiB over the churn",
-                     i, rss0[i], rss1[i]);
+                     "process %d grew from %ld to %ld KiB over the churn", i,
+                     rss0[i], rss1[i]);
+#endif
     PASS();
 }
 

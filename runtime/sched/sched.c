@@ -206,6 +206,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     s.o = o;
     lc_map_init(&s.tasks);
     lc_map_init(&s.by_sid);
+    s.done_thread = -1;
     int wrote = 0;
     LC_CHECK(o->file && *o->file, out, rc, LOCUS_EINVAL, "sched",
              "no scheduler file path given (--scheduler-file)");

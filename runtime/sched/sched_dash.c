@@ -13,12 +13,18 @@ void sched_dash_task(sched *s, stask *t, int from, int to, speer *w,
                              .from = (uint8_t)from,
                              .to = (uint8_t)to,
                              .worker = w ? w->id : -1,
-                             .thread = -1,
+                             .thread = -1, /* below, from the DONE */
                              .status = status,
                              .duration_ns = dur};
     if (dur && w) {
-        uint64_t now = lc_now_ns(); /* DONE carries no start time yet */
-        e.start_ns = now > dur ? now - dur : 0;
+        /* the DONE being handled says which thread ran it and how long
+           ago it started (the worker's clock is not ours); without it,
+           it ended now */
+        uint64_t now = lc_now_ns(), ago = s->done_ago ? s->done_ago : dur;
+        e.start_ns = now > ago ? now - ago : 0;
+        e.thread = s->done_thread;
+        s->done_thread = -1;
+        s->done_ago = 0;
         speer *c = peer(s, t->owner);
         uint64_t most = 0;
         for (uint32_t i = 0; i < t->nargs; i++) {

@@ -306,6 +306,12 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
         lc_log(LC_LOG_WARN, "sched", "malformed DONE from worker %d", w->id);
         return;
     }
+    s->done_thread = -1;
+    s->done_ago = 0;
+    if (wire_rd_left(r) >= 12) {
+        s->done_thread = (int)wire_get_u32(r);
+        s->done_ago = wire_get_u64(r);
+    }
     w->assigned--;
     w->done++;
     w->avg_ns =

@@ -276,6 +276,10 @@ void worker_drain_done(worker *w)
             wire_put_u8(o, 0);
             wire_put_str(o, t->errmsg ? t->errmsg : locus_strerror(t->status));
         }
+        /* where and when it ran, for the task stream: the thread, and
+           how long ago it started (clocks of two hosts differ) */
+        wire_put_u32(o, (uint32_t)t->thread);
+        wire_put_u64(o, t->t0 ? lc_now_ns() - t->t0 : 0);
         wire_rec_end(o);
         worker_task_destroy(w, t);
         t = next;

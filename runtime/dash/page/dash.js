@@ -169,7 +169,7 @@
       shown.length + ' tasks in the last ' + windowS + ' s' +
       (transfers ? ', ' + transfers + ' fetched an input from another worker (grey lines)' : '') +
       (shown.length >= MAX_BARS ? ' (the newest ' + MAX_BARS + ' drawn)' : '') +
-      '; one lane per worker: the scheduler does not know thread indices yet.';
+      '; one lane per worker thread.';
   }
 
   function segments(bar, parts) {
