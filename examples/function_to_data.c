@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Bring the function to the data (the tutorial's futures[0].result().shape
  * versus client.submit(lambda a: a.shape, futures[0]).result()).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Data on workers: the tutorial's "Load data from file on workers", "Bring
  * the function to the data" and "Integration with Dask" cells, in C.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * MPMD: different functions submitted one by one, then gathered (the
  * tutorial's client.submit(_f1, 1) ... client.gather(futurelist)).

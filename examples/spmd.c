@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * SPMD: one function mapped over inputs (the tutorial's client.map(_f,
  * (30, 15, 2)) and ipyparallel's load-balanced map_async).

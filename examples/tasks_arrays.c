@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Task functions of the hdf5_arrays example, as a task library that
  * workers load with locus_require().  They take ndbuf chunks (arrays with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Task functions of the function_to_data example: a 2-D array of doubles
  * made on a worker, and its shape asked for where it lives.

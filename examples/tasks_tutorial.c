@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The tutorial's task functions, as a task library that workers load with
  * locus_require().  Each is an ordinary exported C function.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus: a task runtime for HPC clusters.  Umbrella header.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The README's main command (tools/run demo) does what it shows: run
 # tools/demo.sh and check
 # the tutorial's answers in its output.

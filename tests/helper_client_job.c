@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A client job, as a separate process, for the churn tests of
  * tests/test_sessions.c:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # cmake --install into a temporary prefix, then build a program against the
 # installed locus twice: with pkg-config and with find_package(locus).
 # No installed file names the build or source tree (strings), every program

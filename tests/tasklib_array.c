@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Task library of the HDF5 and array tests (tests/test_h5.c,
  * tests/test_array.c): functions that take ndbuf chunks, loaded by the

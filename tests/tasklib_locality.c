@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Task library of the locality tests: blocks with a checkable pattern, and
  * tasks that consume one or two of them.

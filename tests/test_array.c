@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus_array end to end: arrays built on real workers (arange, random
  * normal, HDF5 files written here, task results), and every result

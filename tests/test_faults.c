@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Faults: a worker that dies is noticed by its silence; the tasks it was
  * running are retried elsewhere within their retry budget, and where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * HDF5 on workers, end to end: files written here with the HDF5 C API,
  * loaded by real locus-worker processes through the locus.h5.* built-ins,

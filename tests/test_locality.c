@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Data locality: tasks run where their data is, nothing moves that need
  * not, and what must move takes the right path (mapped on the same host,

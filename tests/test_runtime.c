@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Runtime core, end to end: real locus-scheduler and locus-worker processes
  * (started with locus_local_cluster_start, or by hand for the options a
@@ -1981,5 +1982,38 @@ Test(runtime, across_hosts_data_moves_by_rma)
     locus_release(pb);
     locus_release(sum);
     cr_assert_eq(wait_bytes_held(cl, 0, 5000), 0, "data left on the workers");
+    PASS();
+}
+
+/* A client on another host (its own network namespace) reaches the
+ * scheduler with no option set in the program: it binds the address from
+ * which the scheduler is reachable, not loopback. */
+Test(runtime, client_on_another_host_needs_no_options)
+{
+    char why[256];
+    if (!lt_netns_available(why))
+        cr_skip_test("no network namespaces: %s", why);
+    cr_assert_eq(lt_cluster_init(&C), 0);
+    nets = lt_netns_create(2, "10.252.10");
+    cr_assert_not_null(nets, "lt_netns_create failed");
+    const char *a0 = lt_netns_addr(nets, 0);
+    const char *ns0 = lt_netns_name(nets, 0);
+    const char *sargs[] = {"--bind", a0, NULL};
+    cr_assert_eq(
+        lt_cluster_spawn_sched_in(&C, ns0, "locus-host-a", sargs, T_MS), 0);
+    const char *wa[] = {"--bind", a0, "--nthreads", "1", NULL};
+    cr_assert_gt(lt_cluster_spawn_worker_in(&C, ns0, "locus-host-a", wa), 0);
+    cr_assert_eq(lt_netns_enter(nets, 1), 0, "setns: %s", strerror(errno));
+    OK(locus_connect(C.file, NULL, &cl));
+    cr_assert_eq(lt_wait_workers(cl, 1, T_MS), 0, "the worker did not join");
+    OK(locus_require(cl, TASKLIB, T_MS));
+    /* a value fetched from the worker on the other host, and a task */
+    locus_future *f = make_bytes(3 * MIB + 5, 77, -1);
+    const void *data;
+    size_t len;
+    OK(locus_result(f, T_MS, &data, &len));
+    check_pattern(data, len, 3 * MIB + 5, 77);
+    locus_release(f);
+    cr_assert_eq(wait_bytes_held(cl, 0, 5000), 0, "data left on the worker");
     PASS();
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Topology module: synthetic and XML topologies (several NUMA nodes on a
  * one-node machine), binding and allocation on this machine, bad input.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Transport tests: a real peer process (helper_xport_peer) on tcp;ofi_rxm
  * and shm, across network namespaces, with forced mr_mode duties, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The README's main job: start a local cluster (like "ipcluster start -n 4"),
 # run the tutorial's examples against it, stop it.
 set -euo pipefail

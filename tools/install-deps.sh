@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install the Debian packages locus needs, only those missing.
 # Run as root on Debian 12 or later.
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus-bench: runtime benchmarks in the manner of the OSU and fabtests
  * suites, each printed beside the raw transport (xport) figure for the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus-cluster: start, stop and inspect a scheduler plus workers on this
  * host, like ipyparallel's "ipcluster start -n 4".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus-info: what locus would use on this host, on one page: versions,
  * the fabric providers that have what locus needs, the provider chosen and

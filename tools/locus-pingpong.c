@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus-pingpong: message latency and RMA-read bandwidth of the locus
  * transport, in the manner of fabtests' fi_pingpong.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* locus-scheduler: the scheduler daemon. */
 #include <getopt.h>
 #include <signal.h>

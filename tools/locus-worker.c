@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* locus-worker: the worker daemon, one per NUMA node. */
 #include <arpa/inet.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Transport front: picks the plugin that serves a provider and dispatches
  * every call through its table.  xport_wait is written here, once, over the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus arrays: n-dimensional data on workers, HDF5 in and out.
  *

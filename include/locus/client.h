@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * locus client API: connect to a cluster, submit functions, map them over
  * inputs, gather results, keep data on workers.

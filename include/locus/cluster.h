@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A local cluster: a scheduler and workers on this host, started from a
  * program (dask's LocalCluster(), ipyparallel's "ipcluster start -n N").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* locus version and the export macro of the public API. */
 #ifndef LOCUS_VERSION_H
 #define LOCUS_VERSION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "arena/arena.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Array internals shared by the array and HDF5 client code, the benchmark
  * and the tests (private).

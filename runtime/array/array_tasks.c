@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Array built-in tasks: chunk makers, slicing, assembling, reductions.
  * They run on workers, on data already there; every input is checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Array built-in tasks ("locus.array.*") run by workers (private).
  *

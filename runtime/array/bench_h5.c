@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * HDF5 load-and-sum benchmark.  The dataset is int64 0..n-1 so that the
  * sum, n(n-1)/2, checks the run exactly.  Bytes between workers come from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * HDF5 load-and-sum benchmark (private), run by locus-bench --h5.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ndbuf: making, checking and copying the data object of arrays.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ndbuf, the data object of arrays and HDF5 loads (private side; the
  * format is documented in include/locus/array.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Internal base of every locus module: error reporting, logging, clocks.
  * Private header: never installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Open-addressing hash map from a uint64_t key (below UINT64_MAX - 1) to a
  * pointer (private).  O(1) expected per operation; used for tasks, objects

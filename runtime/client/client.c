@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Client library.  User threads encode their records (SUBMIT, RELEASE,
  * CANCEL...) straight into a pending buffer under the client's mutex; the

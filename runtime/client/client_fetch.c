@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The data plane of a client: values fetched from the workers that hold
  * them, and big arguments served to the workers that need them. */
 #include "client/client_int.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Futures: waiting, results, gather, as_completed, cancel, release. */
 #include "client/client_int.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The client library's private interface: its types and what its files
  * call of one another.  User threads hold mu; the progress thread alone

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The progress thread: joining, the scheduler's records, heartbeats, the
  * goodbye. */
 #include "client/client_int.h"

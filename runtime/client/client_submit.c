@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Submitting: arguments checked at the API edge, records for the
  * scheduler, big arguments kept in the client's arena. */
 #include "client/client_int.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Local cluster: spawn locus-scheduler and locus-worker on this host.
  * posix_spawn (no fork of a process that may hold registered memory), all

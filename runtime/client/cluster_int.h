@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Local cluster internals shared with the locus-cluster tool (private). */
 #ifndef LC_CLUSTER_INT_H
 #define LC_CLUSTER_INT_H

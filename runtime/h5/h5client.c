@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Client helpers of the HDF5 built-ins: argument checks at the API edge,
  * then a submit (the work happens on workers, see h5tasks.c).

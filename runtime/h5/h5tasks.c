@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * HDF5 built-in tasks ("locus.h5.*"), run by workers.  Each task opens
  * the file, does its work and closes everything before it returns: no HDF5

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Joining the scheduler (private): the one handshake of workers and
  * clients.

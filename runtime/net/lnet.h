@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A process's fabric presence (private): a net endpoint and, for peers on
  * the same host, a shm endpoint; sessions with peers; waiting on both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * One encoder and one decoder per record that more than one process kind
  * writes or reads (private).  Fields are as runtime/proto/wire.h lists

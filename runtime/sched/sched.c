@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Scheduler.  One thread: it owns the endpoints, reads every message, keeps
  * the task graph and the data directory (which worker holds which result),

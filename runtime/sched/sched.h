@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The scheduler (private): task graph, data directory, placement.
  * locus-scheduler is a thin main() over sched_run().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The dashboard's feed (runtime/dash/dash.h): cheap calls from the
  * scheduler's thread. */
 #include "sched/sched_int.h"

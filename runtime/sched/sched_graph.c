@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The task graph: submit, release, cancel, results, failure and
  * recomputation of results lost with a worker. */
 #include "sched/sched_int.h"

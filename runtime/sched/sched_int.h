@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The scheduler's private interface: its types and what its files call of
  * one another.  One thread owns all of it (runtime/sched/sched.c).

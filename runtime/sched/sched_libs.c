@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Task libraries every worker loads, and the worker table for clients. */
 #include "sched/sched_int.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Membership: the handshake, heartbeats, peers that leave or die. */
 #include "sched/sched_int.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Queues and placement: a task runs where its input bytes are. */
 #include "sched/sched_int.h"
 

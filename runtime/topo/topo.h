@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Hardware topology (hwloc): the NUMA nodes a worker can be pinned to, CPU
  * and memory binding, and memory allocated on a given node.

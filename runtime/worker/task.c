@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The task API (include/locus/task.h) and the built-in task functions.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Worker.  The progress thread owns the endpoints: it reads COMPUTE records,
  * resolves the function (built-ins, then the required libraries), pins

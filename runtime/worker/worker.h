@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The worker (private): one process per NUMA node, bound to it, running
  * task functions on as many threads as the node has cores, and keeping every

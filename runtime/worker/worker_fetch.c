@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The data plane: inputs fetched from their holders (mapped on this host,
  * RMA across hosts, inline when small), and objects served to peers. */
 #include "worker/worker_int.h"

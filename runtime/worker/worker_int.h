@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The worker's private interface: its types and what its files call of
  * one another.  The progress thread owns everything but the task queues.

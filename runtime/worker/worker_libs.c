@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Task libraries (dlopen) and function lookup by name. */
 #include "worker/worker_int.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Peers the scheduler introduces: one pair session each. */
 #include "worker/worker_int.h"
 

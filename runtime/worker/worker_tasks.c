@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Tasks: COMPUTE in, the task threads, results kept in the arena, DONE out. */
 #include "worker/worker_int.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Test support: a protocol-level peer built from the runtime's own session
  * layer and handshake (runtime/net), for tests that speak the protocol

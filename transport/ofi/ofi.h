@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libfabric plugin of the transport: private declarations shared by
  * ofi_ep.c (endpoint, addresses, messages, completions) and ofi_rma.c

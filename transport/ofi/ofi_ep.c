@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libfabric plugin: endpoint, address vector, tagged messages and the
  * completion queue.  See xport.h for the contract.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libfabric plugin: memory registration and chunked RMA reads.
  *
