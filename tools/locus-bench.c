@@ -71,6 +71,7 @@ static struct {
 } cfg = {1, 1, 1, 1, 0, 10000, 1000000, "tcp;ofi_rxm", 0, 3, 1};
 
 static volatile sig_atomic_t g_stop;
+static int g_tty; /* stderr is a terminal: show progress */
 
 static void on_signal(int sig)
 {
@@ -639,6 +640,12 @@ static int wait_all(locus_future **fs, long n, uint64_t deadline)
         if (rc == 0) {
             i += slice;
             last_move = lc_now_ns();
+            if (g_tty && last_move - last_note > 500000000ull) {
+                /* progress on a terminal only: piped output stays clean */
+                fprintf(stderr, "\r    %ld of %ld tasks done", i < n ? i : n,
+                        n);
+                last_note = last_move;
+            }
             continue;
         }
         if (rc != LOCUS_ETIMEDOUT)
@@ -660,6 +667,8 @@ static int wait_all(locus_future **fs, long n, uint64_t deadline)
                 "stalled: no task finished in %d s (first unfinished: %s)",
                 STALL_MS / 1000, locus_future_key(fs[i]));
     }
+    if (g_tty)
+        fprintf(stderr, "\r\033[K");
     return 0;
 }
 
@@ -1563,6 +1572,7 @@ int main(int argc, char **argv)
     }
 
     lc_log_set_prog("locus-bench");
+    g_tty = isatty(2);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

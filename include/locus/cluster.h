@@ -42,6 +42,9 @@ LOCUS_EXPORT int locus_local_cluster_start(const struct locus_cluster_opts *opts
                                            locus_cluster **out);
 /* Path of the cluster's scheduler file (give it to locus_connect). */
 LOCUS_EXPORT const char *locus_cluster_scheduler_file(const locus_cluster *lc);
+/* URL of the scheduler's dashboard ("" when it has none; also logged at
+ * info level by locus_local_cluster_start).  Valid until the stop. */
+LOCUS_EXPORT const char *locus_cluster_dashboard(const locus_cluster *lc);
 /* Stop workers and scheduler (SIGTERM, then SIGKILL after a grace period),
  * remove the files it made, free lc.  NULL ok. */
 LOCUS_EXPORT int locus_local_cluster_stop(locus_cluster *lc);

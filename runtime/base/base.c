@@ -186,3 +186,19 @@ const char *lc_hostname(void)
     }
     return name;
 }
+
+const char *lc_esc(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (!len)
+        return buf;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : "");
+         *p && o + 5 < len; p++) {
+        if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+            buf[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -55,6 +55,10 @@ void lc_clearerr(void);
             goto label;                                                        \
     } while (0)
 
+/* s made safe for a log line: printable ASCII as is, every other byte as
+ * \xNN (a peer's strings never reach a log raw).  Returns buf. */
+const char *lc_esc(const char *s, char *buf, size_t len);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t lc_now_ns(void);
 

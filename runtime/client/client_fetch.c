@@ -3,6 +3,8 @@
  * them, and big arguments served to the workers that need them. */
 #include "client/client_int.h"
 
+#include "net/dataplane.h"
+
 /* under mu: the task finished, its big arguments are not needed */
 void client_drop_puts(locus_client *c, struct locus_future *f)
 {
@@ -59,8 +61,8 @@ void client_on_data(locus_client *c, int ep, wire_rd *r)
     if (d.mode == DATA_SHM) {
         /* same host: copy straight out of the worker's segment */
         arena_map *m = NULL;
-        const void *base;
-        if (arena_map_open(d.segment, d.seg_len, d.dedicated, &m, &base) != 0) {
+        const void *src;
+        if (dp_map(&d, &m, &src) != 0) {
             free(buf);
             cpeer *w = cpeer_get(c, f->worker);
             if (w) { /* not mappable here: ask for RMA */
@@ -74,7 +76,7 @@ void client_on_data(locus_client *c, int ep, wire_rd *r)
                               "gone");
             return;
         }
-        memcpy(buf, (const uint8_t *)base + d.offset, d.nbytes);
+        memcpy(buf, src, d.nbytes);
         arena_map_release(m);
     } else if (d.mode == DATA_INLINE) {
         if (d.nbytes)
@@ -97,8 +99,7 @@ void client_on_data(locus_client *c, int ep, wire_rd *r)
         client_fetch_done(c, f, LOCUS_ENOMEM, "out of memory");
         return;
     }
-    int rc = xport_read(c->net.ep[ep], w->route.addr, buf, d.nbytes, NULL,
-                        &d.rk, 0, (void *)(uintptr_t)d.req);
+    int rc = dp_read(&c->net, w->route, &d, buf, (void *)(uintptr_t)d.req);
     if (rc) {
         lc_map_del(&c->gets, d.req);
         client_fetch_done(c, f, rc, locus_last_error());
@@ -126,32 +127,19 @@ void client_on_get(locus_client *c, cpeer *w, wire_rd *r)
         return;
     wire_wr *o = lnet_out(&c->net, w->sess);
     rec_data d;
-    memset(&d, 0, sizeof(d));
     d.req = req;
     pthread_mutex_lock(&c->mu);
     put_obj *p = lc_map_get(&c->puts, key);
-    arena_loc loc;
-    int rc = 0;
-    if (!p) {
+    int rc;
+    if (!p)
         rec_put_data_error(o, req, LOCUS_ENOENT,
                            "the client no longer holds "
                            "that argument (its future was released)");
-    } else if (may_map && arena_locate(c->arena, p->data, &loc) == 0) {
-        d.nbytes = p->len;
-        d.mode = DATA_SHM;
-        snprintf(d.segment, sizeof(d.segment), "%s", loc.name);
-        d.seg_len = loc.seg_len;
-        d.offset = loc.offset;
-        d.dedicated = (uint8_t)loc.dedicated;
-        rec_put_data(o, &d);
-    } else if ((rc = arena_rkey(c->arena, w->route.ep, c->net.ep[w->route.ep],
-                                p->data, p->len, &d.rk)) == 0) {
-        d.nbytes = p->len;
-        d.mode = DATA_RMA;
-        rec_put_data(o, &d);
-    } else {
+    else if ((rc = dp_describe(c->arena, &c->net, w->route.ep, p->data, p->len,
+                               may_map, 0, &d)) != 0)
         rec_put_data_error(o, req, rc, locus_last_error());
-    }
+    else
+        rec_put_data(o, &d);
     pthread_mutex_unlock(&c->mu);
 }
 

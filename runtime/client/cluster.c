@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "proto/schedfile.h"
 #include "client/cluster_int.h"
 #include "locus/client.h"
 #include "locus/cluster.h"
@@ -33,6 +34,7 @@ struct locus_cluster {
     pid_t sched;
     pid_t *workers;
     int nworkers;
+    char dashboard[512]; /* its URL, "" when it has none */
 };
 
 /* dir/rel/name if it is an executable file */
@@ -379,6 +381,14 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
             goto fail;
         }
     }
+    {
+        /* like dask's LocalCluster, say where its dashboard is */
+        schedfile sf;
+        if (schedfile_read(lc->file, &sf) == 0 && sf.dashboard[0]) {
+            snprintf(lc->dashboard, sizeof(lc->dashboard), "%s", sf.dashboard);
+            lc_log(LC_LOG_INFO, "cluster", "dashboard at %s", sf.dashboard);
+        }
+    }
     *out = lc;
     return 0;
 fail:
@@ -404,6 +414,11 @@ int locus_local_cluster_start(const struct locus_cluster_opts *opts,
 const char *locus_cluster_scheduler_file(const locus_cluster *lc)
 {
     return lc ? lc->file : NULL;
+}
+
+const char *locus_cluster_dashboard(const locus_cluster *lc)
+{
+    return lc ? lc->dashboard : NULL;
 }
 
 int cluster_pids(const locus_cluster *lc, int *sched, int *workers, int max)

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -44,6 +47,9 @@ struct lnet_bell {
     int contacted; /* a message went through already */
 };
 
+/* A doorbell's address: a path (a socket in this user's 0700 directory:
+   only this user's processes can ring it), or an abstract name (older
+   peers, or no private directory). */
 static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
 {
     memset(sa, 0, sizeof(*sa));
@@ -51,8 +57,56 @@ static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
     size_t n = strlen(name);
     if (n + 1 > sizeof(sa->sun_path))
         n = sizeof(sa->sun_path) - 1;
+    if (name[0] == '/') {
+        memcpy(sa->sun_path, name, n);
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
     memcpy(sa->sun_path + 1, name, n); /* abstract: leading NUL */
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+/* This user's private directory for doorbells: $XDG_RUNTIME_DIR/locus or
+   /tmp/locus-<uid>, mode 0700, owned by us; "" when none can be had. */
+static void bell_dir(char *out, size_t len)
+{
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    if (x && *x && x[0] == '/')
+        snprintf(out, len, "%s/locus", x);
+    else
+        snprintf(out, len, "/tmp/locus-%u", (unsigned)getuid());
+    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+        out[0] = '\0';
+        return;
+    }
+    struct stat st;
+    if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+        (st.st_mode & 077)) {
+        lc_log(LC_LOG_WARN, "xport",
+               "%s is not a private directory of "
+               "this user (mode 0700): doorbells use abstract sockets, which "
+               "any local process can ring",
+               out);
+        out[0] = '\0';
+    }
+}
+
+/* Doorbells of processes that died without closing them. */
+static void bell_sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = 0;
+        if (sscanf(e->d_name, "bell-%d-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 static int open_bell(lnet *n)
@@ -62,13 +116,25 @@ static int open_bell(lnet *n)
     if (n->wake_fd < 0)
         return lc_seterr(LOCUS_ESYS, "xport", "doorbell socket: %s",
                          strerror(errno));
-    snprintf(n->bell, sizeof(n->bell), "locus-bell-%d-%d", (int)getpid(),
-             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    int k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    char dir[256];
+    bell_dir(dir, sizeof(dir));
+    if (dir[0] &&
+        strlen(dir) + 40 < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        bell_sweep(dir);
+        snprintf(n->bell, sizeof(n->bell), "%s/bell-%d-%d", dir, (int)getpid(),
+                 k);
+        unlink(n->bell); /* a pid's own leftover */
+    } else {
+        snprintf(n->bell, sizeof(n->bell), "locus-bell-%d-%d", (int)getpid(),
+                 k);
+    }
     struct sockaddr_un sa;
     socklen_t len = bell_addr(n->bell, &sa);
     if (bind(n->wake_fd, (struct sockaddr *)&sa, len) != 0)
         return lc_seterr(LOCUS_ESYS, "xport", "doorbell bind %s: %s", n->bell,
                          strerror(errno));
+    n->bell_bound = 1;
     return 0;
 }
 
@@ -138,6 +204,8 @@ void lnet_close(lnet *n)
         n->ep[i] = NULL;
         free(n->avref[i]);
         n->avref[i] = NULL;
+        free(n->avidle[i]);
+        n->avidle[i] = NULL;
         n->navref[i] = 0;
     }
     free(n->msgbuf);
@@ -148,14 +216,16 @@ void lnet_close(lnet *n)
     if (n->wake_fd >= 0)
         close(n->wake_fd);
     n->wake_fd = -1;
+    if (n->bell_bound && n->bell[0] == '/')
+        unlink(n->bell);
+    n->bell_bound = 0;
 }
 
 static int avref_add(lnet *n, int ep, xport_addr a)
 {
     if (a >= (1u << 24))
         return lc_seterr(LOCUS_EINVAL, "xport",
-                         "address handle %llu out of "
-                         "range",
+                         "address handle %llu out of range",
                          (unsigned long long)a);
     if (a >= n->navref[ep]) {
         size_t cap = n->navref[ep] ? n->navref[ep] : 64;
@@ -164,11 +234,17 @@ static int avref_add(lnet *n, int ep, xport_addr a)
         uint32_t *r = realloc(n->avref[ep], cap * sizeof(*r));
         if (!r)
             return lc_seterr(LOCUS_ENOMEM, "xport", "no memory");
-        memset(r + n->navref[ep], 0, (cap - n->navref[ep]) * sizeof(*r));
         n->avref[ep] = r;
+        uint64_t *t = realloc(n->avidle[ep], cap * sizeof(*t));
+        if (!t)
+            return lc_seterr(LOCUS_ENOMEM, "xport", "no memory");
+        n->avidle[ep] = t;
+        memset(r + n->navref[ep], 0, (cap - n->navref[ep]) * sizeof(*r));
+        memset(t + n->navref[ep], 0, (cap - n->navref[ep]) * sizeof(*t));
         n->navref[ep] = cap;
     }
     n->avref[ep][a]++;
+    n->avidle[ep][a] = 0;
     return 0;
 }
 
@@ -177,11 +253,29 @@ void lnet_unroute(lnet *n, lnet_route r)
     if (r.ep < 0 || r.ep > 1 || !n->ep[r.ep] || r.addr >= n->navref[r.ep] ||
         !n->avref[r.ep][r.addr])
         return;
-    if (--n->avref[r.ep][r.addr])
+    if (--n->avref[r.ep][r.addr] == 0)
+        n->avidle[r.ep][r.addr] = lc_now_ns();
+}
+
+/* Addresses no route has used for a while leave the address vector.  Not
+   at once: rxm tears a connection down asynchronously, and a send to the
+   same address re-inserted meanwhile can crash inside the provider. */
+static void sweep_routes(lnet *n, uint64_t now)
+{
+    static const uint64_t idle = 5000000000ull;
+    if (now - n->sweep_ns < 1000000000ull)
         return;
-    xport_remove(n->ep[r.ep], r.addr);
-    if (r.ep == LNET_SHM && r.addr < n->nbells)
-        memset(&n->bells[r.addr], 0, sizeof(n->bells[r.addr]));
+    n->sweep_ns = now;
+    for (int ep = 0; ep < 2; ep++)
+        for (size_t a = 0; n->ep[ep] && a < n->navref[ep]; a++) {
+            if (n->avref[ep][a] || !n->avidle[ep][a] ||
+                now - n->avidle[ep][a] < idle)
+                continue;
+            n->avidle[ep][a] = 0;
+            xport_remove(n->ep[ep], a);
+            if (ep == LNET_SHM && a < n->nbells)
+                memset(&n->bells[a], 0, sizeof(n->bells[a]));
+        }
 }
 
 static int insert_plain(lnet *n, int ep, const char *name, xport_addr *out);
@@ -612,6 +706,7 @@ static void timers(lnet *n, uint64_t now)
     if (now - n->timer_ns < every)
         return;
     n->timer_ns = now;
+    sweep_routes(n, now);
     for (uint32_t i = 0; i < n->nsess; i++) {
         lsess *s = n->sess[i];
         if (!s || !s->q_head || s->state == LS_BROKEN)

@@ -124,11 +124,14 @@ typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
     int wake_fd;                  /* the doorbell socket */
-    char bell[64];                /* its abstract name */
-    struct lnet_bell *bells;      /* shm peers' doorbells, by xport_addr */
+    char bell[128];               /* its path (or abstract name) */
+    int bell_bound;
+    struct lnet_bell *bells; /* shm peers' doorbells, by xport_addr */
     size_t nbells;
-    uint32_t *avref[2]; /* routes using each address, by xport_addr */
+    uint32_t *avref[2];  /* routes using each address, by xport_addr */
+    uint64_t *avidle[2]; /* when its last route went (0: in use, gone) */
     size_t navref[2];
+    uint64_t sweep_ns;
     size_t msg_size; /* smallest of the endpoints' */
     uint8_t *msgbuf;
     uint32_t self; /* our peer id (LNET_SCHED_ID for the scheduler) */
@@ -155,9 +158,9 @@ void lnet_close(lnet *n);
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
 
 /* Give back a route made by lnet_insert or lnet_route_to: the address
- * leaves the address vector (and its connection closes) when no route
- * uses it any more.  Routes are counted: the same endpoint may come back
- * as a new peer while its old session still lingers. */
+ * leaves the address vector (and its connection closes) a few seconds
+ * after no route uses it any more.  Routes are counted: the same endpoint may
+ * come back as a new peer while its old session still lingers. */
 void lnet_unroute(lnet *n, lnet_route r);
 
 /* Route to a peer: shm when it is on this host (same host name) and both

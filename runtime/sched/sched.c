@@ -270,6 +270,10 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
             lnet_done(&s.net, &in[i]);
         }
         int backlog = lnet_flush(&s.net);
+        if (s.nchallenges) {
+            sched_handshakes(&s);
+            backlog |= s.nchallenges;
+        }
         uint64_t now = lc_now_ns();
         if (now - last_check > 200000000ull) {
             check_liveness(&s, now);

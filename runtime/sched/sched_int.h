@@ -81,9 +81,10 @@ typedef struct speer {
     int id, role, state;
     lnet_route route;
     lsess *sess;
-    uint64_t sid;     /* the session id the peer chose */
-    uint64_t gone_ns; /* said goodbye: its session lingers until idle */
-    int close_now;    /* gone without a goodbye: no lingering */
+    uint64_t sid;      /* the session id the peer chose */
+    uint64_t gone_ns;  /* said goodbye: its session lingers until idle */
+    int close_now;     /* gone without a goodbye: no lingering */
+    int challenge_due; /* its CHALLENGE is still to be sent */
     uint8_t snonce[AUTH_NONCE_LEN], pnonce[AUTH_NONCE_LEN];
     char host[64], cpuset[64];
     char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
@@ -129,6 +130,7 @@ typedef struct sched {
     uint64_t drops_told, odd_told, drops_ns;
     uint64_t busy_ns;  /* last message handled, until memory is trimmed */
     dash *dash;        /* the dashboard's feed; NULL: none */
+    int nchallenges;   /* peers whose CHALLENGE is still to be sent */
     int done_thread;   /* the DONE being handled: thread it ran on, -1 */
     uint64_t done_ago; /* and ns since it started; 0: unknown */
 } sched;
@@ -181,6 +183,8 @@ void sched_reap_peer(sched *s, speer *p);
 speer *sched_new_peer(sched *s);
 void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r);
 void sched_on_auth(sched *s, speer *p, wire_rd *r);
+/* CHALLENGEs the provider could not take yet: try again, without waiting. */
+void sched_handshakes(sched *s);
 
 /* sched_dash.c: the dashboard's feed (runtime/dash/dash.h) */
 void sched_dash_task(sched *s, stask *t, int from, int to, speer *w,

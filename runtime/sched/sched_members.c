@@ -167,6 +167,8 @@ void sched_reap_peer(sched *s, speer *p)
     if (p->sess && !p->close_now && !lnet_sess_idle(p->sess) &&
         lc_now_ns() - p->gone_ns < 10000000000ull)
         return;
+    if (p->challenge_due)
+        s->nchallenges--;
     if (p->sess)
         lnet_sess_close(&s->net, p->sess);
     lnet_unroute(&s->net, p->route);
@@ -192,8 +194,13 @@ speer *sched_new_peer(sched *s)
     return p;
 }
 
-/* Handshake replies go outside any session, bounded by a short deadline:
-   a peer that does not take them asks again. */
+/* Handshake replies go outside any session and never wait on a peer (an
+   address that does not answer must not stall the scheduler): one short
+   try; a CHALLENGE the provider could not take is tried again each turn
+   (sched_handshakes) until the peer authenticates or expires, a REFUSE is
+   not (the peer asks again and is refused again). */
+#define HANDSHAKE_TRY_MS 1
+
 static void send_refuse(sched *s, lnet_route r, uint64_t sid, const char *why)
 {
     wire_wr w;
@@ -201,11 +208,12 @@ static void send_refuse(sched *s, lnet_route r, uint64_t sid, const char *why)
     wire_rec_begin(&w, REC_REFUSE);
     wire_put_str(&w, why);
     wire_rec_end(&w);
-    lnet_send_handshake(&s->net, r, 0, sid, &w, lc_deadline_ms(100));
+    lnet_send_handshake(&s->net, r, 0, sid, &w,
+                        lc_deadline_ms(HANDSHAKE_TRY_MS));
     wire_wr_free(&w);
 }
 
-static void send_challenge(sched *s, speer *p)
+static int send_challenge(sched *s, speer *p)
 {
     uint8_t mac[AUTH_MAC_LEN];
     auth_mac(s->sf.key, "locus-sched", p->pnonce, AUTH_NONCE_LEN, s->sf.job_id,
@@ -218,13 +226,31 @@ static void send_challenge(sched *s, speer *p)
     wire_wr_init(&w);
     rec_put_challenge(&w, &c);
     int rc = lnet_send_handshake(&s->net, p->route, (uint32_t)p->id, p->sid, &w,
-                                 lc_deadline_ms(100));
-    if (rc)
-        lc_log(LC_LOG_INFO, "sched",
-               "CHALLENGE to %s pid %d: %s (it will "
-               "ask again)",
-               p->host, p->pid, locus_last_error());
+                                 lc_deadline_ms(HANDSHAKE_TRY_MS));
     wire_wr_free(&w);
+    if (rc && !p->challenge_due) {
+        p->challenge_due = 1;
+        s->nchallenges++;
+    } else if (!rc && p->challenge_due) {
+        p->challenge_due = 0;
+        s->nchallenges--;
+    }
+    return rc;
+}
+
+void sched_handshakes(sched *s)
+{
+    for (int i = 1; s->nchallenges > 0 && i < s->npeers; i++) {
+        speer *p = peer(s, i);
+        if (p && p->challenge_due) {
+            if (p->state != P_CHALLENGED) {
+                p->challenge_due = 0;
+                s->nchallenges--;
+            } else {
+                send_challenge(s, p);
+            }
+        }
+    }
 }
 
 void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
@@ -237,15 +263,16 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
         lc_log(LC_LOG_WARN, "sched", "malformed HELLO dropped");
         return;
     }
-    char job[REC_JOB_MAX];
+    char job[REC_JOB_MAX], ejob[4 * REC_JOB_MAX + 1];
     tmp.role = h.role;
     memcpy(tmp.pnonce, h.nonce, AUTH_NONCE_LEN);
-    snprintf(tmp.host, sizeof(tmp.host), "%s", h.host);
+    /* a peer's strings are logged and shown: escaped once, here */
+    lc_esc(h.host, tmp.host, sizeof(tmp.host));
     tmp.pid = (int)h.pid;
     snprintf(tmp.net, sizeof(tmp.net), "%s", h.net);
     snprintf(tmp.shm, sizeof(tmp.shm), "%s", h.shm);
     tmp.numa = h.numa;
-    snprintf(tmp.cpuset, sizeof(tmp.cpuset), "%s", h.cpuset);
+    lc_esc(h.cpuset, tmp.cpuset, sizeof(tmp.cpuset));
     tmp.nthreads = (int)h.nthreads;
     snprintf(job, sizeof(job), "%s", h.job);
     /* replies go where the HELLO says, over the endpoint it came by:
@@ -257,14 +284,16 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
         lc_log(LC_LOG_WARN, "sched",
                "HELLO from %s pid %d with a bad "
                "address: %s",
-               tmp.host, tmp.pid, locus_last_error());
+               tmp.host, tmp.pid,
+               lc_esc(locus_last_error(), ejob, sizeof(ejob)));
         return;
     }
     if (strcmp(job, s->sf.job_id) != 0) {
         lc_log(LC_LOG_WARN, "sched",
                "HELLO from %s pid %d for job '%s', "
                "this is job '%s' (stale scheduler file?): refused",
-               tmp.host, tmp.pid, job, s->sf.job_id);
+               tmp.host, tmp.pid, lc_esc(job, ejob, sizeof(ejob)),
+               s->sf.job_id);
         send_refuse(s, route, sid,
                     "wrong job id: the scheduler file is "
                     "stale");

@@ -3,6 +3,8 @@
  * RMA across hosts, inline when small), and objects served to peers. */
 #include "worker/worker_int.h"
 
+#include "net/dataplane.h"
+
 /* A buffer for a fetched copy.  Large ones ask for transparent huge pages:
    a fresh 256 MiB buffer otherwise costs 65536 page faults while the RMA
    read fills it. */
@@ -174,14 +176,12 @@ void worker_on_data(worker *w, int ep, wire_rd *r)
     }
     if (mode == DATA_SHM) {
         const char *name = d.segment;
-        uint64_t seg_len = d.seg_len, off = d.offset;
-        uint8_t dedicated = d.dedicated;
         /* every waiting task holds its own reference to the mapping */
         arena_map *first = NULL;
         for (int k = 0; k < f->nw; k++) {
             arena_map *m;
             const void *b;
-            if (arena_map_open(name, seg_len, dedicated, &m, &b) != 0) {
+            if (dp_map(&d, &m, &b) != 0) {
                 if (first) {
                     /* cannot happen after a first success; be safe */
                     worker_fetch_failed(w, f, LOCUS_ESYS, locus_last_error());
@@ -204,7 +204,7 @@ void worker_on_data(worker *w, int ep, wire_rd *r)
             first = first ? first : m;
             targ *a = &f->w[k].t->args[f->w[k].arg];
             a->map = m;
-            a->p = (const uint8_t *)b + off;
+            a->p = b;
             a->len = nbytes;
         }
         w->bytes_mapped += nbytes;
@@ -231,15 +231,14 @@ void worker_on_data(worker *w, int ep, wire_rd *r)
         fetch_done(w, f, f->copy->data, n);
         return;
     }
-    xport_rkey rk = d.rk;
     wpeer *h = wpeer_get(w, f->holder);
     if (!h || h->route.ep != ep) {
         worker_fetch_failed(w, f, LOCUS_EPROTO, "bad RMA descriptor");
         return;
     }
     /* the request id rides in the context pointer */
-    int rc = xport_read(w->net.ep[ep], h->route.addr, f->copy->data, nbytes,
-                        NULL, &rk, 0, (void *)(uintptr_t)d.req);
+    int rc =
+        dp_read(&w->net, h->route, &d, f->copy->data, (void *)(uintptr_t)d.req);
     if (rc != 0)
         worker_fetch_failed(w, f, rc, locus_last_error());
 }
@@ -277,29 +276,14 @@ void worker_on_get(worker *w, wpeer *p, wire_rd *r)
         return;
     }
     rec_data d;
-    memset(&d, 0, sizeof(d));
     d.req = req;
-    d.nbytes = o->len;
-    arena_loc loc;
-    if (may_map && arena_locate(w->arena, o->data, &loc) == 0) {
-        d.mode = DATA_SHM;
-        snprintf(d.segment, sizeof(d.segment), "%s", loc.name);
-        d.seg_len = loc.seg_len;
-        d.offset = loc.offset;
-        d.dedicated = (uint8_t)loc.dedicated;
-    } else if (o->len + 64 <= w->net.msg_size / 2) {
-        d.mode = DATA_INLINE;
-        d.bytes = o->data;
-        d.nbytes_inline = o->len;
-    } else {
-        int ep = p->route.ep;
-        int rc =
-            arena_rkey(w->arena, ep, w->net.ep[ep], o->data, o->len, &d.rk);
-        if (rc != 0) {
-            rec_put_data_error(out, req, rc, locus_last_error());
-            return;
-        }
-        d.mode = DATA_RMA;
+    /* inline when it fits easily in a message */
+    size_t inline_max = w->net.msg_size / 2 > 64 ? w->net.msg_size / 2 - 64 : 0;
+    int rc = dp_describe(w->arena, &w->net, p->route.ep, o->data, o->len,
+                         may_map, inline_max, &d);
+    if (rc != 0) {
+        rec_put_data_error(out, req, rc, locus_last_error());
+        return;
     }
     rec_put_data(out, &d);
 }
