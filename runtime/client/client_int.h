@@ -38,7 +38,6 @@
 enum { F_PENDING, F_DONE, F_ERROR };
 enum { C_HELLO, C_AUTH, C_JOINED, C_CLOSED };
 
-#define SEND_TIMEOUT_MS 5000
 #define SPIN_NS 30000
 
 struct locus_future {

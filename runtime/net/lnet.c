@@ -70,10 +70,13 @@ static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
 static void bell_dir(char *out, size_t len)
 {
     const char *x = getenv("XDG_RUNTIME_DIR");
-    if (x && *x && x[0] == '/')
-        snprintf(out, len, "%s/locus", x);
-    else
-        snprintf(out, len, "/tmp/locus-%u", (unsigned)getuid());
+    int n = x && *x && x[0] == '/'
+                ? snprintf(out, len, "%s/locus", x)
+                : snprintf(out, len, "/tmp/locus-%u", (unsigned)getuid());
+    if (n < 0 || (size_t)n >= len) { /* too long for a socket path */
+        out[0] = '\0';
+        return;
+    }
     if (mkdir(out, 0700) != 0 && errno != EEXIST) {
         out[0] = '\0';
         return;
@@ -117,7 +120,7 @@ static int open_bell(lnet *n)
         return lc_seterr(LOCUS_ESYS, "xport", "doorbell socket: %s",
                          strerror(errno));
     int k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    char dir[256];
+    char dir[80]; /* a socket path has at most 108 bytes */
     bell_dir(dir, sizeof(dir));
     if (dir[0] &&
         strlen(dir) + 40 < sizeof(((struct sockaddr_un *)0)->sun_path)) {

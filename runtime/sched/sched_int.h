@@ -36,7 +36,6 @@
 enum { T_WAITING, T_READY, T_ASSIGNED, T_DONE, T_ERROR };
 enum { P_CHALLENGED, P_AUTHED, P_GONE };
 
-#define SEND_TIMEOUT_MS 5000
 #define MAX_UNAUTHED 1024
 
 typedef struct stask stask;

@@ -33,7 +33,6 @@
 #include "topo/topo.h"
 #include <stdarg.h>
 
-#define SEND_TIMEOUT_MS 5000
 
 typedef struct wobj {
     uint64_t key;
@@ -120,7 +119,6 @@ typedef struct worker {
     int nstarted;
     atomic_int running;
     uint64_t tasks_done, bytes_held;
-    int sched_failures;
 } worker;
 typedef struct fetch fetch;
 
