@@ -711,6 +711,72 @@ Test(sessions, fan_in_tree_with_early_release_over_tcp)
     PASS();
 }
 
+/* Proof of the session layer's promise: with 5% of messages lost and 5%
+ * sent twice by every process ($LOCUS_NET_CHAOS), over shm and tcp, every
+ * reduction still gives the right answer, and the scheduler saw (and
+ * dropped) the duplicates. */
+static int has_dups(const struct drops *d)
+{
+    return d->dup >= 1;
+}
+
+Test(sessions, lossy_duplicating_network_loses_nothing)
+{
+    setenv("LOCUS_NET_CHAOS", "drop=0.05,dup=0.05", 1);
+    setenv("LOCUS_LOG", "info", 1); /* the scheduler reports duplicates */
+    up(2, 0);
+    locus_client *tcp = connect_to(C.file, LOCUS_CONNECT_NO_SHM);
+    unsetenv("LOCUS_NET_CHAOS");
+    unsetenv("LOCUS_LOG");
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(reduce_job(cl, 2000, round % 2), want_sum(2000),
+                     "round %d over shm", round);
+        cr_assert_eq(reduce_job(tcp, 1000, !(round % 2)), want_sum(1000),
+                     "round %d over tcp", round);
+    }
+    OK(locus_disconnect(tcp));
+    expect_held(cl, 0, 10000);
+    char *log = log_of("scheduler.log");
+    cr_assert(log && strstr(log, "fault injection on"),
+              "the scheduler did not run with fault injection");
+    free(log);
+    struct drops d;
+    cr_assert(wait_drops(&d, has_dups, 5000),
+              "no duplicate reached the scheduler with 5%% sent twice");
+    PASS();
+}
+
+/* A session whose shm route delivers nothing (as when a peer killed inside
+ * the shm provider leaves a queue locked) moves to the net provider and
+ * loses nothing: a client whose every shm message is dropped still joins
+ * and gets every answer, its data fetched from the workers too. */
+Test(sessions, session_moves_to_net_when_shm_delivers_nothing)
+{
+    up(2, 0);
+    setenv("LOCUS_NET_CHAOS", "shmdrop=1", 1);
+    double t0 = now_s();
+    locus_client *c2 = connect_to(C.file, 0);
+    unsetenv("LOCUS_NET_CHAOS");
+    double dt = now_s() - t0;
+    cr_assert_eq(reduce_job(c2, 500, 0), want_sum(500));
+    /* a value fetched from a worker (a GET in the pair session) */
+    locus_arg a = locus_arg_i64(7);
+    locus_future *f;
+    OK(locus_submit(c2, "vec", &a, 1, NULL, &f));
+    const void *p;
+    size_t len;
+    OK(locus_result(f, T_MS, &p, &len));
+    cr_assert_eq(len, 128);
+    int64_t first;
+    memcpy(&first, p, 8);
+    cr_assert_eq(first, 7);
+    locus_release(f);
+    OK(locus_disconnect(c2));
+    cr_log_info("joined over the fallback in %.1f s", dt);
+    cr_assert_eq(reduce_job(cl, 300, 1), want_sum(300));
+    PASS();
+}
+
 /* A task over 1000 futures held on two workers (dask's
  * client.submit(f, *futures)). */
 Test(sessions, task_takes_a_thousand_futures_held_elsewhere)

@@ -36,6 +36,7 @@ static void on_peer(locus_client *c, wire_rd *r)
         lnet_unroute(&c->net, rt);
         return;
     }
+    lnet_sess_fallback(&c->net, ps, rp.net);
     c->peers[id].id = id;
     c->peers[id].route = rt;
     c->peers[id].sess = ps;

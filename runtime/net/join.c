@@ -90,6 +90,7 @@ int ljoin_on_handshake(ljoin *j, lnet *n, const schedfile *sf, lnet_in *in)
             return lc_seterr(LOCUS_ENOMEM, "xport",
                              "no memory for the "
                              "scheduler session");
+        lnet_sess_fallback(n, j->sess, sf->net_addr);
         auth_mac(sf->key, "locus-peer", c.snonce, AUTH_NONCE_LEN,
                  j->hello.nonce, AUTH_NONCE_LEN, mac);
         wire_wr *o = lnet_out(n, j->sess);

@@ -16,6 +16,8 @@
 
 #include "base/base.h"
 
+static void chaos_init(lnet *n);
+
 /* A message kept until acknowledged: exactly the bytes sent. */
 struct lnet_msg {
     struct lnet_msg *next;
@@ -149,6 +151,7 @@ int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
     n->wake_fd = -1;
     n->self = UINT32_MAX;
     n->dead_ms = 10000;
+    chaos_init(n);
     LC_CHECK_RC(open_bell(n), out, rc);
     struct xport_opts o = XPORT_OPTS_INIT;
     o.provider = provider;
@@ -525,12 +528,23 @@ lsess *lnet_sess_open(lnet *n, uint32_t peer, uint64_t sid,
     s->route = route;
     memcpy(s->ktx, ktx, AUTH_KEY_LEN);
     memcpy(s->krx, krx, AUTH_KEY_LEN);
+    s->fallback.ep = -1;
     s->tx_next = 1;
     s->rx_next = 1;
     s->rto_ns = RTO_MIN_NS;
     wire_wr_init(&s->out);
     n->sess[peer] = s;
     return s;
+}
+
+void lnet_sess_fallback(lnet *n, lsess *s, const char *net_addr)
+{
+    if (!s || s->route.ep != LNET_SHM || !net_addr || !*net_addr ||
+        s->fallback.ep >= 0)
+        return;
+    lnet_route r = {LNET_NET, 0};
+    if (lnet_insert(n, LNET_NET, net_addr, &r.addr) == 0)
+        s->fallback = r;
 }
 
 lsess *lnet_sess_get(const lnet *n, uint32_t peer)
@@ -572,6 +586,8 @@ void lnet_sess_close(lnet *n, lsess *s)
         }
     }
     wire_wr_free(&s->out);
+    if (s->fallback.ep >= 0)
+        lnet_unroute(n, s->fallback);
     sodium_memzero(s->ktx, sizeof(s->ktx));
     sodium_memzero(s->krx, sizeof(s->krx));
     free(s);
@@ -618,12 +634,79 @@ static void acked(lsess *s)
 }
 
 /* Hand the session's unsent messages to the provider, in order. */
+/* Fault injection for tests ($LOCUS_NET_CHAOS="drop=P,dup=P"): a message
+   handed to the provider is dropped, or sent twice, with probability P,
+   so that the session layer's retransmission, early-message and
+   duplicate paths are exercised on a real cluster.  Off by default. */
+static void chaos_init(lnet *n)
+{
+    const char *e = getenv("LOCUS_NET_CHAOS");
+    if (!e || !*e)
+        return;
+    double drop = 0, dup = 0, shmdrop = 0;
+    const char *d = strstr(e, "drop="), *u = strstr(e, "dup="),
+               *sd = strstr(e, "shmdrop=");
+    if (d && d != sd + 3)
+        drop = strtod(d + 5, NULL);
+    else if (d && (d = strstr(d + 1, "drop=")) && d != sd + 3)
+        drop = strtod(d + 5, NULL);
+    if (u)
+        dup = strtod(u + 4, NULL);
+    if (sd)
+        shmdrop = strtod(sd + 8, NULL);
+    if (!(drop >= 0 && drop < 1 && dup >= 0 && dup < 1 && shmdrop >= 0 &&
+          shmdrop <= 1)) {
+        lc_log(LC_LOG_WARN, "xport",
+               "LOCUS_NET_CHAOS='%s' ignored: "
+               "probabilities must be in [0, 1)",
+               e);
+        return;
+    }
+    n->chaos_drop = (uint32_t)(drop * 4294967295.0);
+    n->chaos_dup = (uint32_t)(dup * 4294967295.0);
+    n->chaos_shmdrop =
+        shmdrop >= 1 ? UINT32_MAX : (uint32_t)(shmdrop * 4294967295.0);
+    n->chaos_rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull + 1;
+    n->chaos = n->chaos_drop || n->chaos_dup || n->chaos_shmdrop;
+    if (n->chaos)
+        lc_log(LC_LOG_WARN, "xport",
+               "fault injection on: %.3f of messages dropped, %.3f sent "
+               "twice, %.3f of those over shm dropped ($LOCUS_NET_CHAOS)",
+               drop, dup, shmdrop);
+}
+
+static uint32_t chaos_rand(lnet *n)
+{
+    uint64_t x = n->chaos_rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    n->chaos_rng = x;
+    return (uint32_t)(x >> 32);
+}
+
+/* One transmission of a session message, through the fault injector. */
+static int xmit_chaos(lnet *n, lnet_route r, const void *msg, size_t len,
+                      uint64_t deadline)
+{
+    if (__builtin_expect(n->chaos, 0)) {
+        if (r.ep == LNET_SHM && n->chaos_shmdrop &&
+            chaos_rand(n) <= n->chaos_shmdrop)
+            return 0; /* shm delivers nothing */
+        if (chaos_rand(n) < n->chaos_drop)
+            return 0; /* lost on the way */
+        if (chaos_rand(n) < n->chaos_dup)
+            xmit(n, r, msg, len, deadline);
+    }
+    return xmit(n, r, msg, len, deadline);
+}
+
 static int push(lnet *n, lsess *s, uint64_t now)
 {
     for (struct lnet_msg *m = s->q_head; m; m = m->next) {
         if (m->tx_ns)
             continue;
-        int rc = xmit(n, s->route, m->data, m->len, now + TRY_NS);
+        int rc = xmit_chaos(n, s->route, m->data, m->len, now + TRY_NS);
         if (rc == LOCUS_ETIMEDOUT || rc == LOCUS_EAGAIN)
             return LOCUS_EAGAIN;
         /* a hard error: the message stays, and goes again at the
@@ -693,7 +776,7 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
     if (s->ack_due && now >= s->ack_due && s->ack_sent != s->rx_next - 1) {
         uint8_t m[WIRE_HDR_LEN + WIRE_MAC_LEN];
         size_t len = seal(n, s, MSG_ACK, ++s->ack_nonce, NULL, 0, m);
-        if (xmit(n, s->route, m, len, now + TRY_NS) == 0)
+        if (xmit_chaos(n, s->route, m, len, now + TRY_NS) == 0)
             acked(s);
     }
     if (s->ack_due && s->ack_sent == s->rx_next - 1)
@@ -710,6 +793,11 @@ static void timers(lnet *n, uint64_t now)
         return;
     n->timer_ns = now;
     sweep_routes(n, now);
+    /* shm silent this long: the net provider takes over (before the
+       session would be declared broken) */
+    uint64_t failover_ns = (uint64_t)n->dead_ms * 500000ull;
+    if (failover_ns > 2000000000ull)
+        failover_ns = 2000000000ull;
     for (uint32_t i = 0; i < n->nsess; i++) {
         lsess *s = n->sess[i];
         if (!s || !s->q_head || s->state == LS_BROKEN)
@@ -722,6 +810,25 @@ static void timers(lnet *n, uint64_t now)
                    "peer %u: message %llu not "
                    "acknowledged for %d ms: session broken",
                    s->peer, (unsigned long long)s->q_head->seq, n->dead_ms);
+            continue;
+        }
+        if (s->route.ep == LNET_SHM && s->fallback.ep >= 0 &&
+            !s->fallback_used && now - s->oldest_ns > failover_ns) {
+            /* shm delivers nothing any more (a peer that died inside the
+               provider can leave the receiver's queue locked): the net
+               provider takes over this session */
+            lc_log(LC_LOG_WARN, "xport",
+                   "peer %u: nothing acknowledged over shm for %.1f s; the "
+                   "session moves to %s",
+                   s->peer, (double)failover_ns / 1e9,
+                   xport_provider(n->ep[LNET_NET]));
+            s->route = s->fallback; /* the session's own route */
+            s->fallback_used = 1;
+            for (struct lnet_msg *m = s->q_head; m; m = m->next)
+                m->tx_ns = 0;
+            s->rto_ns = RTO_MIN_NS;
+            s->oldest_ns = now;
+            mark_dirty(n, s);
             continue;
         }
         if (s->q_head->tx_ns && now - s->q_head->tx_ns > s->rto_ns) {

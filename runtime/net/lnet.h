@@ -60,6 +60,8 @@ typedef struct lsess {
     uint64_t sid;  /* session id */
     int state;
     lnet_route route;
+    lnet_route fallback; /* the net route when route is shm; ep -1: none */
+    int fallback_used;   /* route is the fallback now */
     uint8_t ktx[AUTH_KEY_LEN], krx[AUTH_KEY_LEN];
     void *user; /* the owner's per-peer data */
     /* sending */
@@ -145,6 +147,9 @@ typedef struct lnet {
     uint32_t nbroken; /* broken sessions not reported yet */
     uint64_t timer_ns;
     lnet_stats st;
+    int chaos; /* fault injection ($LOCUS_NET_CHAOS, tests) */
+    uint32_t chaos_drop, chaos_dup, chaos_shmdrop;
+    uint64_t chaos_rng;
 } lnet;
 
 /* Open the net endpoint on provider (NULL: $FI_PROVIDER or tcp;ofi_rxm)
@@ -179,6 +184,15 @@ lsess *lnet_sess_open(lnet *n, uint32_t peer, uint64_t sid,
                       const uint8_t ktx[AUTH_KEY_LEN],
                       const uint8_t krx[AUTH_KEY_LEN], lnet_route route);
 lsess *lnet_sess_get(const lnet *n, uint32_t peer);
+/*
+ * Where to send when the shm route stops delivering: the peer's net
+ * address (net_addr, inserted here; "" or NULL: none).  A session whose
+ * oldest message stays unacknowledged over shm for half of dead_ms (at
+ * most 2 s) moves to it
+ * (a peer killed inside the shm provider can leave a receiver's queue
+ * locked).  The session owns this route.
+ */
+void lnet_sess_fallback(lnet *n, lsess *s, const char *net_addr);
 /* Forget the session at once (what it had not sent is dropped). */
 void lnet_sess_close(lnet *n, lsess *s);
 /* 1 when everything given to the session was sent and acknowledged. */

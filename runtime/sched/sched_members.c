@@ -355,6 +355,7 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
         return;
     }
     p->sess->user = p;
+    lnet_sess_fallback(&s->net, p->sess, p->net);
     s->nunauthed++;
     lc_log(LC_LOG_DEBUG, "sched",
            "HELLO from %s pid %d (%s) on %s handle "

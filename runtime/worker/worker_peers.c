@@ -46,6 +46,7 @@ void worker_on_peer(worker *w, wire_rd *r)
         return;
     }
     p->sess->user = p;
+    lnet_sess_fallback(&w->net, p->sess, rp.net);
     w->peers[id] = p;
 }
 
