@@ -26,8 +26,8 @@ static double now_us(void)
 
 static int fail(const char *what, int rc)
 {
-    fprintf(stderr, "function_to_data: %s: %s (%s)\n", what,
-            locus_last_error(), locus_strerror(rc));
+    fprintf(stderr, "function_to_data: %s: %s (%s)\n", what, locus_last_error(),
+            locus_strerror(rc));
     return 1;
 }
 
@@ -68,8 +68,8 @@ int main(int argc, char **argv)
     memcpy(shp, bytes, sizeof(shp));
     double slow = now_us() - t0;
     printf("slow: fetched the array, shape (%lld, %lld): %8.1f us, %zu bytes "
-           "moved to the client\n", (long long)shp[0], (long long)shp[1],
-           slow, len);
+           "moved to the client\n",
+           (long long)shp[0], (long long)shp[1], slow, len);
 
     /* fast: the function goes to the data */
     t0 = now_us();
@@ -82,8 +82,8 @@ int main(int argc, char **argv)
     double fast = now_us() - t0;
     locus_who_has(s, &where, 1, &n);
     printf("fast: shape task ran on worker %d, shape (%lld, %lld): %8.1f us, "
-           "%zu bytes moved to the client\n", where, (long long)shp[0],
-           (long long)shp[1], fast, len);
+           "%zu bytes moved to the client\n",
+           where, (long long)shp[0], (long long)shp[1], fast, len);
 
     locus_worker_info wi[64];
     size_t nw = 0;
@@ -92,8 +92,7 @@ int main(int argc, char **argv)
     if (locus_workers(c, wi, 64, &nw) == 0) {
         unsigned long long moved = 0;
         for (size_t i = 0; i < nw && i < 64; i++)
-            moved += wi[i].bytes_mapped + wi[i].bytes_rma +
-                     wi[i].bytes_inline;
+            moved += wi[i].bytes_mapped + wi[i].bytes_rma + wi[i].bytes_inline;
         printf("bytes moved between workers: %llu\n", moved);
     }
     locus_release(s);

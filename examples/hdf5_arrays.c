@@ -149,8 +149,8 @@ int main(int argc, char **argv)
         snprintf(paths[i], sizeof(paths[i]), "%s/datafile%d.hdf5", dir, i);
         files[i] = paths[i];
         locus_array *r;
-        if ((rc = locus_array_random_normal(c, (uint64_t)i, 0.0, 1.0, 2,
-                                            shape, NULL, &r)) ||
+        if ((rc = locus_array_random_normal(c, (uint64_t)i, 0.0, 1.0, 2, shape,
+                                            NULL, &r)) ||
             (rc = locus_array_store_hdf5(r, files[i], "/data",
                                          LOCUS_H5_TRUNCATE, T_MS)))
             return fail("writing the data files", rc);

@@ -33,8 +33,7 @@ int main(int argc, char **argv)
         return fail("require", rc);
 
     printf("Parent process id: %7d\n", (int)getpid());
-    locus_arg in[3] = {locus_arg_i64(30), locus_arg_i64(15),
-                       locus_arg_i64(2)};
+    locus_arg in[3] = {locus_arg_i64(30), locus_arg_i64(15), locus_arg_i64(2)};
     locus_future *fs[3];
     rc = locus_map(c, "_f", in, 3, NULL, fs);
     if (rc)

@@ -43,7 +43,9 @@ int matrix_shape(locus_task *t)
     if (rc)
         return rc;
     if (len < 16)
-        return locus_task_fail(t, "matrix_shape: argument of %zu bytes is not an "
-                               "array", len);
+        return locus_task_fail(t,
+                               "matrix_shape: argument of %zu bytes is not an "
+                               "array",
+                               len);
     return locus_task_return(t, p, 16);
 }

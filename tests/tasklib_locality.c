@@ -67,8 +67,9 @@ int check_two(locus_task *t)
     if (rc)
         return rc;
     int64_t ea = check(a, na, sa), eb = check(b, nb, sb);
-    return locus_task_return_i64(t, ea >= 0 ? ea : eb >= 0 ? (1ll << 40) + eb
-                                                           : -1);
+    return locus_task_return_i64(t, ea >= 0   ? ea
+                                    : eb >= 0 ? (1ll << 40) + eb
+                                              : -1);
 }
 
 /* length(x) -> int64 bytes; touches nothing (hand-off timing) */

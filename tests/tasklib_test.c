@@ -197,8 +197,10 @@ int sum_all(locus_task *t)
         if (rc)
             return rc;
         if (n % 8)
-            return locus_task_fail(t, "sum_all: argument %zu has %zu bytes, "
-                                   "not int64 words", i, n);
+            return locus_task_fail(t,
+                                   "sum_all: argument %zu has %zu bytes, "
+                                   "not int64 words",
+                                   i, n);
         const unsigned char *b = p;
         for (size_t k = 0; k < n; k += 8) {
             int64_t w;

@@ -70,8 +70,8 @@ static void up(int n, int threads)
     o.nthreads = threads;
     o.timeout_ms = T_MS;
     int rc = lt_cluster_start(&C, &o);
-    cr_assert_eq(rc, 0, "locus_local_cluster_start: %s: %s",
-                 locus_errname(rc), locus_last_error());
+    cr_assert_eq(rc, 0, "locus_local_cluster_start: %s: %s", locus_errname(rc),
+                 locus_last_error());
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.timeout_ms = T_MS;
     OK(locus_connect(C.file, &co, &cl));
@@ -113,8 +113,8 @@ static void write_h5(const char *path, const char *name, hid_t mtype, int nd,
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     cr_assert_geq(f, 0);
     hid_t sp = H5Screate_simple(nd, dims, NULL);
-    hid_t d = H5Dcreate2(f, name, mtype, sp, H5P_DEFAULT, H5P_DEFAULT,
-                         H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(f, name, mtype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     cr_assert_geq(d, 0);
     cr_assert_geq(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
     H5Dclose(d);
@@ -135,7 +135,7 @@ static int64_t pyslice(locus_slice s, int64_t len, int64_t *idx)
         for (int64_t i = b; i < e; i += s.step)
             idx[n++] = i;
     } else {
-        int64_t b = s.start == N ? len - 1
+        int64_t b = s.start == N  ? len - 1
                     : s.start < 0 ? s.start + len
                                   : s.start;
         int64_t e = s.stop == N ? -1 : s.stop < 0 ? s.stop + len : s.stop;
@@ -221,8 +221,7 @@ Test(array, random_normal_depends_on_seed_and_index_only)
     OK(locus_array_random_normal(cl, 7, 10.0, 2.0, 2, shape, c2, &shifted));
     computed rs = compute(shifted);
     for (int i = 0; i < 2400; i++)
-        cr_assert_float_eq(((double *)rs.v.data)[i], 10.0 + 2.0 * x[i],
-                           1e-12);
+        cr_assert_float_eq(((double *)rs.v.data)[i], 10.0 + 2.0 * x[i], 1e-12);
     free(ra.buf);
     free(rb.buf);
     free(ro.buf);
@@ -245,14 +244,10 @@ Test(array, slices_match_direct_indexing)
     OK(locus_array_random_normal(cl, 42, 0.0, 1.0, 2, shape, ch, &a));
     computed A = compute(a);
     locus_slice cases[][2] = {
-        {{N, 10, 1}, {N, 10, 1}},
-        {{5, 30, 3}, {N, N, -1}},
-        {{-5, N, 1}, {-20, -2, 4}},
-        {{N, N, 7}, {3, 4, 1}},
-        {{100, 200, 1}, {N, N, 1}},
-        {{30, 5, -2}, {N, N, -3}},
-        {{-1, -40, -5}, {22, N, 1}},
-        {{N, N, 1}, {2, 3, 10}},
+        {{N, 10, 1}, {N, 10, 1}},         {{5, 30, 3}, {N, N, -1}},
+        {{-5, N, 1}, {-20, -2, 4}},       {{N, N, 7}, {3, 4, 1}},
+        {{100, 200, 1}, {N, N, 1}},       {{30, 5, -2}, {N, N, -3}},
+        {{-1, -40, -5}, {22, N, 1}},      {{N, N, 1}, {2, 3, 10}},
         {{8, 16, 1}, {5, 10, 1}},  /* exactly one chunk: shared, no task */
         {{N, N, 40}, {N, N, -30}}, /* steps longer than the array */
         {{-100, 100, 9}, {-100, 100, 2}},
@@ -445,8 +440,8 @@ static void check_reduce_i32(locus_array *a, const int32_t *d, int R, int K)
                               : op == LOCUS_MIN  ? mn
                                                  : mx;
                 cr_assert_float_eq(got, want, 1e-9 * (1 + fabs(want)),
-                                   "op %d axis %d element %d: %g, want %g",
-                                   op, axis, o, got, want);
+                                   "op %d axis %d element %d: %g, want %g", op,
+                                   axis, o, got, want);
                 if (op == LOCUS_SUM)
                     cr_assert_eq(((int64_t *)B.v.data)[o], s);
             }
@@ -523,8 +518,7 @@ Test(array, reductions_match_direct_computation)
     cr_assert_geq(st.local_inputs, locus_array_nchunks(h),
                   "%zu local inputs for %zu chunks", st.local_inputs,
                   locus_array_nchunks(h));
-    cr_assert_leq(st.remote_bytes,
-                  st.remote_inputs * (LOCUS_NDBUF_HEADER + 8),
+    cr_assert_leq(st.remote_bytes, st.remote_inputs * (LOCUS_NDBUF_HEADER + 8),
                   "%llu bytes moved in %zu inputs: more than partial sums",
                   (unsigned long long)st.remote_bytes, st.remote_inputs);
     cr_assert_eq(st.client_bytes, LOCUS_NDBUF_HEADER + 8);
@@ -651,8 +645,8 @@ static double *read_h5_f64(const char *path, const char *name, hsize_t *dims,
     for (int i = 0; i < nd; i++)
         n *= dims[i];
     double *out = malloc(n * 8 + 8);
-    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                          out), 0);
+    cr_assert_geq(
+        H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), 0);
     hid_t dcpl = H5Dget_create_plist(d);
     *nfilters = H5Pget_nfilters(dcpl);
     H5Pclose(dcpl);
@@ -672,10 +666,8 @@ Test(array, store_to_hdf5_and_load_back)
     OK(locus_array_random_normal(cl, 11, 0, 1, 2, shape, ch, &a));
     computed A = compute(a);
     OK(locus_array_store_hdf5(a, path, "/data", LOCUS_H5_TRUNCATE, T_MS));
-    OK(locus_array_store_hdf5(a, path, "/deep/group/gz", LOCUS_H5_GZIP,
-                              T_MS));
-    EXPECT_ERR(locus_array_store_hdf5(a, path, "/data", 0, T_MS),
-               LOCUS_EINVAL);
+    OK(locus_array_store_hdf5(a, path, "/deep/group/gz", LOCUS_H5_GZIP, T_MS));
+    EXPECT_ERR(locus_array_store_hdf5(a, path, "/data", 0, T_MS), LOCUS_EINVAL);
     cr_expect(strstr(locus_last_error(), "already exists"), "%s",
               locus_last_error());
     hsize_t dims[2];
@@ -748,8 +740,8 @@ Test(array, files_concatenated_then_sliced_like_the_tutorial)
         OK(locus_array_chunk_future(a, (size_t)k, &f));
         OK(locus_who_has(f, &seen[k], 1, &n));
         for (int j = 0; j < k; j++)
-            cr_assert_neq(seen[j], seen[k], "chunks %d and %d on one worker",
-                          j, k);
+            cr_assert_neq(seen[j], seen[k], "chunks %d and %d on one worker", j,
+                          k);
         locus_release(f);
     }
     locus_slice s[2] = {{N, 10, 1}, {N, 10, 1}};
@@ -766,8 +758,8 @@ Test(array, files_concatenated_then_sliced_like_the_tutorial)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 4; j++) {
             int row = 95 + 70 * i;
-            cr_assert_eq(at2(&M, i, j), d[row / 100][(row % 100) * 100 +
-                                                     j * 33]);
+            cr_assert_eq(at2(&M, i, j),
+                         d[row / 100][(row % 100) * 100 + j * 33]);
         }
     free(T.buf);
     free(M.buf);
@@ -807,8 +799,10 @@ Test(array, hdf5_chunks_spread_over_workers_and_numa_nodes)
             if (wi[k].id == order[i])
                 node[i] = wi[k].numa_node;
     for (size_t i = 1; i < 4; i++)
-        cr_assert_neq(node[i], node[i - 1], "placement order %zu, %zu on "
-                      "one NUMA node", i - 1, i);
+        cr_assert_neq(node[i], node[i - 1],
+                      "placement order %zu, %zu on "
+                      "one NUMA node",
+                      i - 1, i);
     free(order);
 
     char path[600];
@@ -837,8 +831,8 @@ Test(array, hdf5_chunks_spread_over_workers_and_numa_nodes)
                 pernode[wi[k].numa_node]++;
     }
     for (size_t k = 0; k < nw; k++)
-        cr_assert_eq(per[wi[k].id], 2, "worker %d holds %d chunks",
-                     wi[k].id, per[wi[k].id]);
+        cr_assert_eq(per[wi[k].id], 2, "worker %d holds %d chunks", wi[k].id,
+                     per[wi[k].id]);
     cr_assert(pernode[0] == 4 && pernode[1] == 4);
     double got;
     OK(locus_array_reduce(a, LOCUS_SUM, -1, &s));
@@ -889,14 +883,12 @@ Test(array, failed_compute_runs_again_and_api_checks)
     EXPECT_ERR(locus_array_compute_f64(a, T_MS, &got), LOCUS_EINVAL);
     locus_future *f = NULL;
     EXPECT_ERR(locus_array_chunk_future(a, 4, &f), LOCUS_ERANGE);
-    EXPECT_ERR(locus_array_from_futures(cl, &f, 1, 0, T_MS, &x),
-               LOCUS_EINVAL);
+    EXPECT_ERR(locus_array_from_futures(cl, &f, 1, 0, T_MS, &x), LOCUS_EINVAL);
     cr_assert_null(x);
     /* a future that is not an ndbuf */
     locus_arg one = locus_arg_i64(5);
     OK(locus_submit(cl, "locus.identity", &one, 1, NULL, &f));
-    EXPECT_ERR(locus_array_from_futures(cl, &f, 1, 0, T_MS, &x),
-               LOCUS_EINVAL);
+    EXPECT_ERR(locus_array_from_futures(cl, &f, 1, 0, T_MS, &x), LOCUS_EINVAL);
     cr_expect(strstr(locus_last_error(), "ndbuf"), "%s", locus_last_error());
     locus_release(f);
     locus_array_free(a);

@@ -33,8 +33,7 @@ static void start(lt_cluster *cl, locus_client **c, pid_t wp[2])
         wp[i] = lt_cluster_spawn_worker(cl, wargs);
         cr_assert(wp[i] > 0);
     }
-    cr_assert_eq(locus_connect(cl->file, NULL, c), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_connect(cl->file, NULL, c), 0, "%s", locus_last_error());
     cr_assert_eq(lt_wait_workers(*c, 2, TMO), 0);
 }
 
@@ -44,8 +43,7 @@ static pid_t busy_worker(locus_client *c)
     for (int tries = 0; tries < 100; tries++) {
         locus_worker_info wi[4];
         size_t n = 0;
-        cr_assert_eq(locus_workers(c, wi, 4, &n), 0, "%s",
-                     locus_last_error());
+        cr_assert_eq(locus_workers(c, wi, 4, &n), 0, "%s", locus_last_error());
         for (size_t i = 0; i < n && i < 4; i++)
             if (wi[i].running > 0)
                 return wi[i].pid;
@@ -134,8 +132,7 @@ Test(faults, lost_result_is_computed_again)
     locus_arg a = locus_arg_bytes(data, sizeof(data));
     locus_future *f;
     cr_assert_eq(locus_submit(c, "locus.identity", &a, 1, NULL, &f), 0);
-    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s", locus_last_error());
     int w0;
     size_t n;
     cr_assert_eq(locus_who_has(f, &w0, 1, &n), 0);
@@ -153,8 +150,7 @@ Test(faults, lost_result_is_computed_again)
     cr_assert_neq(w1, w0, "the future still points at the dead worker");
     const void *p;
     size_t plen;
-    cr_assert_eq(locus_result(f, TMO, &p, &plen), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_result(f, TMO, &p, &plen), 0, "%s", locus_last_error());
     cr_assert_eq(plen, sizeof(data));
     cr_assert_eq(memcmp(p, data, plen), 0);
     locus_release(g);
@@ -175,14 +171,12 @@ Test(faults, lost_data_without_lineage_is_a_clear_error)
     locus_arg a = locus_arg_bytes(data, sizeof(data));
     locus_future *f;
     cr_assert_eq(locus_submit(c, "locus.identity", &a, 1, NULL, &f), 0);
-    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s", locus_last_error());
     /* g runs where f is; then f is released: g has no inputs any more */
     locus_arg fa = locus_arg_future(f);
     locus_future *g;
     cr_assert_eq(locus_submit(c, "locus.identity", &fa, 1, NULL, &g), 0);
-    cr_assert_eq(locus_result(g, TMO, NULL, NULL), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_result(g, TMO, NULL, NULL), 0, "%s", locus_last_error());
     int wg;
     size_t n;
     cr_assert_eq(locus_who_has(g, &wg, 1, &n), 0);

@@ -60,8 +60,8 @@ static void up(int n, int threads)
     o.nthreads = threads;
     o.timeout_ms = T_MS;
     int rc = lt_cluster_start(&C, &o);
-    cr_assert_eq(rc, 0, "locus_local_cluster_start: %s: %s",
-                 locus_errname(rc), locus_last_error());
+    cr_assert_eq(rc, 0, "locus_local_cluster_start: %s: %s", locus_errname(rc),
+                 locus_last_error());
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.timeout_ms = T_MS;
     OK(locus_connect(C.file, &co, &cl));
@@ -75,25 +75,34 @@ static void up(int n, int threads)
 
 /* ---- test data ----------------------------------------------------------- */
 
-static const int all_dtypes[] = {LOCUS_INT8,   LOCUS_UINT8,  LOCUS_INT16,
-                                 LOCUS_UINT16, LOCUS_INT32,  LOCUS_UINT32,
-                                 LOCUS_INT64,  LOCUS_UINT64, LOCUS_FLOAT32,
-                                 LOCUS_FLOAT64};
+static const int all_dtypes[] = {
+    LOCUS_INT8,   LOCUS_UINT8, LOCUS_INT16,  LOCUS_UINT16,  LOCUS_INT32,
+    LOCUS_UINT32, LOCUS_INT64, LOCUS_UINT64, LOCUS_FLOAT32, LOCUS_FLOAT64};
 #define NDT (sizeof(all_dtypes) / sizeof(all_dtypes[0]))
 
 static hid_t native(int dt)
 {
     switch (dt) {
-    case LOCUS_INT8: return H5T_NATIVE_INT8;
-    case LOCUS_UINT8: return H5T_NATIVE_UINT8;
-    case LOCUS_INT16: return H5T_NATIVE_INT16;
-    case LOCUS_UINT16: return H5T_NATIVE_UINT16;
-    case LOCUS_INT32: return H5T_NATIVE_INT32;
-    case LOCUS_UINT32: return H5T_NATIVE_UINT32;
-    case LOCUS_INT64: return H5T_NATIVE_INT64;
-    case LOCUS_UINT64: return H5T_NATIVE_UINT64;
-    case LOCUS_FLOAT32: return H5T_NATIVE_FLOAT;
-    default: return H5T_NATIVE_DOUBLE;
+    case LOCUS_INT8:
+        return H5T_NATIVE_INT8;
+    case LOCUS_UINT8:
+        return H5T_NATIVE_UINT8;
+    case LOCUS_INT16:
+        return H5T_NATIVE_INT16;
+    case LOCUS_UINT16:
+        return H5T_NATIVE_UINT16;
+    case LOCUS_INT32:
+        return H5T_NATIVE_INT32;
+    case LOCUS_UINT32:
+        return H5T_NATIVE_UINT32;
+    case LOCUS_INT64:
+        return H5T_NATIVE_INT64;
+    case LOCUS_UINT64:
+        return H5T_NATIVE_UINT64;
+    case LOCUS_FLOAT32:
+        return H5T_NATIVE_FLOAT;
+    default:
+        return H5T_NATIVE_DOUBLE;
     }
 }
 
@@ -101,16 +110,26 @@ static hid_t native(int dt)
 static hid_t filetype(int dt, int big)
 {
     switch (dt) {
-    case LOCUS_INT8: return big ? H5T_STD_I8BE : H5T_STD_I8LE;
-    case LOCUS_UINT8: return big ? H5T_STD_U8BE : H5T_STD_U8LE;
-    case LOCUS_INT16: return big ? H5T_STD_I16BE : H5T_STD_I16LE;
-    case LOCUS_UINT16: return big ? H5T_STD_U16BE : H5T_STD_U16LE;
-    case LOCUS_INT32: return big ? H5T_STD_I32BE : H5T_STD_I32LE;
-    case LOCUS_UINT32: return big ? H5T_STD_U32BE : H5T_STD_U32LE;
-    case LOCUS_INT64: return big ? H5T_STD_I64BE : H5T_STD_I64LE;
-    case LOCUS_UINT64: return big ? H5T_STD_U64BE : H5T_STD_U64LE;
-    case LOCUS_FLOAT32: return big ? H5T_IEEE_F32BE : H5T_IEEE_F32LE;
-    default: return big ? H5T_IEEE_F64BE : H5T_IEEE_F64LE;
+    case LOCUS_INT8:
+        return big ? H5T_STD_I8BE : H5T_STD_I8LE;
+    case LOCUS_UINT8:
+        return big ? H5T_STD_U8BE : H5T_STD_U8LE;
+    case LOCUS_INT16:
+        return big ? H5T_STD_I16BE : H5T_STD_I16LE;
+    case LOCUS_UINT16:
+        return big ? H5T_STD_U16BE : H5T_STD_U16LE;
+    case LOCUS_INT32:
+        return big ? H5T_STD_I32BE : H5T_STD_I32LE;
+    case LOCUS_UINT32:
+        return big ? H5T_STD_U32BE : H5T_STD_U32LE;
+    case LOCUS_INT64:
+        return big ? H5T_STD_I64BE : H5T_STD_I64LE;
+    case LOCUS_UINT64:
+        return big ? H5T_STD_U64BE : H5T_STD_U64LE;
+    case LOCUS_FLOAT32:
+        return big ? H5T_IEEE_F32BE : H5T_IEEE_F32LE;
+    default:
+        return big ? H5T_IEEE_F64BE : H5T_IEEE_F64LE;
     }
 }
 
@@ -195,16 +214,16 @@ static void check_ndbuf(const void *p, size_t len, int dt, int nd,
                  locus_dtype_name(v.dtype), locus_dtype_name(dt));
     cr_assert_eq(v.ndim, nd, "%s: ndim %d, expected %d", what, v.ndim, nd);
     for (int i = 0; i < nd; i++)
-        cr_assert_eq(v.shape[i], shape[i], "%s: axis %d is %lld, expected "
-                     "%lld", what, i, (long long)v.shape[i],
-                     (long long)shape[i]);
+        cr_assert_eq(v.shape[i], shape[i],
+                     "%s: axis %d is %lld, expected "
+                     "%lld",
+                     what, i, (long long)v.shape[i], (long long)shape[i]);
     size_t isz = locus_dtype_size(dt);
     for (size_t i = 0; i < v.nelems; i++)
-        if (memcmp((char *)v.data + i * isz, (const char *)want + i * isz,
-                   isz))
+        if (memcmp((char *)v.data + i * isz, (const char *)want + i * isz, isz))
             cr_assert_fail("%s: element %zu differs (got %g, expected "
-                           "something else)", what, i,
-                           locus_ndview_get_f64(&v, i));
+                           "something else)",
+                           what, i, locus_ndview_get_f64(&v, i));
 }
 
 static locus_future *load(const char *file, const char *ds,
@@ -227,8 +246,8 @@ static void expect_load_error(const char *file, const char *ds,
     cr_expect(strstr(lasterr, needle1), "message '%s' lacks '%s'", lasterr,
               needle1);
     if (needle2)
-        cr_expect(strstr(lasterr, needle2), "message '%s' lacks '%s'",
-                  lasterr, needle2);
+        cr_expect(strstr(lasterr, needle2), "message '%s' lacks '%s'", lasterr,
+                  needle2);
     locus_release(f);
 }
 
@@ -265,8 +284,8 @@ Test(h5, every_dtype_and_byte_order_round_trips)
     write_ds(f, "/three/d", H5T_STD_U16BE, H5T_NATIVE_UINT16, 3, d3, NULL, 0,
              w3);
     double scalar = -2.5;
-    write_ds(f, "/scalar", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 0, NULL, NULL,
-             0, &scalar);
+    write_ds(f, "/scalar", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 0, NULL, NULL, 0,
+             &scalar);
     H5Fclose(f);
 
     const char *groups[4] = {"le", "be", "chunked", "gzip"};
@@ -349,8 +368,7 @@ Test(h5, hyperslabs_with_strides)
         for (int j = 0; j < K; j++)
             a[i][j] = i * 1000 + j;
     hid_t f = create_file(path);
-    write_ds(f, "/plain", H5T_STD_I32BE, H5T_NATIVE_INT32, 2, dims, NULL, 0,
-             a);
+    write_ds(f, "/plain", H5T_STD_I32BE, H5T_NATIVE_INT32, 2, dims, NULL, 0, a);
     write_ds(f, "/gz", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, ch, 9, a);
     H5Fclose(f);
 
@@ -422,8 +440,7 @@ Test(h5, errors_are_clear_and_workers_stay_up)
     write_ds(f, "/pairs", ct, ct, 1, &d10, NULL, 0, d);
     H5Tclose(ct);
     hsize_t d3[2] = {3, 3};
-    write_ds(f, "/small", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d3, NULL, 0,
-             d);
+    write_ds(f, "/small", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d3, NULL, 0, d);
     H5Fclose(f);
     FILE *tf = fopen(text, "w");
     cr_assert_not_null(tf);
@@ -445,8 +462,7 @@ Test(h5, errors_are_clear_and_workers_stay_up)
     expect_load_error(good, "/nope", NULL, LOCUS_ENOENT, "/nope", "good.h5");
     expect_load_error(good, "/missing/grp/data", NULL, LOCUS_ENOENT,
                       "'/missing' does not exist", NULL);
-    expect_load_error(good, "/grp", NULL, LOCUS_ENOENT, "not a dataset",
-                      NULL);
+    expect_load_error(good, "/grp", NULL, LOCUS_ENOENT, "not a dataset", NULL);
     expect_load_error(good, "/strings", NULL, LOCUS_ENOTSUP, "unsupported",
                       "string");
     expect_load_error(good, "/pairs", NULL, LOCUS_ENOTSUP, "compound", NULL);
@@ -457,8 +473,7 @@ Test(h5, errors_are_clear_and_workers_stay_up)
     expect_load_error(good, "/grp/data", &strided, LOCUS_ERANGE,
                       "out of bounds", "axis 1");
     locus_h5_sel rank = {1, {0}, {3}, {1}};
-    expect_load_error(good, "/grp/data", &rank, LOCUS_EINVAL, "rank 2",
-                      NULL);
+    expect_load_error(good, "/grp/data", &rank, LOCUS_EINVAL, "rank 2", NULL);
 
     /* malformed arguments of the built-ins, by name */
     locus_arg bad[2] = {locus_arg_i64(7), locus_arg_str("/x")};
@@ -494,8 +509,7 @@ Test(h5, errors_are_clear_and_workers_stay_up)
     locus_future *fx = NULL;
     cr_expect_eq(locus_h5_load(cl, NULL, "/x", NULL, 0, NULL, &fx),
                  LOCUS_EINVAL);
-    cr_expect_eq(locus_h5_load(cl, good, "", NULL, 0, NULL, &fx),
-                 LOCUS_EINVAL);
+    cr_expect_eq(locus_h5_load(cl, good, "", NULL, 0, NULL, &fx), LOCUS_EINVAL);
     cr_expect_eq(locus_h5_load(cl, good, "/x", NULL, 0x80, NULL, &fx),
                  LOCUS_EINVAL);
     locus_h5_sel neg = {2, {-1, 0}, {1, 1}, {1, 1}};
@@ -543,8 +557,8 @@ Test(h5, load_files_spread_and_tasks_follow_the_data)
         for (int i = 0; i < 100 * 100; i++)
             d[k][i] = k * 1e5 + i;
         hid_t f = create_file(paths[k]);
-        write_ds(f, "/data", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims,
-                 NULL, 0, d[k]);
+        write_ds(f, "/data", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, NULL,
+                 0, d[k]);
         H5Fclose(f);
     }
     locus_future *fs[NF];
@@ -555,8 +569,10 @@ Test(h5, load_files_spread_and_tasks_follow_the_data)
         size_t n;
         OK(locus_who_has(fs[k], &where[k], 1, &n));
         for (int j = 0; j < k; j++)
-            cr_assert_neq(where[j], where[k], "files %d and %d both loaded "
-                          "on worker %d", j, k, where[k]);
+            cr_assert_neq(where[j], where[k],
+                          "files %d and %d both loaded "
+                          "on worker %d",
+                          j, k, where[k]);
     }
     /* the function goes to the data: where_shape runs where each file is */
     for (int rep = 0; rep < 3; rep++)
@@ -570,9 +586,10 @@ Test(h5, load_files_spread_and_tasks_follow_the_data)
             int64_t v[5];
             cr_assert_eq(len, 5 * 8);
             memcpy(v, p, len);
-            cr_assert_eq(v[0], where[k], "shape of file %d computed on "
-                         "worker %lld, the data is on %d", k, (long long)v[0],
-                         where[k]);
+            cr_assert_eq(v[0], where[k],
+                         "shape of file %d computed on "
+                         "worker %lld, the data is on %d",
+                         k, (long long)v[0], where[k]);
             cr_assert(v[1] == LOCUS_FLOAT64 && v[2] == 2 && v[3] == 100 &&
                       v[4] == 100);
             locus_release(s);
@@ -605,8 +622,7 @@ Test(h5, store_written_is_read_back_by_the_hdf5_api)
     OK(locus_submit(cl, "locus.h5.store", sa, 3, NULL, &st));
     OK(locus_result(st, T_MS, NULL, NULL));
     /* and part of it again into the same dataset, at an offset */
-    locus_arg mb2[3] = {locus_arg_i64(2), locus_arg_i64(3),
-                        locus_arg_i64(7)};
+    locus_arg mb2[3] = {locus_arg_i64(2), locus_arg_i64(3), locus_arg_i64(7)};
     locus_future *blk2;
     OK(locus_submit(cl, "make_block", mb2, 3, NULL, &blk2));
     int64_t off[2] = {4, 6};
@@ -636,8 +652,8 @@ Test(h5, store_written_is_read_back_by_the_hdf5_api)
     cr_assert_eq(H5Tget_class(ty), H5T_FLOAT);
     cr_assert_eq(H5Tget_size(ty), 8);
     double got[6][9];
-    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                          got), 0);
+    cr_assert_geq(
+        H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < 9; j++) {
             double want = 3e6 + i * 1000 + j;

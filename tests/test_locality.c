@@ -67,8 +67,7 @@ static locus_future *make_on(locus_client *c, int worker, int64_t n,
     locus_future *f;
     cr_assert_eq(locus_submit(c, "make_block", a, 2, &o, &f), 0, "%s",
                  locus_last_error());
-    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s", locus_last_error());
     return f;
 }
 
@@ -88,8 +87,7 @@ static void start(lt_cluster *cl, locus_client **c, int nworkers,
     o.nthreads = 1;
     o.flags = flags;
     cr_assert_eq(lt_cluster_start(cl, &o), 0, "%s", locus_last_error());
-    cr_assert_eq(locus_connect(cl->file, NULL, c), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_connect(cl->file, NULL, c), 0, "%s", locus_last_error());
     cr_assert_eq(locus_require(*c, LIB, TMO), 0, "%s", locus_last_error());
 }
 
@@ -132,8 +130,7 @@ Test(locality, per_block_tasks_run_where_the_blocks_are)
         int64_t bad;
         cr_assert_eq(locus_result_i64(fr[b], TMO, &bad), 0, "%s",
                      locus_last_error());
-        cr_assert_eq(bad, -1, "block %d wrong at byte %lld", b,
-                     (long long)bad);
+        cr_assert_eq(bad, -1, "block %d wrong at byte %lld", b, (long long)bad);
         cr_assert_eq(where(fr[b]), where(fb[b]),
                      "task of block %d ran on worker %d, block on %d", b,
                      where(fr[b]), where(fb[b]));
@@ -142,7 +139,8 @@ Test(locality, per_block_tasks_run_where_the_blocks_are)
     cr_assert_eq(after.mapped + after.rma + after.inl,
                  before.mapped + before.rma + before.inl,
                  "bytes moved between workers: mapped %llu rma %llu inline "
-                 "%llu", (unsigned long long)(after.mapped - before.mapped),
+                 "%llu",
+                 (unsigned long long)(after.mapped - before.mapped),
                  (unsigned long long)(after.rma - before.rma),
                  (unsigned long long)(after.inl - before.inl));
     cr_assert_eq(after.remote, before.remote);
@@ -186,8 +184,8 @@ static void two_inputs(unsigned flags, int no_map)
     totals after = counters(c);
     if (no_map) {
         cr_assert_eq(after.rma - before.rma, (uint64_t)small,
-                     "rma %llu mapped %llu", (unsigned long long)(after.rma -
-                                                                 before.rma),
+                     "rma %llu mapped %llu",
+                     (unsigned long long)(after.rma - before.rma),
                      (unsigned long long)(after.mapped - before.mapped));
         cr_assert_eq(after.mapped, before.mapped);
     } else {
@@ -266,8 +264,12 @@ Test(locality, across_namespace_hosts_by_rma)
     cr_assert(ns, "cannot create namespaces");
     char log[1200];
     /* host 0: scheduler (and this client); hosts 1, 2: a worker each */
-    char *sargv[] = {(char *)lt_tool("locus-scheduler"), "--scheduler-file",
-                     cl.file, "--bind", (char *)lt_netns_addr(ns, 0), NULL};
+    char *sargv[] = {(char *)lt_tool("locus-scheduler"),
+                     "--scheduler-file",
+                     cl.file,
+                     "--bind",
+                     (char *)lt_netns_addr(ns, 0),
+                     NULL};
     snprintf(log, sizeof(log), "%s/scheduler.log", cl.dir);
     pid_t sp = lt_spawn_in(lt_netns_name(ns, 0), NULL, sargv, log);
     cr_assert(sp > 0);
@@ -279,9 +281,14 @@ Test(locality, across_namespace_hosts_by_rma)
     for (int i = 0; i < 2; i++) {
         char host[32];
         snprintf(host, sizeof(host), "lchost%d", i + 1);
-        char *wargv[] = {(char *)lt_tool("locus-worker"), "--scheduler-file",
-                         cl.file, "--bind", (char *)lt_netns_addr(ns, i + 1),
-                         "--nthreads", "1", NULL};
+        char *wargv[] = {(char *)lt_tool("locus-worker"),
+                         "--scheduler-file",
+                         cl.file,
+                         "--bind",
+                         (char *)lt_netns_addr(ns, i + 1),
+                         "--nthreads",
+                         "1",
+                         NULL};
         snprintf(log, sizeof(log), "%s/worker-%d.log", cl.dir, i);
         wp[i] = lt_spawn_in(lt_netns_name(ns, i + 1), host, wargv, log);
         cr_assert(wp[i] > 0);
@@ -291,8 +298,7 @@ Test(locality, across_namespace_hosts_by_rma)
     locus_client *c;
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.bind = lt_netns_addr(ns, 0);
-    cr_assert_eq(locus_connect(cl.file, &co, &c), 0, "%s",
-                 locus_last_error());
+    cr_assert_eq(locus_connect(cl.file, &co, &c), 0, "%s", locus_last_error());
     cr_assert_eq(lt_wait_workers(c, 2, TMO), 0);
     cr_assert_eq(locus_require(c, LIB, TMO), 0, "%s", locus_last_error());
     locus_worker_info wi[4];

@@ -18,6 +18,7 @@ pkgs=(
   openmpi-bin libopenmpi-dev       # mpirun test, examples/mpi_client
   slurm-wlm munge                  # Slurm test: slurmctld, slurmd, sbatch
   python3                          # tests: the README carries the recipes
+  clang-format git                 # the format check (tests/format_check.sh)
 )
 
 missing=()

@@ -783,7 +783,8 @@ out:
  * stopped with clus_stop().
  * ====================================================================== */
 
-/* ---- data hand-off and transfer ------------------------------------------- */
+/* ---- data hand-off and transfer -------------------------------------------
+ */
 
 /* Median round trip (us) of fn(args) restricted to worker w, reps times;
    the futures of the consumer are released each time. */
@@ -842,8 +843,8 @@ static int handoff_sizes(FILE *out, locus_client *c, int a, int b,
     int rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noop);
     if (rc)
         return rc;
-    fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size",
-            "hand-off us", "GB/s", "mapped B", "RMA read B", "copied B",
+    fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size", "hand-off us",
+            "GB/s", "mapped B", "RMA read B", "copied B",
             ref_gbs > 0 ? "of raw" : "");
     for (int i = 0; i < nsizes && !g_stop; i++) {
         struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
@@ -863,8 +864,8 @@ static int handoff_sizes(FILE *out, locus_client *c, int a, int b,
         /* first use moves the data; later ones find it mapped or fetch
            again (no cache of copies): time every one, take the median */
         if (!rc)
-            rc = timed_on(c, b, "locus.nbytes", &in, 1, sizes[i] > (256u << 20)
-                                                          ? 3 : 7, &t);
+            rc = timed_on(c, b, "locus.nbytes", &in, 1,
+                          sizes[i] > (256u << 20) ? 3 : 7, &t);
         if (!rc)
             rc = counters_of(c, b, &after);
         locus_release(obj);
@@ -891,16 +892,16 @@ static int handoff_sizes(FILE *out, locus_client *c, int a, int b,
                     (unsigned long long)reps,
                 (unsigned long long)(after.bytes_rma - before.bytes_rma) /
                     (unsigned long long)reps,
-                (unsigned long long)(after.bytes_inline -
-                                     before.bytes_inline) /
+                (unsigned long long)(after.bytes_inline - before.bytes_inline) /
                     (unsigned long long)reps,
                 ratio);
     }
-    fprintf(out, "# %s; hand-off = median round trip of "
-                 "locus.nbytes(object) on B minus that of locus.noop on B "
-                 "(%.1f us); bytes per hand-off from B's counters%s%s\n",
-            what, noop, ref_gbs > 0 ? "; raw: " : "", ref_gbs > 0 ? ref_what
-                                                                  : "");
+    fprintf(out,
+            "# %s; hand-off = median round trip of "
+            "locus.nbytes(object) on B minus that of locus.noop on B "
+            "(%.1f us); bytes per hand-off from B's counters%s%s\n",
+            what, noop, ref_gbs > 0 ? "; raw: " : "",
+            ref_gbs > 0 ? ref_what : "");
     return 0;
 }
 
@@ -919,8 +920,7 @@ static int bench_handoff(FILE *out)
     rc = locus_workers(k.c, wi, 4, &n);
     if (!rc && n < 2)
         rc = LOCUS_ENOWORKERS;
-    static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20,
-                                     1u << 30};
+    static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20, 1u << 30};
     /* reference: copying the same bytes once in this process */
     size_t big = (size_t)1 << 28;
     char *src = malloc(big), *dst = malloc(big);
@@ -941,19 +941,22 @@ static int bench_handoff(FILE *out)
                  "worker A (2 workers x 1 thread, one host)\n");
     if (!rc)
         rc = handoff_sizes(out, k.c, wi[0].id, wi[1].id, sizes, 4,
-                           "mapped read-only from A's arena: zero copies",
-                           0, NULL);
+                           "mapped read-only from A's arena: zero copies", 0,
+                           NULL);
     if (copy_gbs > 0)
-        fprintf(out, "# for scale: copying 256 MiB once in this process "
-                     "(memcpy) takes %.0f us (%.2f GB/s); a hand-off copies "
-                     "nothing\n", (double)big / copy_gbs / 1e3, copy_gbs);
+        fprintf(out,
+                "# for scale: copying 256 MiB once in this process "
+                "(memcpy) takes %.0f us (%.2f GB/s); a hand-off copies "
+                "nothing\n",
+                (double)big / copy_gbs / 1e3, copy_gbs);
     if (rc)
         fprintf(out, "# same-host hand-off failed: %s\n", locus_last_error());
     clus_stop(&k);
     return rc != 0;
 }
 
-/* ---- cross-host: two network namespaces joined by a veth pair --------------- */
+/* ---- cross-host: two network namespaces joined by a veth pair ---------------
+ */
 
 static int shq(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int shq(const char *fmt, ...)
@@ -995,8 +998,8 @@ static double fi_pingpong_mbs(const char *size)
     if (fgets(line, sizeof(line), p)) {
         /* bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec */
         char a[64], b[64], c[64], d[64], e[64];
-        if (sscanf(line, "%63s %63s %63s %63s %63s %lf", a, b, c, d, e,
-                   &mbs) != 6)
+        if (sscanf(line, "%63s %63s %63s %63s %63s %lf", a, b, c, d, e, &mbs) !=
+            6)
             mbs = 0;
     }
     pclose(p);
@@ -1028,11 +1031,10 @@ static int bench_transfer(FILE *out)
             "ip -n %s addr add 10.252.9.2/24 dev lcBw%d && "
             "ip -n %s link set lcBv%d up && ip -n %s link set lcBw%d up && "
             "ip -n %s link set lo up && ip -n %s link set lo up",
-            ns_name[0], ns_name[1], (int)getpid(), (int)getpid(),
-            (int)getpid(), ns_name[0], (int)getpid(), ns_name[1], ns_name[0],
-            (int)getpid(), ns_name[1], (int)getpid(), ns_name[0],
-            (int)getpid(), ns_name[1], (int)getpid(), ns_name[0],
-            ns_name[1]) != 0) {
+            ns_name[0], ns_name[1], (int)getpid(), (int)getpid(), (int)getpid(),
+            ns_name[0], (int)getpid(), ns_name[1], ns_name[0], (int)getpid(),
+            ns_name[1], (int)getpid(), ns_name[0], (int)getpid(), ns_name[1],
+            (int)getpid(), ns_name[0], ns_name[1]) != 0) {
         fprintf(out, "\n# cross-host transfer: cannot create namespaces\n");
         ns_remove();
         return 1;
@@ -1047,16 +1049,29 @@ static int bench_transfer(FILE *out)
         ns_remove();
         return 1;
     }
-    char *sargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[0], sched,
-                     "--scheduler-file", file, "--bind", "10.252.9.1", NULL};
-    char *aargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[0], worker,
-                     "--scheduler-file", file, "--bind", "10.252.9.1",
-                     "--nthreads", "1", NULL};
-    char *bargv[] = {"/usr/sbin/ip", "netns", "exec", ns_name[1],
-                     "/usr/bin/unshare", "--uts", "/bin/sh", "-c",
-                     "hostname lcbhost1 && exec \"$0\" \"$@\"", worker,
-                     "--scheduler-file", file, "--bind", "10.252.9.2",
-                     "--nthreads", "1", NULL};
+    char *sargv[] = {"/usr/sbin/ip",     "netns", "exec",   ns_name[0],   sched,
+                     "--scheduler-file", file,    "--bind", "10.252.9.1", NULL};
+    char *aargv[] = {"/usr/sbin/ip", "netns",  "exec",
+                     ns_name[0],     worker,   "--scheduler-file",
+                     file,           "--bind", "10.252.9.1",
+                     "--nthreads",   "1",      NULL};
+    char *bargv[] = {"/usr/sbin/ip",
+                     "netns",
+                     "exec",
+                     ns_name[1],
+                     "/usr/bin/unshare",
+                     "--uts",
+                     "/bin/sh",
+                     "-c",
+                     "hostname lcbhost1 && exec \"$0\" \"$@\"",
+                     worker,
+                     "--scheduler-file",
+                     file,
+                     "--bind",
+                     "10.252.9.2",
+                     "--nthreads",
+                     "1",
+                     NULL};
     char **argvs[3] = {sargv, aargv, bargv};
     for (int i = 0; i < 3; i++) {
         snprintf(log, sizeof(log), "%s/p%d.log", dir, i);
@@ -1065,8 +1080,8 @@ static int bench_transfer(FILE *out)
         posix_spawn_file_actions_addopen(&fa, 1, log,
                                          O_WRONLY | O_CREAT | O_TRUNC, 0600);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        if (posix_spawn(&pids[i], argvs[i][0], &fa, NULL, argvs[i],
-                        environ) != 0)
+        if (posix_spawn(&pids[i], argvs[i][0], &fa, NULL, argvs[i], environ) !=
+            0)
             pids[i] = 0;
         posix_spawn_file_actions_destroy(&fa);
         for (int w = 0; i == 0 && w < 200 && access(file, F_OK) != 0; w++) {
@@ -1100,11 +1115,14 @@ static int bench_transfer(FILE *out)
         nanosleep(&ts, NULL);
     }
     if (!rc && n < 2)
-        rc = lc_seterr(LOCUS_ENOWORKERS, "bench", "only %zu workers joined "
-                       "(logs in %s)", n, dir);
-    fprintf(out, "\n# cross-host transfer over tcp;ofi_rxm: worker B (host "
-                 "lcbhost1) consumes an object made on worker A (host %s), "
-                 "two network namespaces joined by a veth pair\n",
+        rc = lc_seterr(LOCUS_ENOWORKERS, "bench",
+                       "only %zu workers joined "
+                       "(logs in %s)",
+                       n, dir);
+    fprintf(out,
+            "\n# cross-host transfer over tcp;ofi_rxm: worker B (host "
+            "lcbhost1) consumes an object made on worker A (host %s), "
+            "two network namespaces joined by a veth pair\n",
             lc_hostname());
     if (!rc) {
         int a = strcmp(wi[0].host, "lcbhost1") ? wi[0].id : wi[1].id;
@@ -1190,10 +1208,11 @@ struct path {
     int ran_lat, ran_tput;
 };
 
-/* ---- the session MAC ---------------------------------------------------------
- * Every message after the handshake carries a MAC (runtime/net/lnet.h).
- * The candidates, on the sizes messages have: locus uses Poly1305 under a
- * ChaCha20-derived per-message key (the IETF AEAD with no plaintext). */
+/* ---- the session MAC
+ * --------------------------------------------------------- Every message after
+ * the handshake carries a MAC (runtime/net/lnet.h). The candidates, on the
+ * sizes messages have: locus uses Poly1305 under a ChaCha20-derived per-message
+ * key (the IETF AEAD with no plaintext). */
 static double mac_ns(int alg, const uint8_t *buf, size_t n, long iters)
 {
     uint8_t key[32] = {1}, tag[32];
@@ -1223,8 +1242,8 @@ static int bench_mac(FILE *out)
     static const char *names[] = {"chacha20-poly1305 (used)", "blake2b-128",
                                   "hmac-sha256"};
     fprintf(out, "\n# MAC per message, ns (median of 7 rounds)\n");
-    fprintf(out, "%-26s %10s %10s %10s %10s\n", "algorithm", "64 B",
-            "1 KiB", "16 KiB", "64 KiB");
+    fprintf(out, "%-26s %10s %10s %10s %10s\n", "algorithm", "64 B", "1 KiB",
+            "16 KiB", "64 KiB");
     for (int a = 0; a < 3; a++) {
         fprintf(out, "%-26s", names[a]);
         for (int k = 0; k < 4; k++) {

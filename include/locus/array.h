@@ -135,14 +135,12 @@ LOCUS_EXPORT const char *locus_dtype_name(int dtype);
 
 /* Size in bytes of an ndbuf of that dtype and shape (header included), or
  * 0 when the arguments are invalid or the size overflows. */
-LOCUS_EXPORT size_t locus_ndbuf_size(int dtype, int ndim,
-                                     const int64_t *shape);
+LOCUS_EXPORT size_t locus_ndbuf_size(int dtype, int ndim, const int64_t *shape);
 
 /* Write the header of an ndbuf into bytes (len >= locus_ndbuf_size) and
  * describe it in out (may be NULL).  The data is left as it was. */
-LOCUS_EXPORT int locus_ndbuf_init(void *bytes, size_t len, int dtype,
-                                  int ndim, const int64_t *shape,
-                                  locus_ndview *out);
+LOCUS_EXPORT int locus_ndbuf_init(void *bytes, size_t len, int dtype, int ndim,
+                                  const int64_t *shape, locus_ndview *out);
 
 /* Check that bytes is a well-formed ndbuf of this host's byte order and
  * describe it.  LOCUS_EINVAL (with what is wrong) otherwise. */
@@ -166,11 +164,12 @@ LOCUS_EXPORT int locus_task_result_ndbuf(locus_task *t, int dtype, int ndim,
 
 /* ---- HDF5 on workers ----------------------------------------------------- */
 
-#define LOCUS_H5_NO_LOCKING 0x1u /* open files without HDF5 file locking
-                                    (parallel file systems without flock;
-                                    $HDF5_USE_FILE_LOCKING=FALSE works too) */
-#define LOCUS_H5_TRUNCATE 0x2u   /* store: replace the file if it exists */
-#define LOCUS_H5_GZIP 0x4u       /* store: chunked, deflate level 6 */
+#define LOCUS_H5_NO_LOCKING                                                    \
+    0x1u                       /* open files without HDF5 file locking         \
+                                  (parallel file systems without flock;        \
+                                  $HDF5_USE_FILE_LOCKING=FALSE works too) */
+#define LOCUS_H5_TRUNCATE 0x2u /* store: replace the file if it exists */
+#define LOCUS_H5_GZIP 0x4u     /* store: chunked, deflate level 6 */
 
 /* A hyperslab: count[i] elements from start[i], every stride[i] (0 means
  * 1).  ndim must be the dataset's rank. */
@@ -203,10 +202,9 @@ LOCUS_EXPORT int locus_h5_load(locus_client *c, const char *file,
  * after another on workers interleaved by host and NUMA node; file i on
  * worker i mod nworkers).  out[i] receives file i's future.  Tasks that take
  * these futures then run on the worker that loaded them. */
-LOCUS_EXPORT int locus_h5_load_files(locus_client *c,
-                                     const char *const *files, size_t n,
-                                     const char *dataset, unsigned flags,
-                                     locus_future **out);
+LOCUS_EXPORT int locus_h5_load_files(locus_client *c, const char *const *files,
+                                     size_t n, const char *dataset,
+                                     unsigned flags, locus_future **out);
 
 /* Ask a worker for the dtype, shape and chunking of a dataset. */
 LOCUS_EXPORT int locus_h5_info_get(locus_client *c, const char *file,
@@ -308,8 +306,8 @@ LOCUS_EXPORT int locus_array_rechunk(locus_array *a, const int64_t *chunks,
  * result is computed.  args (bytes, i64, f64 or futures) are copied.
  */
 LOCUS_EXPORT int locus_array_map(locus_array *a, const char *fn,
-                                 const locus_arg *args, size_t nargs,
-                                 int dtype, locus_array **out);
+                                 const locus_arg *args, size_t nargs, int dtype,
+                                 locus_array **out);
 
 /*
  * Reduce along axis (0..ndim-1; the result has one axis less) or all axes
@@ -327,8 +325,8 @@ LOCUS_EXPORT int locus_array_persist(locus_array *a, int timeout_ms);
 
 /* Run the tasks of a, fetch its chunks and assemble them into one ndbuf:
  * *buf (malloc'd, free() it) of *len bytes; read it with locus_ndbuf_view. */
-LOCUS_EXPORT int locus_array_compute(locus_array *a, int timeout_ms,
-                                     void **buf, size_t *len);
+LOCUS_EXPORT int locus_array_compute(locus_array *a, int timeout_ms, void **buf,
+                                     size_t *len);
 
 /* Compute an array of one element (e.g. a full reduction) as a double. */
 LOCUS_EXPORT int locus_array_compute_f64(locus_array *a, int timeout_ms,

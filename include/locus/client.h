@@ -38,7 +38,8 @@ extern "C" {
 typedef struct locus_client locus_client;
 typedef struct locus_future locus_future;
 
-/* ---- connecting ------------------------------------------------------------ */
+/* ---- connecting ------------------------------------------------------------
+ */
 
 struct locus_connect_opts {
     size_t size;          /* sizeof(struct locus_connect_opts) */
@@ -49,7 +50,10 @@ struct locus_connect_opts {
     unsigned flags;       /* LOCUS_CONNECT_* */
 };
 #define LOCUS_CONNECT_NO_SHM 0x1u /* never use the shm endpoint */
-#define LOCUS_CONNECT_OPTS_INIT {sizeof(struct locus_connect_opts), 0, NULL, NULL, 0}
+#define LOCUS_CONNECT_OPTS_INIT                                                \
+    {                                                                          \
+        sizeof(struct locus_connect_opts), 0, NULL, NULL, 0                    \
+    }
 
 /*
  * Connect to a scheduler.  target is the path of a scheduler file (written
@@ -79,7 +83,8 @@ LOCUS_EXPORT int locus_disconnect(locus_client *c);
 LOCUS_EXPORT int locus_require(locus_client *c, const char *path,
                                int timeout_ms);
 
-/* ---- arguments ----------------------------------------------------------------- */
+/* ---- arguments
+ * ----------------------------------------------------------------- */
 
 enum locus_arg_kind {
     LOCUS_ARG_BYTES = 1, /* data/len, copied at submit */
@@ -129,7 +134,8 @@ static inline locus_arg locus_arg_future(locus_future *f)
     return a;
 }
 
-/* ---- submitting -------------------------------------------------------------------- */
+/* ---- submitting
+ * -------------------------------------------------------------------- */
 
 struct locus_submit_opts {
     size_t size;        /* sizeof(struct locus_submit_opts) */
@@ -138,7 +144,10 @@ struct locus_submit_opts {
     int retries;        /* times to retry on a lost worker; <0: default 3 */
     unsigned flags;     /* none defined yet; unknown bits: LOCUS_EINVAL */
 };
-#define LOCUS_SUBMIT_OPTS_INIT {sizeof(struct locus_submit_opts), NULL, 0, -1, 0}
+#define LOCUS_SUBMIT_OPTS_INIT                                                 \
+    {                                                                          \
+        sizeof(struct locus_submit_opts), NULL, 0, -1, 0                       \
+    }
 
 /*
  * Submit fn(args...) and return its future at once.  fn names a function of
@@ -177,7 +186,8 @@ LOCUS_EXPORT int locus_run_on_all(locus_client *c, const char *fn,
                                   locus_future ***out, int **worker_ids,
                                   size_t *n);
 
-/* ---- waiting and results ------------------------------------------------------------ */
+/* ---- waiting and results
+ * ------------------------------------------------------------ */
 
 /*
  * Wait for f and give its value: *data (owned by the future) and *len.
@@ -188,25 +198,22 @@ LOCUS_EXPORT int locus_run_on_all(locus_client *c, const char *fn,
 LOCUS_EXPORT int locus_result(locus_future *f, int timeout_ms,
                               const void **data, size_t *len);
 /* Same, for a value of exactly 8 bytes. */
-LOCUS_EXPORT int locus_result_i64(locus_future *f, int timeout_ms,
-                                  int64_t *v);
-LOCUS_EXPORT int locus_result_f64(locus_future *f, int timeout_ms,
-                                  double *v);
+LOCUS_EXPORT int locus_result_i64(locus_future *f, int timeout_ms, int64_t *v);
+LOCUS_EXPORT int locus_result_f64(locus_future *f, int timeout_ms, double *v);
 
 typedef struct locus_value {
     const void *data; /* owned by the future */
     size_t len;
-    int status;       /* 0 or the future's error */
+    int status; /* 0 or the future's error */
 } locus_value;
 
 /* Wait for all of fs (one deadline for all) and fill out[i].  Returns 0 when
  * all succeeded, else the first error, with a message naming its index. */
-LOCUS_EXPORT int locus_gather(locus_future *const *fs, size_t n,
-                              int timeout_ms, locus_value *out);
+LOCUS_EXPORT int locus_gather(locus_future *const *fs, size_t n, int timeout_ms,
+                              locus_value *out);
 
 /* Wait until every future of fs is finished (done, failed or canceled). */
-LOCUS_EXPORT int locus_wait(locus_future *const *fs, size_t n,
-                            int timeout_ms);
+LOCUS_EXPORT int locus_wait(locus_future *const *fs, size_t n, int timeout_ms);
 
 /*
  * As futures finish: returns in *index a future of fs that is finished and
@@ -217,7 +224,9 @@ LOCUS_EXPORT int locus_as_completed(locus_future *const *fs, size_t n,
                                     unsigned char *seen, int timeout_ms,
                                     size_t *index);
 
-/* ---- futures --------------------------------------------------------------------------- */
+/* ---- futures
+ * ---------------------------------------------------------------------------
+ */
 
 /*
  * Cancel: a pending task never runs; a running one is told (its function can
@@ -242,27 +251,28 @@ LOCUS_EXPORT const char *locus_future_key(const locus_future *f);
 LOCUS_EXPORT int locus_who_has(locus_future *f, int *worker_ids, size_t max,
                                size_t *n);
 
-/* ---- the cluster ------------------------------------------------------------------------ */
+/* ---- the cluster
+ * ------------------------------------------------------------------------ */
 
 typedef struct locus_worker_info {
     int id;
     int pid;
     char host[64];
-    int numa_node;       /* logical NUMA node the worker is bound to */
-    char cpuset[64];     /* "0-3" */
+    int numa_node;   /* logical NUMA node the worker is bound to */
+    char cpuset[64]; /* "0-3" */
     int nthreads;
-    int running;         /* tasks running now */
-    int queued;          /* tasks assigned, waiting for a thread */
+    int running; /* tasks running now */
+    int queued;  /* tasks assigned, waiting for a thread */
     uint64_t tasks_done;
     uint64_t bytes_held;     /* task results held in its memory */
     uint64_t bytes_reserved; /* its arena: shared-memory segments */
     /* bytes of inputs that reached its tasks from other workers, by path
        (a task's own worker's data counts nowhere: it does not move) */
-    uint64_t bytes_mapped;   /* same host: segment mapped, zero copies */
-    uint64_t bytes_rma;      /* other host: fi_read of registered memory */
-    uint64_t bytes_inline;   /* small objects copied inside messages */
-    uint64_t tasks_local;    /* tasks whose inputs were all here */
-    uint64_t tasks_remote;   /* tasks that fetched an input */
+    uint64_t bytes_mapped; /* same host: segment mapped, zero copies */
+    uint64_t bytes_rma;    /* other host: fi_read of registered memory */
+    uint64_t bytes_inline; /* small objects copied inside messages */
+    uint64_t tasks_local;  /* tasks whose inputs were all here */
+    uint64_t tasks_remote; /* tasks that fetched an input */
 } locus_worker_info;
 
 /* Workers connected now, with their counters (as of their last heartbeat,

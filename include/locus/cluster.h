@@ -36,10 +36,13 @@ struct locus_cluster_opts {
 };
 #define LOCUS_CLUSTER_NO_SHM 0x1u /* peers talk over the net provider only */
 #define LOCUS_CLUSTER_OPTS_INIT                                                \
-    {sizeof(struct locus_cluster_opts), 0, 0, NULL, NULL, NULL, 0, 0}
+    {                                                                          \
+        sizeof(struct locus_cluster_opts), 0, 0, NULL, NULL, NULL, 0, 0        \
+    }
 
-LOCUS_EXPORT int locus_local_cluster_start(const struct locus_cluster_opts *opts,
-                                           locus_cluster **out);
+LOCUS_EXPORT int
+locus_local_cluster_start(const struct locus_cluster_opts *opts,
+                          locus_cluster **out);
 /* Path of the cluster's scheduler file (give it to locus_connect). */
 LOCUS_EXPORT const char *locus_cluster_scheduler_file(const locus_cluster *lc);
 /* URL of the scheduler's dashboard ("" when it has none; also logged at

@@ -42,18 +42,15 @@ LOCUS_EXPORT int locus_task_arg(const locus_task *t, size_t i,
                                 const void **data, size_t *len);
 /* Argument i as an int64/double: LOCUS_EINVAL (with a message naming the
  * argument and its length) unless it is exactly 8 bytes. */
-LOCUS_EXPORT int locus_task_arg_i64(const locus_task *t, size_t i,
-                                    int64_t *v);
-LOCUS_EXPORT int locus_task_arg_f64(const locus_task *t, size_t i,
-                                    double *v);
+LOCUS_EXPORT int locus_task_arg_i64(const locus_task *t, size_t i, int64_t *v);
+LOCUS_EXPORT int locus_task_arg_f64(const locus_task *t, size_t i, double *v);
 
 /* Allocate the task's result of len bytes in the worker's memory and return
  * it for the function to fill; NULL if out of memory.  Calling it again
  * replaces the previous result. */
 LOCUS_EXPORT void *locus_task_result(locus_task *t, size_t len);
 /* Result helpers: copy bytes / an 8-byte value.  Return 0 or LOCUS_ENOMEM. */
-LOCUS_EXPORT int locus_task_return(locus_task *t, const void *data,
-                                   size_t len);
+LOCUS_EXPORT int locus_task_return(locus_task *t, const void *data, size_t len);
 LOCUS_EXPORT int locus_task_return_i64(locus_task *t, int64_t v);
 LOCUS_EXPORT int locus_task_return_f64(locus_task *t, double v);
 

@@ -19,9 +19,9 @@
 
 typedef struct ahdr {
     uint64_t magic;
-    uint64_t len;   /* asked for */
+    uint64_t len; /* asked for */
     uint32_t seg;
-    uint32_t cls;   /* NCLASS: dedicated segment */
+    uint32_t cls; /* NCLASS: dedicated segment */
     struct ahdr *next_free;
 } ahdr;
 
@@ -50,12 +50,14 @@ int arena_check_shm(uint64_t need)
 {
     struct statvfs sv;
     if (statvfs("/dev/shm", &sv) != 0)
-        return lc_seterr(LOCUS_ENOMEM, "arena", "/dev/shm is not available "
+        return lc_seterr(LOCUS_ENOMEM, "arena",
+                         "/dev/shm is not available "
                          "(%s): workers keep their data there",
                          strerror(errno));
     uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
     if (avail < need)
-        return lc_seterr(LOCUS_ENOMEM, "arena", "/dev/shm has %llu MiB free, "
+        return lc_seterr(LOCUS_ENOMEM, "arena",
+                         "/dev/shm has %llu MiB free, "
                          "%llu MiB needed: enlarge it (mount -o remount,"
                          "size=...) or lower the worker's memory limit",
                          (unsigned long long)(avail >> 20),
@@ -68,8 +70,10 @@ int arena_create(const struct arena_opts *o, arena **out)
     *out = NULL;
     if (!o || !o->prefix || o->prefix[0] != '/' ||
         strlen(o->prefix) >= ARENA_NAME_MAX - 16 || strchr(o->prefix + 1, '/'))
-        return lc_seterr(LOCUS_EINVAL, "arena", "shm prefix must be '/name' "
-                         "(got %s)", o && o->prefix ? o->prefix : "NULL");
+        return lc_seterr(LOCUS_EINVAL, "arena",
+                         "shm prefix must be '/name' "
+                         "(got %s)",
+                         o && o->prefix ? o->prefix : "NULL");
     int rc = arena_check_shm(ARENA_SEG);
     if (rc)
         return rc;
@@ -93,7 +97,8 @@ int arena_create(const struct arena_opts *o, arena **out)
 static int seg_new(arena *a, size_t len, int dedicated, uint32_t *idx)
 {
     if (a->reserved + len > a->limit)
-        return lc_seterr(LOCUS_ENOMEM, "arena", "worker memory limit: %llu "
+        return lc_seterr(LOCUS_ENOMEM, "arena",
+                         "worker memory limit: %llu "
                          "MiB reserved + %zu MiB asked > limit %zu MiB",
                          (unsigned long long)(a->reserved >> 20), len >> 20,
                          a->limit >> 20);
@@ -228,8 +233,7 @@ void arena_free(arena *a, void *p)
     ahdr *h = hdr_of(p);
     if (!h) {
         if (p)
-            lc_log(LC_LOG_ERROR, "arena", "free of %p: not an arena object",
-                   p);
+            lc_log(LC_LOG_ERROR, "arena", "free of %p: not an arena object", p);
         return;
     }
     pthread_mutex_lock(&a->mu);
@@ -255,8 +259,7 @@ int arena_locate(arena *a, const void *p, arena_loc *out)
 {
     ahdr *h = hdr_of(p);
     if (!h || h->seg >= a->nsegs)
-        return lc_seterr(LOCUS_EINVAL, "arena", "%p is not an arena object",
-                         p);
+        return lc_seterr(LOCUS_EINVAL, "arena", "%p is not an arena object", p);
     pthread_mutex_lock(&a->mu);
     seg *s = &a->segs[h->seg];
     snprintf(out->name, sizeof(out->name), "%s", s->name);
@@ -272,8 +275,7 @@ int arena_rkey(arena *a, int slot, xport_ep *ep, const void *p, size_t len,
 {
     ahdr *h = hdr_of(p);
     if (!h || slot < 0 || slot > 1)
-        return lc_seterr(LOCUS_EINVAL, "arena", "%p is not an arena object",
-                         p);
+        return lc_seterr(LOCUS_EINVAL, "arena", "%p is not an arena object", p);
     pthread_mutex_lock(&a->mu);
     seg *s = &a->segs[h->seg];
     int rc = 0;
@@ -313,7 +315,8 @@ void arena_destroy(arena *a)
     free(a);
 }
 
-/* ---- consumer side ----------------------------------------------------------- */
+/* ---- consumer side
+ * ----------------------------------------------------------- */
 
 struct arena_map {
     char name[ARENA_NAME_MAX];

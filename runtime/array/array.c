@@ -70,7 +70,7 @@ struct locus_array {
     locus_client *c;
     int dtype, ndim;
     int64_t shape[LOCUS_NDIM_MAX];
-    int64_t *csz[LOCUS_NDIM_MAX]; /* chunk sizes along each axis */
+    int64_t *csz[LOCUS_NDIM_MAX];  /* chunk sizes along each axis */
     int64_t *coff[LOCUS_NDIM_MAX]; /* their offsets (ncsz + 1 entries) */
     size_t ncsz[LOCUS_NDIM_MAX];
     size_t nchunks;
@@ -229,7 +229,8 @@ static int submit_node(anode *n)
     if (n->fut)
         return 0;
     if (!n->fn)
-        return lc_seterr(LOCUS_ESTATE, "array", "chunk has no task and no "
+        return lc_seterr(LOCUS_ESTATE, "array",
+                         "chunk has no task and no "
                          "future");
     locus_arg stack[16], *args = stack;
     int rc = 0;
@@ -259,8 +260,10 @@ static int submit_node(anode *n)
             args[i] = locus_arg_future(a->fut);
             break;
         default:
-            rc = lc_seterr(LOCUS_ESTATE, "array", "%s: argument %u was "
-                           "dropped before the task ran", n->fn, i);
+            rc = lc_seterr(LOCUS_ESTATE, "array",
+                           "%s: argument %u was "
+                           "dropped before the task ran",
+                           n->fn, i);
         }
     }
     if (!rc) {
@@ -502,15 +505,19 @@ void locus_array_free(locus_array *a)
 static int check_shape(int ndim, const int64_t *shape, const char *what)
 {
     if (ndim < 0 || ndim > LOCUS_NDIM_MAX || (ndim && !shape))
-        return lc_seterr(LOCUS_EINVAL, "array", "%s: ndim %d (0..%d) or NULL "
-                         "shape", what, ndim, LOCUS_NDIM_MAX);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "%s: ndim %d (0..%d) or NULL "
+                         "shape",
+                         what, ndim, LOCUS_NDIM_MAX);
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0)
-            return lc_seterr(LOCUS_EINVAL, "array", "%s: negative extent "
-                             "%lld on axis %d", what, (long long)shape[i], i);
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "%s: negative extent "
+                             "%lld on axis %d",
+                             what, (long long)shape[i], i);
     size_t n;
-    if (ndbuf_count(ndim, shape, &n) != 0 || !locus_ndbuf_size(LOCUS_INT8,
-                                                               ndim, shape))
+    if (ndbuf_count(ndim, shape, &n) != 0 ||
+        !locus_ndbuf_size(LOCUS_INT8, ndim, shape))
         return lc_seterr(LOCUS_EINVAL, "array", "%s: shape too large", what);
     return 0;
 }
@@ -606,8 +613,7 @@ int array_worker_order(locus_client *c, int **ids, size_t *n)
 static int check_client(locus_client *c, locus_array **out, const char *what)
 {
     if (!c || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "%s: NULL client or out",
-                         what);
+        return lc_seterr(LOCUS_EINVAL, "array", "%s: NULL client or out", what);
     *out = NULL;
     return 0;
 }
@@ -619,8 +625,10 @@ int locus_array_arange(locus_client *c, int64_t n, int64_t chunk,
     if (rc)
         return rc;
     if (n < 0)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_arange: n is "
-                         "%lld", (long long)n);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_arange: n is "
+                         "%lld",
+                         (long long)n);
     int64_t *sizes[1] = {NULL};
     size_t ns[1] = {0};
     locus_array *a = NULL;
@@ -628,8 +636,8 @@ int locus_array_arange(locus_client *c, int64_t n, int64_t chunk,
         (rc = array_make(c, LOCUS_INT64, 1, &n, sizes, ns, &a)))
         return rc;
     for (size_t i = 0; i < a->nchunks; i++) {
-        anode *nd = node_new(c, "locus.array.arange", LOCUS_INT64, 1,
-                             &a->csz[0][i]);
+        anode *nd =
+            node_new(c, "locus.array.arange", LOCUS_INT64, 1, &a->csz[0][i]);
         if (nd) {
             arg_i64(nd, a->coff[0][i]);
             arg_i64(nd, a->csz[0][i]);
@@ -666,8 +674,8 @@ int locus_array_random_normal(locus_client *c, uint64_t seed, double loc,
         int64_t off[LOCUS_NDIM_MAX], cs[LOCUS_NDIM_MAX];
         grid_coords(a, i, co);
         chunk_geom(a, co, off, cs);
-        anode *nd = node_new(c, "locus.array.random_normal", LOCUS_FLOAT64,
-                             ndim, cs);
+        anode *nd =
+            node_new(c, "locus.array.random_normal", LOCUS_FLOAT64, ndim, cs);
         if (nd) {
             arg_i64(nd, (int64_t)seed);
             arg_f64(nd, loc);
@@ -685,24 +693,28 @@ int locus_array_random_normal(locus_client *c, uint64_t seed, double loc,
     return 0;
 }
 
-static int check_h5_names(const char *file, const char *dataset,
-                          unsigned flags, unsigned allowed, const char *what)
+static int check_h5_names(const char *file, const char *dataset, unsigned flags,
+                          unsigned allowed, const char *what)
 {
     if (!file || !*file || strlen(file) >= 4096 || !dataset || !*dataset ||
         strlen(dataset) >= 4096)
-        return lc_seterr(LOCUS_EINVAL, "h5", "%s: file and dataset must be "
-                         "non-empty strings shorter than 4096 bytes", what);
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "%s: file and dataset must be "
+                         "non-empty strings shorter than 4096 bytes",
+                         what);
     if (flags & ~allowed)
-        return lc_seterr(LOCUS_EINVAL, "h5", "%s: unknown or unusable flag "
-                         "bits 0x%x", what, flags & ~allowed);
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "%s: unknown or unusable flag "
+                         "bits 0x%x",
+                         what, flags & ~allowed);
     return 0;
 }
 
 /* a load node of the hyperslab [off, off + cs) of file:dataset */
-static anode *load_node(locus_client *c, const char *file,
-                        const char *dataset, int dtype, int ndim,
-                        const int64_t *off, const int64_t *cs, int whole,
-                        unsigned flags, int worker)
+static anode *load_node(locus_client *c, const char *file, const char *dataset,
+                        int dtype, int ndim, const int64_t *off,
+                        const int64_t *cs, int whole, unsigned flags,
+                        int worker)
 {
     anode *nd = node_new(c, "locus.h5.load", dtype, ndim, cs);
     if (!nd)
@@ -743,8 +755,8 @@ int locus_array_from_hdf5(locus_client *c, const char *file,
     size_t ns[LOCUS_NDIM_MAX];
     locus_array *a = NULL;
     if ((rc = grid_of(info.ndim, info.shape, chunks, nw, sizes, ns)) ||
-        (rc = array_make(c, info.dtype, info.ndim, info.shape, sizes, ns,
-                         &a))) {
+        (rc =
+             array_make(c, info.dtype, info.ndim, info.shape, sizes, ns, &a))) {
         free(ids);
         return rc;
     }
@@ -755,8 +767,8 @@ int locus_array_from_hdf5(locus_client *c, const char *file,
         chunk_geom(a, co, off, cs);
         /* contiguous blocks of chunks per worker */
         int w = ids[i * nw / a->nchunks];
-        if (!(a->nodes[i] = load_node(c, file, dataset, a->dtype, a->ndim,
-                                      off, cs, a->nchunks == 1, flags, w))) {
+        if (!(a->nodes[i] = load_node(c, file, dataset, a->dtype, a->ndim, off,
+                                      cs, a->nchunks == 1, flags, w))) {
             free(ids);
             locus_array_free(a);
             return lc_seterr(LOCUS_ENOMEM, "array", "no memory");
@@ -804,8 +816,8 @@ static int concat_nodes(locus_client *c, anode **nodes, size_t n, int axis,
             node_unref(nd);
             continue;
         }
-        rc = array_make(c, nd->dtype, nd->ndim, nd->shape, sizes, ns,
-                        &parts[i]);
+        rc =
+            array_make(c, nd->dtype, nd->ndim, nd->shape, sizes, ns, &parts[i]);
         if (rc)
             node_unref(nd);
         else
@@ -826,8 +838,8 @@ static int concat_nodes(locus_client *c, anode **nodes, size_t n, int axis,
 }
 
 /* wait for futures of int64 info records; decode [dtype, ndim, shape] */
-static int wait_infos(locus_future **fs, size_t n, int timeout_ms,
-                      int *dtype, int *ndim, int64_t (*shape)[LOCUS_NDIM_MAX],
+static int wait_infos(locus_future **fs, size_t n, int timeout_ms, int *dtype,
+                      int *ndim, int64_t (*shape)[LOCUS_NDIM_MAX],
                       const char *const *names)
 {
     for (size_t i = 0; i < n; i++) {
@@ -838,8 +850,10 @@ static int wait_infos(locus_future **fs, size_t n, int timeout_ms,
             return rc;
         int64_t v[2 + 2 * LOCUS_NDIM_MAX];
         if (len < 16 || len > sizeof(v) || len % 8)
-            return lc_seterr(LOCUS_EPROTO, "array", "malformed info of %zu "
-                             "bytes for %s", len, names ? names[i] : "chunk");
+            return lc_seterr(LOCUS_EPROTO, "array",
+                             "malformed info of %zu "
+                             "bytes for %s",
+                             len, names ? names[i] : "chunk");
         memcpy(v, p, len);
         dtype[i] = (int)v[0];
         ndim[i] = (int)v[1];
@@ -853,19 +867,19 @@ static int wait_infos(locus_future **fs, size_t n, int timeout_ms,
     return 0;
 }
 
-int locus_array_from_files(locus_client *c, const char *const *files,
-                           size_t n, const char *dataset, int axis,
-                           unsigned flags, locus_array **out)
+int locus_array_from_files(locus_client *c, const char *const *files, size_t n,
+                           const char *dataset, int axis, unsigned flags,
+                           locus_array **out)
 {
     int rc = check_client(c, out, "locus_array_from_files");
     if (rc)
         return rc;
     if (!files || n == 0)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_from_files: no "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_from_files: no "
                          "file");
     for (size_t i = 0; i < n; i++)
-        if ((rc = check_h5_names(files[i], dataset, flags,
-                                 LOCUS_H5_NO_LOCKING,
+        if ((rc = check_h5_names(files[i], dataset, flags, LOCUS_H5_NO_LOCKING,
                                  "locus_array_from_files")))
             return rc;
     int *ids = NULL;
@@ -914,20 +928,22 @@ done:
     return rc;
 }
 
-int locus_array_from_futures(locus_client *c, locus_future *const *fs,
-                             size_t n, int axis, int timeout_ms,
-                             locus_array **out)
+int locus_array_from_futures(locus_client *c, locus_future *const *fs, size_t n,
+                             int axis, int timeout_ms, locus_array **out)
 {
     int rc = check_client(c, out, "locus_array_from_futures");
     if (rc)
         return rc;
     if (!fs || n == 0)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_from_futures: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_from_futures: "
                          "no future");
     for (size_t i = 0; i < n; i++)
         if (!fs[i])
-            return lc_seterr(LOCUS_EINVAL, "array", "locus_array_from_"
-                             "futures: future %zu is NULL", i);
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "locus_array_from_"
+                             "futures: future %zu is NULL",
+                             i);
     locus_future **inf = calloc(n, sizeof(*inf));
     anode **nodes = calloc(n, sizeof(*nodes));
     int *dt = calloc(n, sizeof(int)), *nd = calloc(n, sizeof(int));
@@ -1012,15 +1028,15 @@ static int rechunk_to(locus_array *a, int64_t *const *sizes,
                 k++;
             last[d] = k;
             npieces *= last[d] - first[d] + 1;
-            exact = exact && first[d] == last[d] &&
-                    a->coff[d][k] == lo[d] && a->csz[d][k] == cs[d];
+            exact = exact && first[d] == last[d] && a->coff[d][k] == lo[d] &&
+                    a->csz[d][k] == cs[d];
         }
         if (exact) {
             b->nodes[oi] = node_ref(a->nodes[grid_index(a, first)]);
             continue;
         }
-        anode *nd = node_new(a->c, "locus.array.assemble", a->dtype, a->ndim,
-                             cs);
+        anode *nd =
+            node_new(a->c, "locus.array.assemble", a->dtype, a->ndim, cs);
         if (nd) {
             int64_t meta[2 + LOCUS_NDIM_MAX];
             meta[0] = a->dtype;
@@ -1070,7 +1086,8 @@ int locus_array_rechunk(locus_array *a, const int64_t *chunks,
                         locus_array **out)
 {
     if (!a || !out || (a->ndim && !chunks))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_rechunk: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_rechunk: NULL "
                          "argument");
     *out = NULL;
     int64_t *sizes[LOCUS_NDIM_MAX];
@@ -1088,30 +1105,37 @@ int locus_array_concatenate(locus_array *const *arrays, size_t n, int axis,
                             locus_array **out)
 {
     if (!arrays || n == 0 || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_concatenate: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_concatenate: "
                          "NULL argument or no array");
     *out = NULL;
     for (size_t i = 0; i < n; i++)
         if (!arrays[i])
-            return lc_seterr(LOCUS_EINVAL, "array", "locus_array_concatenate: "
-                             "array %zu is NULL", i);
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "locus_array_concatenate: "
+                             "array %zu is NULL",
+                             i);
     const locus_array *a0 = arrays[0];
     int nd = a0->ndim;
     if (nd == 0)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_concatenate: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_concatenate: "
                          "0-d arrays cannot be concatenated");
     if (axis < 0)
         axis += nd;
     if (axis < 0 || axis >= nd)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_concatenate: "
-                         "axis out of range for %d-d arrays", nd);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_concatenate: "
+                         "axis out of range for %d-d arrays",
+                         nd);
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const locus_array *x = arrays[i];
         if (x->c != a0->c || x->dtype != a0->dtype || x->ndim != nd)
-            return lc_seterr(LOCUS_EINVAL, "array", "locus_array_concatenate: "
-                             "array %zu is %s %d-d, array 0 is %s %d-d%s", i,
-                             locus_dtype_name(x->dtype), x->ndim,
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "locus_array_concatenate: "
+                             "array %zu is %s %d-d, array 0 is %s %d-d%s",
+                             i, locus_dtype_name(x->dtype), x->ndim,
                              locus_dtype_name(a0->dtype), nd,
                              x->c != a0->c ? " (and of another client)" : "");
         for (int d = 0; d < nd; d++)
@@ -1119,10 +1143,11 @@ int locus_array_concatenate(locus_array *const *arrays, size_t n, int axis,
                 char s1[160], s2[160];
                 ndbuf_shape_str(nd, x->shape, s1, sizeof(s1));
                 ndbuf_shape_str(nd, a0->shape, s2, sizeof(s2));
-                return lc_seterr(LOCUS_EINVAL, "array", "locus_array_"
+                return lc_seterr(LOCUS_EINVAL, "array",
+                                 "locus_array_"
                                  "concatenate: array %zu has shape %s, array "
-                                 "0 %s: only axis %d may differ", i, s1, s2,
-                                 axis);
+                                 "0 %s: only axis %d may differ",
+                                 i, s1, s2, axis);
             }
         total += x->shape[axis];
     }
@@ -1186,8 +1211,8 @@ int locus_array_concatenate(locus_array *const *arrays, size_t n, int axis,
     for (size_t i = 0; i < n; i++) {
         const locus_array *x = al[i] ? al[i] : arrays[i];
         for (size_t k = 0; k < x->ncsz[axis]; k++) {
-            if (!(x->csz[axis][k] > 0 || (total == 0 && pos == 0 && k == 0 &&
-                                          i == 0)))
+            if (!(x->csz[axis][k] > 0 ||
+                  (total == 0 && pos == 0 && k == 0 && i == 0)))
                 continue;
             for (size_t j = 0; j < x->nchunks; j++) {
                 size_t co[LOCUS_NDIM_MAX];
@@ -1259,15 +1284,17 @@ int locus_array_slice(locus_array *a, const locus_slice *s, size_t n,
                       locus_array **out)
 {
     if (!a || !out || (n && !s))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_slice: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_slice: NULL "
                          "argument");
     *out = NULL;
     if (n > (size_t)a->ndim)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_slice: %zu "
-                         "slices for a %d-d array", n, a->ndim);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_slice: %zu "
+                         "slices for a %d-d array",
+                         n, a->ndim);
     int nd = a->ndim;
-    int64_t start[LOCUS_NDIM_MAX], count[LOCUS_NDIM_MAX],
-        step[LOCUS_NDIM_MAX];
+    int64_t start[LOCUS_NDIM_MAX], count[LOCUS_NDIM_MAX], step[LOCUS_NDIM_MAX];
     spiece *pc[LOCUS_NDIM_MAX] = {NULL};
     size_t np[LOCUS_NDIM_MAX];
     int64_t *sizes[LOCUS_NDIM_MAX] = {NULL};
@@ -1276,8 +1303,10 @@ int locus_array_slice(locus_array *a, const locus_slice *s, size_t n,
     for (int d = 0; d < nd; d++) {
         locus_slice sl = (size_t)d < n ? s[d] : locus_slice_all();
         if (sl.step == 0 || sl.step == INT64_MIN)
-            return lc_seterr(LOCUS_EINVAL, "array", "locus_array_slice: "
-                             "axis %d: step %lld", d, (long long)sl.step);
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "locus_array_slice: "
+                             "axis %d: step %lld",
+                             d, (long long)sl.step);
         step[d] = sl.step;
         slice_norm(sl, a->shape[d], &start[d], &count[d]);
     }
@@ -1314,8 +1343,8 @@ int locus_array_slice(locus_array *a, const locus_slice *s, size_t n,
                 k1 = count[d] - 1;
             if (k0 > k1)
                 continue;
-            pc[d][np[d]] = (spiece){j, start[d] + k0 * step[d] - lo,
-                                    k1 - k0 + 1};
+            pc[d][np[d]] =
+                (spiece){j, start[d] + k0 * step[d] - lo, k1 - k0 + 1};
             sizes[d][np[d]] = k1 - k0 + 1;
             np[d]++;
         }
@@ -1337,8 +1366,7 @@ int locus_array_slice(locus_array *a, const locus_slice *s, size_t n,
             sel[d] = p->lstart;
             sel[nd + d] = cs[d] = p->count;
             sel[2 * nd + d] = p->count == 0 ? 1 : step[d];
-            whole = whole && p->lstart == 0 &&
-                    p->count == a->csz[d][p->in] &&
+            whole = whole && p->lstart == 0 && p->count == a->csz[d][p->in] &&
                     (step[d] == 1 || p->count == 1);
             if (p->count == 1)
                 sel[2 * nd + d] = 1;
@@ -1376,22 +1404,27 @@ int locus_array_map(locus_array *a, const char *fn, const locus_arg *args,
                     size_t nargs, int dtype, locus_array **out)
 {
     if (!a || !out || !fn || !*fn || strlen(fn) > 255 || (nargs && !args))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_map: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_map: NULL "
                          "argument or bad function name");
     *out = NULL;
     if (dtype == 0)
         dtype = a->dtype;
     if (!ndbuf_dtype_ok(dtype))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_map: unknown "
-                         "dtype %d", dtype);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_map: unknown "
+                         "dtype %d",
+                         dtype);
     for (size_t i = 0; i < nargs; i++) {
         int k = args[i].kind;
         if ((k != LOCUS_ARG_BYTES && k != LOCUS_ARG_I64 && k != LOCUS_ARG_F64 &&
              k != LOCUS_ARG_FUTURE) ||
             (k == LOCUS_ARG_FUTURE && !args[i].future) ||
             (k == LOCUS_ARG_BYTES && args[i].len && !args[i].data))
-            return lc_seterr(LOCUS_EINVAL, "array", "locus_array_map: "
-                             "argument %zu is malformed", i);
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "locus_array_map: "
+                             "argument %zu is malformed",
+                             i);
     }
     int64_t *sizes[LOCUS_NDIM_MAX];
     size_t ns[LOCUS_NDIM_MAX];
@@ -1500,15 +1533,20 @@ static anode *combine_tree(locus_client *c, anode **list, size_t n, int op,
 int locus_array_reduce(locus_array *a, int op, int axis, locus_array **out)
 {
     if (!a || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_reduce: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_reduce: NULL "
                          "argument");
     *out = NULL;
     if (op < LOCUS_SUM || op > LOCUS_MAX)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_reduce: unknown "
-                         "op %d (LOCUS_SUM, _MEAN, _MIN, _MAX)", op);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_reduce: unknown "
+                         "op %d (LOCUS_SUM, _MEAN, _MIN, _MAX)",
+                         op);
     if (axis < -1 || axis >= a->ndim || (a->ndim == 0 && axis != -1))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_reduce: axis %d "
-                         "of a %d-d array (-1: all)", axis, a->ndim);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_reduce: axis %d "
+                         "of a %d-d array (-1: all)",
+                         axis, a->ndim);
     size_t total, along = 0;
     ndbuf_count(a->ndim, a->shape, &total);
     if (axis >= 0)
@@ -1523,14 +1561,15 @@ int locus_array_reduce(locus_array *a, int op, int axis, locus_array **out)
         empty = along == 0 && rest > 0;
     }
     if (empty && (op == LOCUS_MIN || op == LOCUS_MAX))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_reduce: %s of an "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_reduce: %s of an "
                          "empty selection has no value",
                          op == LOCUS_MIN ? "min" : "max");
     int pop = op == LOCUS_MEAN  ? ARR_OP_SUMF
               : op == LOCUS_SUM ? ARR_OP_SUM
               : op == LOCUS_MIN ? ARR_OP_MIN
                                 : ARR_OP_MAX;
-    int cop = op == LOCUS_MIN ? ARR_OP_MIN
+    int cop = op == LOCUS_MIN   ? ARR_OP_MIN
               : op == LOCUS_MAX ? ARR_OP_MAX
                                 : ARR_OP_SUM;
     int odt = array_reduce_dtype(pop, a->dtype);
@@ -1595,8 +1634,8 @@ int locus_array_reduce(locus_array *a, int op, int axis, locus_array **out)
                 break;
             m++;
         }
-        anode *root = m == ngroup ? combine_tree(a->c, list, m, cop, div)
-                                  : NULL;
+        anode *root =
+            m == ngroup ? combine_tree(a->c, list, m, cop, div) : NULL;
         if (m != ngroup)
             for (size_t k = 0; k < m; k++)
                 node_unref(list[k]);
@@ -1689,7 +1728,8 @@ static int chunk_error(locus_array *a, size_t i, int rc, int timeout_ms)
 int locus_array_persist(locus_array *a, int timeout_ms)
 {
     if (!a)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_persist: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_persist: NULL "
                          "array");
     uint64_t dl = lc_deadline_ms(timeout_ms);
     locus_future **futs = calloc(a->nchunks, sizeof(*futs));
@@ -1703,11 +1743,11 @@ int locus_array_persist(locus_array *a, int timeout_ms)
     return rc;
 }
 
-int locus_array_compute(locus_array *a, int timeout_ms, void **buf,
-                        size_t *len)
+int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
 {
     if (!a || !buf || !len)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_compute: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_compute: NULL "
                          "argument");
     *buf = NULL;
     *len = 0;
@@ -1718,8 +1758,10 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf,
     if (!futs || !res) {
         free(futs);
         free(res);
-        return lc_seterr(LOCUS_ENOMEM, "array", "no memory for the %zu-byte "
-                         "result", size);
+        return lc_seterr(LOCUS_ENOMEM, "array",
+                         "no memory for the %zu-byte "
+                         "result",
+                         size);
     }
     locus_ndview y;
     locus_ndbuf_init(res, size, a->dtype, a->ndim, a->shape, &y);
@@ -1753,9 +1795,10 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf,
                 snprintf(s1, sizeof(s1), "no ndbuf (%s)", locus_last_error());
             else
                 ndbuf_shape_str(x.ndim, x.shape, s1, sizeof(s1));
-            rc = lc_seterr(LOCUS_EPROTO, "array", "chunk %zu: %s returned %s "
-                           "%s, expected %s %s", i,
-                           a->nodes[i]->fn ? a->nodes[i]->fn : "future",
+            rc = lc_seterr(LOCUS_EPROTO, "array",
+                           "chunk %zu: %s returned %s "
+                           "%s, expected %s %s",
+                           i, a->nodes[i]->fn ? a->nodes[i]->fn : "future",
                            rc ? "" : locus_dtype_name(x.dtype), s1,
                            locus_dtype_name(a->dtype), s2);
             break;
@@ -1775,13 +1818,16 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf,
 int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 {
     if (!a || !v)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_compute_f64: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_compute_f64: "
                          "NULL argument");
     size_t n;
     ndbuf_count(a->ndim, a->shape, &n);
     if (n != 1)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_compute_f64: "
-                         "the array has %zu elements, not 1", n);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_compute_f64: "
+                         "the array has %zu elements, not 1",
+                         n);
     void *buf;
     size_t len;
     int rc = locus_array_compute(a, timeout_ms, &buf, &len);
@@ -1795,16 +1841,16 @@ int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 }
 
 int locus_array_store_hdf5(locus_array *a, const char *file,
-                           const char *dataset, unsigned flags,
-                           int timeout_ms)
+                           const char *dataset, unsigned flags, int timeout_ms)
 {
     if (!a)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_store_hdf5: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_store_hdf5: "
                          "NULL array");
-    int rc = check_h5_names(file, dataset, flags,
-                            LOCUS_H5_NO_LOCKING | LOCUS_H5_TRUNCATE |
-                                LOCUS_H5_GZIP,
-                            "locus_array_store_hdf5");
+    int rc =
+        check_h5_names(file, dataset, flags,
+                       LOCUS_H5_NO_LOCKING | LOCUS_H5_TRUNCATE | LOCUS_H5_GZIP,
+                       "locus_array_store_hdf5");
     if (rc)
         return rc;
     uint64_t dl = lc_deadline_ms(timeout_ms);
@@ -1820,14 +1866,14 @@ int locus_array_store_hdf5(locus_array *a, const char *file,
         int64_t ch[LOCUS_NDIM_MAX];
         for (int d = 0; d < a->ndim; d++)
             ch[d] = a->csz[d][0];
-        locus_arg ca[6] = {
-            locus_arg_str(file),
-            locus_arg_str(dataset),
-            locus_arg_i64(a->dtype),
-            locus_arg_bytes(a->shape, (size_t)a->ndim * 8),
-            locus_arg_bytes(ch, (flags & LOCUS_H5_GZIP) ? (size_t)a->ndim * 8
-                                                        : 0),
-            locus_arg_i64((int64_t)flags)};
+        locus_arg ca[6] = {locus_arg_str(file),
+                           locus_arg_str(dataset),
+                           locus_arg_i64(a->dtype),
+                           locus_arg_bytes(a->shape, (size_t)a->ndim * 8),
+                           locus_arg_bytes(ch, (flags & LOCUS_H5_GZIP)
+                                                   ? (size_t)a->ndim * 8
+                                                   : 0),
+                           locus_arg_i64((int64_t)flags)};
         rc = locus_submit(a->c, "locus.h5.create", ca, 6, NULL, &tok[0]);
     }
     /* one chunk after another (HDF5 has no concurrent writers); each write
@@ -1853,8 +1899,7 @@ int locus_array_store_hdf5(locus_array *a, const char *file,
             char msg[1024];
             snprintf(msg, sizeof(msg), "%s", locus_last_error());
             rc = lc_seterr(rc, "array", "storing %s '%s' of '%s': %s",
-                           i ? "a chunk to" : "(creating)", dataset, file,
-                           msg);
+                           i ? "a chunk to" : "(creating)", dataset, file, msg);
         }
     /* the rest fail at once (their input failed): let them, before the
        release, so that no task is dropped while its inputs still run */
@@ -1873,12 +1918,15 @@ int locus_array_store_hdf5(locus_array *a, const char *file,
 int locus_array_chunk_future(locus_array *a, size_t i, locus_future **out)
 {
     if (!a || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_chunk_future: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_chunk_future: "
                          "NULL argument");
     *out = NULL;
     if (i >= a->nchunks)
-        return lc_seterr(LOCUS_ERANGE, "array", "locus_array_chunk_future: "
-                         "chunk %zu of %zu", i, a->nchunks);
+        return lc_seterr(LOCUS_ERANGE, "array",
+                         "locus_array_chunk_future: "
+                         "chunk %zu of %zu",
+                         i, a->nchunks);
     pthread_mutex_lock(&arr_mu);
     int rc = submit_node(a->nodes[i]);
     if (!rc)
@@ -1913,7 +1961,8 @@ int locus_array_chunks(const locus_array *a, int axis, const int64_t **sizes,
                        size_t *n)
 {
     if (!a || !sizes || !n || axis < 0 || axis >= a->ndim)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_chunks: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_chunks: NULL "
                          "argument or axis out of range");
     *sizes = a->csz[axis];
     *n = a->ncsz[axis];
@@ -1923,7 +1972,8 @@ int locus_array_chunks(const locus_array *a, int axis, const int64_t **sizes,
 int locus_array_describe(const locus_array *a, char *buf, size_t len)
 {
     if (!a || (len && !buf))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_array_describe: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_array_describe: NULL "
                          "argument");
     char shape[200], chunks[1024];
     ndbuf_shape_str(a->ndim, a->shape, shape, sizeof(shape));
@@ -1934,8 +1984,7 @@ int locus_array_describe(const locus_array *a, char *buf, size_t len)
         for (size_t k = 0; k < a->ncsz[d] && o < sizeof(chunks); k++) {
             if (k == 8 && a->ncsz[d] > 10) {
                 o += (size_t)snprintf(chunks + o, sizeof(chunks) - o,
-                                      ", ... %zu more",
-                                      a->ncsz[d] - 8);
+                                      ", ... %zu more", a->ncsz[d] - 8);
                 break;
             }
             o += (size_t)snprintf(chunks + o, sizeof(chunks) - o, "%s%lld",
@@ -1947,9 +1996,10 @@ int locus_array_describe(const locus_array *a, char *buf, size_t len)
     }
     if (o < sizeof(chunks))
         snprintf(chunks + o, sizeof(chunks) - o, a->ndim == 1 ? ",)" : ")");
-    return snprintf(buf, len, "locus_array<shape=%s, dtype=%s, chunks=%s, "
-                    "nchunks=%zu>", shape, locus_dtype_name(a->dtype), chunks,
-                    a->nchunks);
+    return snprintf(buf, len,
+                    "locus_array<shape=%s, dtype=%s, chunks=%s, "
+                    "nchunks=%zu>",
+                    shape, locus_dtype_name(a->dtype), chunks, a->nchunks);
 }
 
 int array_last_stats(const locus_array *a, array_stats *out)

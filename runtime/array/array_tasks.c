@@ -24,8 +24,10 @@ static int arg_i64s(locus_task *t, size_t i, int64_t *out, size_t max,
     if (locus_task_arg(t, i, &p, &len) != 0)
         return FAIL(t, LOCUS_EINVAL, "missing argument %zu", i);
     if (len % 8 || len / 8 > max)
-        return FAIL(t, LOCUS_EINVAL, "argument %zu: %zu bytes, expected at "
-                    "most %zu int64 values", i, len, max);
+        return FAIL(t, LOCUS_EINVAL,
+                    "argument %zu: %zu bytes, expected at "
+                    "most %zu int64 values",
+                    i, len, max);
     memcpy(out, p, len);
     *n = len / 8;
     return 0;
@@ -137,14 +139,18 @@ static int b_random_normal(locus_task *t)
     if (rc)
         return rc;
     if (n2 != nd || n3 != nd)
-        return FAIL(t, LOCUS_EINVAL, "random_normal: shape, offset and "
-                    "count have %zu, %zu, %zu values", nd, n2, n3);
+        return FAIL(t, LOCUS_EINVAL,
+                    "random_normal: shape, offset and "
+                    "count have %zu, %zu, %zu values",
+                    nd, n2, n3);
     for (size_t i = 0; i < nd; i++)
-        if (shape[i] < 0 || off[i] < 0 || cnt[i] < 0 ||
-            off[i] > shape[i] || cnt[i] > shape[i] - off[i])
-            return FAIL(t, LOCUS_ERANGE, "random_normal: block [%lld, +%lld) "
-                        "outside axis %zu of extent %lld", (long long)off[i],
-                        (long long)cnt[i], i, (long long)shape[i]);
+        if (shape[i] < 0 || off[i] < 0 || cnt[i] < 0 || off[i] > shape[i] ||
+            cnt[i] > shape[i] - off[i])
+            return FAIL(t, LOCUS_ERANGE,
+                        "random_normal: block [%lld, +%lld) "
+                        "outside axis %zu of extent %lld",
+                        (long long)off[i], (long long)cnt[i], i,
+                        (long long)shape[i]);
     locus_ndview v;
     rc = locus_task_result_ndbuf(t, LOCUS_FLOAT64, (int)nd, cnt, &v);
     if (rc)
@@ -195,21 +201,26 @@ static int b_slice(locus_task *t)
         return rc;
     int nd = x.ndim;
     if (n != 3 * (size_t)nd)
-        return FAIL(t, LOCUS_EINVAL, "slice: %zu selection values for a %d-d "
-                    "chunk (expected start, count, step per axis)", n, nd);
+        return FAIL(t, LOCUS_EINVAL,
+                    "slice: %zu selection values for a %d-d "
+                    "chunk (expected start, count, step per axis)",
+                    n, nd);
     const int64_t *start = sel, *count = sel + nd, *step = sel + 2 * nd;
     for (int i = 0; i < nd; i++) {
         if (count[i] < 0 || step[i] == 0)
-            return FAIL(t, LOCUS_EINVAL, "slice: axis %d: count %lld, step "
-                        "%lld", i, (long long)count[i], (long long)step[i]);
+            return FAIL(t, LOCUS_EINVAL,
+                        "slice: axis %d: count %lld, step "
+                        "%lld",
+                        i, (long long)count[i], (long long)step[i]);
         if (count[i] == 0)
             continue;
         int64_t lastv = start[i] + (count[i] - 1) * step[i];
         if (start[i] < 0 || start[i] >= x.shape[i] || lastv < 0 ||
             lastv >= x.shape[i])
-            return FAIL(t, LOCUS_ERANGE, "slice: axis %d: indices %lld..%lld "
-                        "outside the chunk's extent %lld", i,
-                        (long long)start[i], (long long)lastv,
+            return FAIL(t, LOCUS_ERANGE,
+                        "slice: axis %d: indices %lld..%lld "
+                        "outside the chunk's extent %lld",
+                        i, (long long)start[i], (long long)lastv,
                         (long long)x.shape[i]);
     }
     rc = locus_task_result_ndbuf(t, x.dtype, nd, count, &y);
@@ -230,12 +241,16 @@ static int b_assemble(locus_task *t)
     int dtype = (int)meta[0], nd = (int)meta[1];
     if (n < 2 || nd < 0 || nd > LOCUS_NDIM_MAX || n != 2 + (size_t)nd ||
         !ndbuf_dtype_ok(dtype))
-        return FAIL(t, LOCUS_EINVAL, "assemble: malformed description "
-                    "(%zu values)", n);
+        return FAIL(t, LOCUS_EINVAL,
+                    "assemble: malformed description "
+                    "(%zu values)",
+                    n);
     size_t nargs = locus_task_nargs(t);
     if (nargs % 2 != 1)
-        return FAIL(t, LOCUS_EINVAL, "assemble: %zu arguments, expected "
-                    "pairs of piece and region", nargs);
+        return FAIL(t, LOCUS_EINVAL,
+                    "assemble: %zu arguments, expected "
+                    "pairs of piece and region",
+                    nargs);
     locus_ndview y;
     rc = locus_task_result_ndbuf(t, dtype, nd, meta + 2, &y);
     if (rc)
@@ -250,16 +265,20 @@ static int b_assemble(locus_task *t)
         if (rc)
             return rc;
         if (x.dtype != dtype || x.ndim != nd || n != 3 * (size_t)nd)
-            return FAIL(t, LOCUS_EINVAL, "assemble: piece %zu is %s %d-d, "
-                        "expected %s %d-d", a / 2, locus_dtype_name(x.dtype),
-                        x.ndim, locus_dtype_name(dtype), nd);
+            return FAIL(t, LOCUS_EINVAL,
+                        "assemble: piece %zu is %s %d-d, "
+                        "expected %s %d-d",
+                        a / 2, locus_dtype_name(x.dtype), x.ndim,
+                        locus_dtype_name(dtype), nd);
         const int64_t *ss = reg, *cnt = reg + nd, *ds = reg + 2 * nd;
         for (int i = 0; i < nd; i++) {
             one[i] = 1;
             if (ss[i] < 0 || ds[i] < 0 || cnt[i] < 0 ||
                 ss[i] > x.shape[i] - cnt[i] || ds[i] > y.shape[i] - cnt[i])
-                return FAIL(t, LOCUS_ERANGE, "assemble: piece %zu: region "
-                            "out of bounds on axis %d", a / 2, i);
+                return FAIL(t, LOCUS_ERANGE,
+                            "assemble: piece %zu: region "
+                            "out of bounds on axis %d",
+                            a / 2, i);
         }
         ndbuf_copy(&y, ds, &x, ss, one, cnt);
     }
@@ -421,7 +440,8 @@ static int b_reduce(locus_task *t)
         n = (size_t)x.shape[axis];
     }
     if (n == 0 && outer * inner != 0 && (op == ARR_OP_MIN || op == ARR_OP_MAX))
-        return FAIL(t, LOCUS_EINVAL, "reduce: min/max of an empty chunk has "
+        return FAIL(t, LOCUS_EINVAL,
+                    "reduce: min/max of an empty chunk has "
                     "no value");
     rc = locus_task_result_ndbuf(t, array_reduce_dtype((int)op, x.dtype), ond,
                                  shape, &y);
@@ -478,8 +498,7 @@ static int b_combine(locus_task *t)
     if (rc)
         return rc;
     if (op != ARR_OP_SUM && op != ARR_OP_MIN && op != ARR_OP_MAX)
-        return FAIL(t, LOCUS_EINVAL, "combine: unknown op %lld",
-                    (long long)op);
+        return FAIL(t, LOCUS_EINVAL, "combine: unknown op %lld", (long long)op);
     size_t np = locus_task_nargs(t);
     if (np < 3)
         return FAIL(t, LOCUS_EINVAL, "combine: no piece");
@@ -488,8 +507,10 @@ static int b_combine(locus_task *t)
     if (rc)
         return rc;
     if (div != 0 && first.dtype != LOCUS_FLOAT64)
-        return FAIL(t, LOCUS_EINVAL, "combine: a divisor needs float64 "
-                    "pieces, not %s", locus_dtype_name(first.dtype));
+        return FAIL(t, LOCUS_EINVAL,
+                    "combine: a divisor needs float64 "
+                    "pieces, not %s",
+                    locus_dtype_name(first.dtype));
     rc = locus_task_result_ndbuf(t, first.dtype, first.ndim, first.shape, &y);
     if (rc)
         return rc;
@@ -506,8 +527,10 @@ static int b_combine(locus_task *t)
             char s1[128], s2[128];
             ndbuf_shape_str(first.ndim, first.shape, s1, sizeof(s1));
             ndbuf_shape_str(x.ndim, x.shape, s2, sizeof(s2));
-            return FAIL(t, LOCUS_EINVAL, "combine: piece %zu is %s %s, piece "
-                        "0 is %s %s", a - 2, locus_dtype_name(x.dtype), s2,
+            return FAIL(t, LOCUS_EINVAL,
+                        "combine: piece %zu is %s %s, piece "
+                        "0 is %s %s",
+                        a - 2, locus_dtype_name(x.dtype), s2,
                         locus_dtype_name(first.dtype), s1);
         }
         k_comb[x.dtype](y.data, x.data, x.nelems, (int)op);

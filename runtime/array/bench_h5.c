@@ -53,8 +53,10 @@ int bench_h5_sum(const char *sched_file, FILE *out)
         char *end;
         unsigned long long v = strtoull(e, &end, 0);
         if (*end || v < 8) {
-            fprintf(out, "# HDF5 load-and-sum: LOCUS_BENCH_H5_BYTES=%s is "
-                         "not a size of at least 8 bytes\n", e);
+            fprintf(out,
+                    "# HDF5 load-and-sum: LOCUS_BENCH_H5_BYTES=%s is "
+                    "not a size of at least 8 bytes\n",
+                    e);
             return LOCUS_EINVAL;
         }
         bytes = v;
@@ -72,7 +74,8 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
     size_t reslen, nw = 0;
     int rc, made_dir = 0;
     if (!out || bytes < 8)
-        return lc_seterr(LOCUS_EINVAL, "array", "bench_h5_sum_n: bad "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "bench_h5_sum_n: bad "
                          "arguments");
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.timeout_ms = T_MS;
@@ -97,29 +100,30 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
     if (chunk < 1)
         chunk = 1;
     int64_t nchunks = (n + chunk - 1) / chunk;
-    fprintf(out, "\n# HDF5 load-and-sum: int64 dataset of %.2f GiB (%lld "
-                 "elements), %lld chunks of %.1f MiB, %zu worker%s\n",
+    fprintf(out,
+            "\n# HDF5 load-and-sum: int64 dataset of %.2f GiB (%lld "
+            "elements), %lld chunks of %.1f MiB, %zu worker%s\n",
             gib((uint64_t)n * 8), (long long)n, (long long)nchunks,
             (double)chunk * 8 / (1 << 20), nw, nw == 1 ? "" : "s");
 
     /* the workers write it, one chunk after another */
     uint64_t t0 = lc_now_ns();
     LC_CHECK_RC(locus_array_arange(c, n, chunk, &src), done, rc);
-    LC_CHECK_RC(locus_array_store_hdf5(src, file, "/x", LOCUS_H5_TRUNCATE,
-                                       T_MS),
-                done, rc);
+    LC_CHECK_RC(
+        locus_array_store_hdf5(src, file, "/x", LOCUS_H5_TRUNCATE, T_MS), done,
+        rc);
     double tw = secs(t0);
     locus_array_free(src);
     src = NULL;
-    fprintf(out, "# %s written by the workers in %.3f s (%.2f GiB/s; "
-                 "generated, then stored chunk by chunk)\n",
+    fprintf(out,
+            "# %s written by the workers in %.3f s (%.2f GiB/s; "
+            "generated, then stored chunk by chunk)\n",
             file, tw, gib((uint64_t)n * 8) / tw);
 
     /* load and sum: one lazy graph, computed once */
     uint64_t moved0 = moved_between_workers(c);
     t0 = lc_now_ns();
-    LC_CHECK_RC(locus_array_from_hdf5(c, file, "/x", &chunk, 0, &a), done,
-                rc);
+    LC_CHECK_RC(locus_array_from_hdf5(c, file, "/x", &chunk, 0, &a), done, rc);
     LC_CHECK_RC(locus_array_reduce(a, LOCUS_SUM, -1, &s), done, rc);
     LC_CHECK_RC(locus_array_compute(s, T_MS, &res, &reslen), done, rc);
     double tls = secs(t0);
@@ -147,20 +151,23 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
             gib((uint64_t)n * 8) / ts);
     fprintf(out, "# result %lld, expected %lld: %s\n", (long long)sum,
             (long long)want, sum == want ? "exact" : "WRONG");
-    fprintf(out, "# tasks %zu; task inputs already on the task's worker: "
-                 "%zu; inputs moved between workers: %zu, %llu bytes "
-                 "(partial sums only: %s); bytes fetched by the client: "
-                 "%llu\n",
+    fprintf(out,
+            "# tasks %zu; task inputs already on the task's worker: "
+            "%zu; inputs moved between workers: %zu, %llu bytes "
+            "(partial sums only: %s); bytes fetched by the client: "
+            "%llu\n",
             st.tasks, st.local_inputs, st.remote_inputs,
             (unsigned long long)st.remote_bytes,
             st.remote_bytes <= st.remote_inputs * (LOCUS_NDBUF_HEADER + 8)
                 ? "yes"
                 : "NO",
             (unsigned long long)st.client_bytes);
-    fprintf(out, "# workers' own counters: %llu bytes reached tasks from "
-                 "another worker during load+sum (mapped, RMA or inline).  "
-                 "The file was just written: it is read from the page "
-                 "cache.\n", (unsigned long long)moved);
+    fprintf(out,
+            "# workers' own counters: %llu bytes reached tasks from "
+            "another worker during load+sum (mapped, RMA or inline).  "
+            "The file was just written: it is read from the page "
+            "cache.\n",
+            (unsigned long long)moved);
     fprintf(out, "# chunks per worker:");
     for (size_t w = 0; w < nw; w++) {
         int cnt = 0;
@@ -174,8 +181,7 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
             }
             cnt += where == ids[w];
         }
-        fprintf(out, " worker %d: %d%s", ids[w], cnt,
-                w + 1 < nw ? "," : "\n");
+        fprintf(out, " worker %d: %d%s", ids[w], cnt, w + 1 < nw ? "," : "\n");
     }
     if (sum != want)
         rc = lc_seterr(LOCUS_EIO, "array", "bench: sum %lld, expected %lld",

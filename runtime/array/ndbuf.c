@@ -15,9 +15,9 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[] = {
-    {"?", 0},        {"int8", 1},   {"uint8", 1},   {"int16", 2},
-    {"uint16", 2},   {"int32", 4},  {"uint32", 4},  {"int64", 8},
-    {"uint64", 8},   {"float32", 4}, {"float64", 8},
+    {"?", 0},      {"int8", 1},    {"uint8", 1},   {"int16", 2},
+    {"uint16", 2}, {"int32", 4},   {"uint32", 4},  {"int64", 8},
+    {"uint64", 8}, {"float32", 4}, {"float64", 8},
 };
 
 static uint8_t host_order(void)
@@ -104,11 +104,15 @@ int locus_ndbuf_init(void *bytes, size_t len, int dtype, int ndim,
 {
     size_t need = locus_ndbuf_size(dtype, ndim, shape);
     if (!bytes || !need)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_ndbuf_init: bad "
-                         "dtype %d, ndim %d or shape", dtype, ndim);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_ndbuf_init: bad "
+                         "dtype %d, ndim %d or shape",
+                         dtype, ndim);
     if (len < need)
-        return lc_seterr(LOCUS_ERANGE, "array", "locus_ndbuf_init: %zu "
-                         "bytes given, %zu needed", len, need);
+        return lc_seterr(LOCUS_ERANGE, "array",
+                         "locus_ndbuf_init: %zu "
+                         "bytes given, %zu needed",
+                         len, need);
     ndbuf_hdr h;
     memset(&h, 0, sizeof(h));
     h.magic = LOCUS_NDBUF_MAGIC;
@@ -133,32 +137,42 @@ int locus_ndbuf_init(void *bytes, size_t len, int dtype, int ndim,
 int locus_ndbuf_view(const void *bytes, size_t len, locus_ndview *out)
 {
     if (!out || (len && !bytes))
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_ndbuf_view: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_ndbuf_view: NULL "
                          "argument");
     if (len < sizeof(ndbuf_hdr))
-        return lc_seterr(LOCUS_EINVAL, "array", "not an ndbuf: %zu bytes, "
-                         "shorter than its %d-byte header", len,
-                         LOCUS_NDBUF_HEADER);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "not an ndbuf: %zu bytes, "
+                         "shorter than its %d-byte header",
+                         len, LOCUS_NDBUF_HEADER);
     ndbuf_hdr h;
     memcpy(&h, bytes, sizeof(h));
     if (h.magic != LOCUS_NDBUF_MAGIC) {
         if (__builtin_bswap32(h.magic) == LOCUS_NDBUF_MAGIC)
-            return lc_seterr(LOCUS_EINVAL, "array", "ndbuf of the other "
+            return lc_seterr(LOCUS_EINVAL, "array",
+                             "ndbuf of the other "
                              "byte order (made on a host of another "
                              "architecture)");
-        return lc_seterr(LOCUS_EINVAL, "array", "not an ndbuf (magic "
-                         "0x%08x)", h.magic);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "not an ndbuf (magic "
+                         "0x%08x)",
+                         h.magic);
     }
     if (h.version != NDBUF_VERSION || h.order != host_order())
-        return lc_seterr(LOCUS_EINVAL, "array", "ndbuf version %u, byte "
-                         "order %u: not readable here", h.version, h.order);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "ndbuf version %u, byte "
+                         "order %u: not readable here",
+                         h.version, h.order);
     if (!ndbuf_dtype_ok(h.dtype) || h.ndim > LOCUS_NDIM_MAX)
-        return lc_seterr(LOCUS_EINVAL, "array", "ndbuf with dtype %u, ndim "
-                         "%u", h.dtype, h.ndim);
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "ndbuf with dtype %u, ndim "
+                         "%u",
+                         h.dtype, h.ndim);
     size_t need = locus_ndbuf_size(h.dtype, h.ndim, h.shape);
     if (!need || h.data_off != LOCUS_NDBUF_HEADER ||
         h.nbytes != need - LOCUS_NDBUF_HEADER || len < need)
-        return lc_seterr(LOCUS_EINVAL, "array", "malformed ndbuf: %zu "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "malformed ndbuf: %zu "
                          "bytes, header says %llu data bytes at %llu",
                          len, (unsigned long long)h.nbytes,
                          (unsigned long long)h.data_off);
@@ -215,7 +229,8 @@ int locus_task_arg_ndbuf(locus_task *t, size_t i, locus_ndview *out)
     const void *p;
     size_t n;
     if (!t || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_task_arg_ndbuf: NULL "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_task_arg_ndbuf: NULL "
                          "argument");
     int rc = locus_task_arg(t, i, &p, &n);
     if (!rc)
@@ -230,17 +245,21 @@ int locus_task_result_ndbuf(locus_task *t, int dtype, int ndim,
                             const int64_t *shape, locus_ndview *out)
 {
     if (!t || !out)
-        return lc_seterr(LOCUS_EINVAL, "array", "locus_task_result_ndbuf: "
+        return lc_seterr(LOCUS_EINVAL, "array",
+                         "locus_task_result_ndbuf: "
                          "NULL argument");
     size_t need = locus_ndbuf_size(dtype, ndim, shape);
     if (!need)
-        return ndbuf_task_fail(t, LOCUS_EINVAL, "%s: result of dtype %d, "
-                               "ndim %d: invalid or too large", t->fn_name,
-                               dtype, ndim);
+        return ndbuf_task_fail(t, LOCUS_EINVAL,
+                               "%s: result of dtype %d, "
+                               "ndim %d: invalid or too large",
+                               t->fn_name, dtype, ndim);
     void *p = locus_task_result(t, need);
     if (!p)
-        return ndbuf_task_fail(t, LOCUS_ENOMEM, "%s: no memory for a result "
-                               "of %zu bytes", t->fn_name, need);
+        return ndbuf_task_fail(t, LOCUS_ENOMEM,
+                               "%s: no memory for a result "
+                               "of %zu bytes",
+                               t->fn_name, need);
     return locus_ndbuf_init(p, need, dtype, ndim, shape, out);
 }
 

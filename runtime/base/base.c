@@ -91,9 +91,10 @@ static void vlog(int level, const char *sub, const char *fmt, va_list ap)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%d] %s %s: ",
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     log_prog, (int)getpid(), names[level], sub);
+    int n = snprintf(line, sizeof(line),
+                     "%02d:%02d:%02d.%03ld %s[%d] %s %s: ", tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_prog,
+                     (int)getpid(), names[level], sub);
     if (n < 0)
         return;
     if ((size_t)n < sizeof(line))
@@ -123,8 +124,7 @@ int lc_vseterr(int rc, const char *sub, const char *fmt, va_list ap)
     if ((size_t)n < sizeof(last_error))
         vsnprintf(last_error + n, sizeof(last_error) - (size_t)n, fmt, ap);
     if (lc_log_enabled(LC_LOG_DEBUG))
-        lc_log(LC_LOG_DEBUG, "error", "%s (%s)", last_error,
-               locus_errname(rc));
+        lc_log(LC_LOG_DEBUG, "error", "%s (%s)", last_error, locus_errname(rc));
     return rc;
 }
 

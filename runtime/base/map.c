@@ -76,8 +76,10 @@ static int grow(lc_map *m)
 int lc_map_put(lc_map *m, uint64_t key, void *val)
 {
     if ((m->used + 1) * 4 >= m->cap * 3 && grow(m) != 0)
-        return lc_seterr(LOCUS_ENOMEM, "map", "out of memory growing a map "
-                         "of %zu entries", m->n);
+        return lc_seterr(LOCUS_ENOMEM, "map",
+                         "out of memory growing a map "
+                         "of %zu entries",
+                         m->n);
     uint64_t k = enc(key);
     size_t mask = m->cap - 1, tomb = (size_t)-1;
     for (size_t i = hash(k) & mask;; i = (i + 1) & mask) {

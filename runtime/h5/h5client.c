@@ -14,12 +14,15 @@ static int check_names(const char *file, const char *dataset, unsigned flags,
 {
     if (!file || !*file || strlen(file) >= 4096 || !dataset || !*dataset ||
         strlen(dataset) >= 4096)
-        return lc_seterr(LOCUS_EINVAL, "h5", "%s: file and dataset must be "
-                         "non-empty strings shorter than 4096 bytes", what);
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "%s: file and dataset must be "
+                         "non-empty strings shorter than 4096 bytes",
+                         what);
     if (flags & ~LOCUS_H5_NO_LOCKING)
-        return lc_seterr(LOCUS_EINVAL, "h5", "%s: flag bits 0x%x are unknown "
-                         "or only for stores", what,
-                         flags & ~LOCUS_H5_NO_LOCKING);
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "%s: flag bits 0x%x are unknown "
+                         "or only for stores",
+                         what, flags & ~LOCUS_H5_NO_LOCKING);
     return 0;
 }
 
@@ -28,7 +31,8 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
                   const struct locus_submit_opts *opts, locus_future **out)
 {
     if (!c || !out)
-        return lc_seterr(LOCUS_EINVAL, "h5", "locus_h5_load: NULL client or "
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "locus_h5_load: NULL client or "
                          "out");
     *out = NULL;
     int rc = check_names(file, dataset, flags, "locus_h5_load");
@@ -39,11 +43,14 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
     if (sel) {
         int nd = sel->ndim;
         if (nd < 0 || nd > LOCUS_NDIM_MAX)
-            return lc_seterr(LOCUS_EINVAL, "h5", "locus_h5_load: selection "
-                             "of %d dimensions", nd);
+            return lc_seterr(LOCUS_EINVAL, "h5",
+                             "locus_h5_load: selection "
+                             "of %d dimensions",
+                             nd);
         for (int i = 0; i < nd; i++) {
             if (sel->start[i] < 0 || sel->count[i] < 0 || sel->stride[i] < 0)
-                return lc_seterr(LOCUS_EINVAL, "h5", "locus_h5_load: "
+                return lc_seterr(LOCUS_EINVAL, "h5",
+                                 "locus_h5_load: "
                                  "negative start, count or stride on axis %d",
                                  i);
             s[i] = sel->start[i];
@@ -59,11 +66,11 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
 }
 
 int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
-                        const char *dataset, unsigned flags,
-                        locus_future **out)
+                        const char *dataset, unsigned flags, locus_future **out)
 {
     if (!c || !out || (n && !files))
-        return lc_seterr(LOCUS_EINVAL, "h5", "locus_h5_load_files: NULL "
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "locus_h5_load_files: NULL "
                          "argument");
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;
@@ -97,7 +104,8 @@ int locus_h5_info_get(locus_client *c, const char *file, const char *dataset,
                       unsigned flags, int timeout_ms, locus_h5_info *out)
 {
     if (!c || !out)
-        return lc_seterr(LOCUS_EINVAL, "h5", "locus_h5_info_get: NULL "
+        return lc_seterr(LOCUS_EINVAL, "h5",
+                         "locus_h5_info_get: NULL "
                          "client or out");
     int rc = check_names(file, dataset, flags, "locus_h5_info_get");
     if (rc)

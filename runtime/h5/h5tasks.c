@@ -144,13 +144,14 @@ static int arg_str(locus_task *t, size_t i, const char *what, char *buf,
     const void *p;
     size_t n;
     if (locus_task_arg(t, i, &p, &n) != 0)
-        return FAIL(t, LOCUS_EINVAL, "h5: argument %zu (%s) missing", i,
-                    what);
+        return FAIL(t, LOCUS_EINVAL, "h5: argument %zu (%s) missing", i, what);
     if (n && ((const char *)p)[n - 1] == 0)
         n--;
     if (n == 0 || n >= size || memchr(p, 0, n))
-        return FAIL(t, LOCUS_EINVAL, "h5: argument %zu (%s) must be a "
-                    "non-empty string shorter than %zu bytes", i, what, size);
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: argument %zu (%s) must be a "
+                    "non-empty string shorter than %zu bytes",
+                    i, what, size);
     memcpy(buf, p, n);
     buf[n] = 0;
     return 0;
@@ -167,8 +168,10 @@ static int arg_i64s(locus_task *t, size_t i, const char *what, int64_t *out,
         return 0;
     locus_task_arg(t, i, &p, &len);
     if (len % 8 || len / 8 > max)
-        return FAIL(t, LOCUS_EINVAL, "h5: argument %zu (%s): %zu bytes, "
-                    "expected at most %zu int64 values", i, what, len, max);
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: argument %zu (%s): %zu bytes, "
+                    "expected at most %zu int64 values",
+                    i, what, len, max);
     memcpy(out, p, len);
     *n = len / 8;
     return 0;
@@ -181,10 +184,12 @@ static int arg_flags(locus_task *t, size_t i, unsigned *flags)
     if (i >= locus_task_nargs(t))
         return 0;
     if (locus_task_arg_i64(t, i, &v) != 0 || v < 0 ||
-        (v & ~(int64_t)(LOCUS_H5_NO_LOCKING | LOCUS_H5_TRUNCATE |
-                        LOCUS_H5_GZIP)))
-        return FAIL(t, LOCUS_EINVAL, "h5: argument %zu (flags) must be an "
-                    "int64 of LOCUS_H5_* bits", i);
+        (v &
+         ~(int64_t)(LOCUS_H5_NO_LOCKING | LOCUS_H5_TRUNCATE | LOCUS_H5_GZIP)))
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: argument %zu (flags) must be an "
+                    "int64 of LOCUS_H5_* bits",
+                    i);
     *flags = (unsigned)v;
     return 0;
 }
@@ -291,7 +296,8 @@ static int make_fapl(locus_task *t, h5ctx *x, unsigned flags)
             return FAIL(t, LOCUS_EHDF5, "h5: H5Pset_file_locking: %s",
                         h5_err(e, sizeof(e)));
 #else
-        return FAIL(t, LOCUS_ENOTSUP, "h5: this HDF5 cannot turn file "
+        return FAIL(t, LOCUS_ENOTSUP,
+                    "h5: this HDF5 cannot turn file "
                     "locking off per file: set HDF5_USE_FILE_LOCKING=FALSE "
                     "in the workers' environment instead");
 #endif
@@ -334,16 +340,16 @@ static int open_or_create(locus_task *t, h5ctx *x, unsigned flags)
         snprintf(dir, sizeof(dir), ".");
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return FAIL(t, LOCUS_ENOENT, "h5: cannot create '%s': directory '%s' "
-                    "does not exist on worker host %s", x->fname, dir,
-                    lc_hostname());
+        return FAIL(t, LOCUS_ENOENT,
+                    "h5: cannot create '%s': directory '%s' "
+                    "does not exist on worker host %s",
+                    x->fname, dir, lc_hostname());
     int rc = make_fapl(t, x, flags);
     if (rc)
         return rc;
-    x->file = H5Fcreate(x->fname,
-                        (flags & LOCUS_H5_TRUNCATE) ? H5F_ACC_TRUNC
-                                                    : H5F_ACC_EXCL,
-                        H5P_DEFAULT, x->fapl);
+    x->file = H5Fcreate(
+        x->fname, (flags & LOCUS_H5_TRUNCATE) ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
+        H5P_DEFAULT, x->fapl);
     if (x->file < 0)
         return FAIL(t, LOCUS_EHDF5, "h5: cannot create '%s': %s", x->fname,
                     h5_err(e, sizeof(e)));
@@ -381,15 +387,16 @@ static int open_dataset(locus_task *t, h5ctx *x)
 {
     char e[512], missing[PATH_MAXLEN];
     if (!strcmp(x->dname, "/"))
-        return FAIL(t, LOCUS_ENOENT, "h5: '/' in '%s' is the root group, "
-                    "not a dataset", x->fname);
+        return FAIL(t, LOCUS_ENOENT,
+                    "h5: '/' in '%s' is the root group, "
+                    "not a dataset",
+                    x->fname);
     int ex = dset_exists(t, x, missing, sizeof(missing));
     if (ex < 0)
         return LOCUS_EHDF5;
     if (ex == 0)
         return FAIL(t, LOCUS_ENOENT, "h5: no dataset '%s' in '%s'%s%s%s",
-                    x->dname, x->fname,
-                    strcmp(missing, x->dname) ? " ('" : "",
+                    x->dname, x->fname, strcmp(missing, x->dname) ? " ('" : "",
                     strcmp(missing, x->dname) ? missing : "",
                     strcmp(missing, x->dname) ? "' does not exist)" : "");
     x->dset = H5Dopen2(x->file, x->dname, H5P_DEFAULT);
@@ -407,28 +414,33 @@ static int dset_shape(locus_task *t, h5ctx *x, int *dtype, int *nd,
     x->ftype = H5Dget_type(x->dset);
     x->fspace = H5Dget_space(x->dset);
     if (x->ftype < 0 || x->fspace < 0)
-        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname,
-                    x->fname, h5_err(e, sizeof(e)));
+        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname, x->fname,
+                    h5_err(e, sizeof(e)));
     *dtype = dtype_of(x->ftype, why, sizeof(why));
     if (!*dtype)
-        return FAIL(t, LOCUS_ENOTSUP, "h5: '%s' in '%s' has an unsupported "
+        return FAIL(t, LOCUS_ENOTSUP,
+                    "h5: '%s' in '%s' has an unsupported "
                     "type (%s); locus reads integer and floating-point "
-                    "datasets", x->dname, x->fname, why);
+                    "datasets",
+                    x->dname, x->fname, why);
     H5S_class_t sc = H5Sget_simple_extent_type(x->fspace);
     if (sc == H5S_NULL)
-        return FAIL(t, LOCUS_ENOTSUP, "h5: '%s' in '%s' has a null "
-                    "dataspace (no data)", x->dname, x->fname);
+        return FAIL(t, LOCUS_ENOTSUP,
+                    "h5: '%s' in '%s' has a null "
+                    "dataspace (no data)",
+                    x->dname, x->fname);
     int r = H5Sget_simple_extent_ndims(x->fspace);
     if (r < 0)
-        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname,
-                    x->fname, h5_err(e, sizeof(e)));
+        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname, x->fname,
+                    h5_err(e, sizeof(e)));
     if (r > LOCUS_NDIM_MAX)
-        return FAIL(t, LOCUS_ENOTSUP, "h5: '%s' in '%s' has rank %d; locus "
-                    "arrays have at most %d dimensions", x->dname, x->fname,
-                    r, LOCUS_NDIM_MAX);
+        return FAIL(t, LOCUS_ENOTSUP,
+                    "h5: '%s' in '%s' has rank %d; locus "
+                    "arrays have at most %d dimensions",
+                    x->dname, x->fname, r, LOCUS_NDIM_MAX);
     if (r > 0 && H5Sget_simple_extent_dims(x->fspace, dims, NULL) < 0)
-        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname,
-                    x->fname, h5_err(e, sizeof(e)));
+        return FAIL(t, LOCUS_EHDF5, "h5: '%s' in '%s': %s", x->dname, x->fname,
+                    h5_err(e, sizeof(e)));
     for (int i = 0; i < r; i++)
         if (dims[i] > (hsize_t)INT64_MAX)
             return FAIL(t, LOCUS_ENOTSUP, "h5: '%s': extent too large",
@@ -458,17 +470,18 @@ static int b_load(locus_task *t)
     ctx_init(&x, fname, dname);
     h5_enter();
     int dtype = 0, nd = 0;
-    hsize_t dims[LOCUS_NDIM_MAX], start[LOCUS_NDIM_MAX],
-        count[LOCUS_NDIM_MAX], stride[LOCUS_NDIM_MAX];
+    hsize_t dims[LOCUS_NDIM_MAX], start[LOCUS_NDIM_MAX], count[LOCUS_NDIM_MAX],
+        stride[LOCUS_NDIM_MAX];
     int64_t shape[LOCUS_NDIM_MAX];
     LC_CHECK_RC(open_file(t, &x, flags, 0), out, rc);
     LC_CHECK_RC(open_dataset(t, &x), out, rc);
     LC_CHECK_RC(dset_shape(t, &x, &dtype, &nd, dims), out, rc);
     if (nsel) {
         if (nsel != 3 * (size_t)nd) {
-            rc = FAIL(t, LOCUS_EINVAL, "h5: selection of %zu dimensions for "
-                      "'%s' in '%s', which has rank %d", nsel / 3, dname,
-                      fname, nd);
+            rc = FAIL(t, LOCUS_EINVAL,
+                      "h5: selection of %zu dimensions for "
+                      "'%s' in '%s', which has rank %d",
+                      nsel / 3, dname, fname, nd);
             goto out;
         }
         for (int i = 0; i < nd; i++) {
@@ -476,18 +489,20 @@ static int b_load(locus_task *t)
             if (st == 0)
                 st = 1;
             if (s < 0 || c < 0 || st < 0) {
-                rc = FAIL(t, LOCUS_EINVAL, "h5: selection on axis %d: start "
-                          "%lld, count %lld, stride %lld (negative)", i,
-                          (long long)s, (long long)c, (long long)st);
+                rc = FAIL(t, LOCUS_EINVAL,
+                          "h5: selection on axis %d: start "
+                          "%lld, count %lld, stride %lld (negative)",
+                          i, (long long)s, (long long)c, (long long)st);
                 goto out;
             }
             if (c > 0 && ((uint64_t)s >= dims[i] ||
-                          (uint64_t)(c - 1) > (dims[i] - 1 - (uint64_t)s) /
-                                                  (uint64_t)st)) {
-                rc = FAIL(t, LOCUS_ERANGE, "h5: selection out of bounds for "
+                          (uint64_t)(c - 1) >
+                              (dims[i] - 1 - (uint64_t)s) / (uint64_t)st)) {
+                rc = FAIL(t, LOCUS_ERANGE,
+                          "h5: selection out of bounds for "
                           "'%s' in '%s': axis %d has %llu elements, the "
-                          "selection reads %lld from %lld every %lld", dname,
-                          fname, i, (unsigned long long)dims[i],
+                          "selection reads %lld from %lld every %lld",
+                          dname, fname, i, (unsigned long long)dims[i],
                           (long long)c, (long long)s, (long long)st);
                 goto out;
             }
@@ -516,9 +531,8 @@ static int b_load(locus_task *t)
         goto out;
     }
     x.mspace = nd ? H5Screate_simple(nd, count, NULL) : H5Screate(H5S_SCALAR);
-    if (x.mspace < 0 ||
-        H5Dread(x.dset, native_of(dtype), x.mspace, x.fspace, H5P_DEFAULT,
-                v.data) < 0)
+    if (x.mspace < 0 || H5Dread(x.dset, native_of(dtype), x.mspace, x.fspace,
+                                H5P_DEFAULT, v.data) < 0)
         rc = FAIL(t, LOCUS_EHDF5, "h5: reading '%s' from '%s': %s", dname,
                   fname, h5_err(e, sizeof(e)));
 out:
@@ -590,17 +604,17 @@ static int b_shape(locus_task *t)
 /* Create dataset x->dname of dtype and shape in x->file.  chunks (may be
  * NULL) gives the chunk shape; gzip asks for deflate (chunked). */
 static int create_dataset(locus_task *t, h5ctx *x, int dtype, int nd,
-                          const int64_t *shape, const int64_t *chunks,
-                          int gzip)
+                          const int64_t *shape, const int64_t *chunks, int gzip)
 {
     char e[512], missing[PATH_MAXLEN];
     int ex = dset_exists(t, x, missing, sizeof(missing));
     if (ex < 0)
         return LOCUS_EHDF5;
     if (ex > 0)
-        return FAIL(t, LOCUS_EINVAL, "h5: '%s' already exists in '%s' (store "
-                    "with LOCUS_H5_TRUNCATE to replace the file)", x->dname,
-                    x->fname);
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: '%s' already exists in '%s' (store "
+                    "with LOCUS_H5_TRUNCATE to replace the file)",
+                    x->dname, x->fname);
     hsize_t dims[LOCUS_NDIM_MAX], cd[LOCUS_NDIM_MAX];
     int chunked = nd > 0 && (gzip || chunks);
     for (int i = 0; i < nd; i++) {
@@ -641,18 +655,21 @@ static int create_dataset(locus_task *t, h5ctx *x, int dtype, int nd,
                         h5_err(e, sizeof(e)));
         if (gzip) {
             if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
-                return FAIL(t, LOCUS_ENOTSUP, "h5: this HDF5 has no gzip "
+                return FAIL(t, LOCUS_ENOTSUP,
+                            "h5: this HDF5 has no gzip "
                             "(deflate) filter");
             if (H5Pset_deflate(x->dcpl, 6) < 0)
-                return FAIL(t, LOCUS_EHDF5, "h5: gzip for '%s': %s",
-                            x->dname, h5_err(e, sizeof(e)));
+                return FAIL(t, LOCUS_EHDF5, "h5: gzip for '%s': %s", x->dname,
+                            h5_err(e, sizeof(e)));
         }
     }
     x->dset = H5Dcreate2(x->file, x->dname, native_of(dtype), x->fspace,
                          x->lcpl, x->dcpl, H5P_DEFAULT);
     if (x->dset < 0)
-        return FAIL(t, LOCUS_EHDF5, "h5: cannot create dataset '%s' in '%s': "
-                    "%s", x->dname, x->fname, h5_err(e, sizeof(e)));
+        return FAIL(t, LOCUS_EHDF5,
+                    "h5: cannot create dataset '%s' in '%s': "
+                    "%s",
+                    x->dname, x->fname, h5_err(e, sizeof(e)));
     return 0;
 }
 
@@ -677,8 +694,10 @@ static int b_create(locus_task *t)
     if (rc)
         return rc;
     if (!ndbuf_dtype_ok((int)dtype) || (nc && nc != nd))
-        return FAIL(t, LOCUS_EINVAL, "h5: create: dtype %lld, %zu chunk "
-                    "sizes for rank %zu", (long long)dtype, nc, nd);
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: create: dtype %lld, %zu chunk "
+                    "sizes for rank %zu",
+                    (long long)dtype, nc, nd);
     for (size_t i = 0; i < nd; i++)
         if (shape[i] < 0)
             return FAIL(t, LOCUS_EINVAL, "h5: create: negative extent");
@@ -714,8 +733,10 @@ static int b_store(locus_task *t)
     if (rc)
         return rc;
     if (noff && noff != (size_t)v.ndim)
-        return FAIL(t, LOCUS_EINVAL, "h5: store: offset of %zu values for "
-                    "%d-d data", noff, v.ndim);
+        return FAIL(t, LOCUS_EINVAL,
+                    "h5: store: offset of %zu values for "
+                    "%d-d data",
+                    noff, v.ndim);
     h5ctx x;
     ctx_init(&x, fname, dname);
     h5_enter();
@@ -744,8 +765,10 @@ static int b_store(locus_task *t)
     /* any numeric dataset type: HDF5 converts from the native one */
     LC_CHECK_RC(dset_shape(t, &x, &dtype, &nd, dims), out, rc);
     if (nd != v.ndim) {
-        rc = FAIL(t, LOCUS_EINVAL, "h5: '%s' in '%s' has rank %d, the data "
-                  "%d", dname, fname, nd, v.ndim);
+        rc = FAIL(t, LOCUS_EINVAL,
+                  "h5: '%s' in '%s' has rank %d, the data "
+                  "%d",
+                  dname, fname, nd, v.ndim);
         goto out;
     }
     for (int i = 0; i < nd; i++) {
@@ -761,8 +784,8 @@ static int b_store(locus_task *t)
             ndbuf_shape_str(v.ndim, v.shape, s2, sizeof(s2));
             rc = FAIL(t, noff ? LOCUS_ERANGE : LOCUS_EINVAL,
                       "h5: '%s' in '%s' has shape %s; data of shape %s does "
-                      "not fit%s", dname, fname, s1, s2,
-                      noff ? " at that offset" : "");
+                      "not fit%s",
+                      dname, fname, s1, s2, noff ? " at that offset" : "");
             goto out;
         }
         start[i] = o;
@@ -777,11 +800,10 @@ static int b_store(locus_task *t)
         goto out;
     }
     x.mspace = nd ? H5Screate_simple(nd, count, NULL) : H5Screate(H5S_SCALAR);
-    if (x.mspace < 0 ||
-        H5Dwrite(x.dset, native_of(v.dtype), x.mspace, x.fspace, H5P_DEFAULT,
-                 v.data) < 0)
-        rc = FAIL(t, LOCUS_EHDF5, "h5: writing '%s' of '%s': %s", dname,
-                  fname, h5_err(e, sizeof(e)));
+    if (x.mspace < 0 || H5Dwrite(x.dset, native_of(v.dtype), x.mspace, x.fspace,
+                                 H5P_DEFAULT, v.data) < 0)
+        rc = FAIL(t, LOCUS_EHDF5, "h5: writing '%s' of '%s': %s", dname, fname,
+                  h5_err(e, sizeof(e)));
 out:
     ctx_close(&x);
     h5_leave();
@@ -792,8 +814,8 @@ static const struct {
     const char *name;
     locus_task_fn fn;
 } builtins[] = {
-    {"locus.h5.load", b_load},     {"locus.h5.info", b_info},
-    {"locus.h5.shape", b_shape},   {"locus.h5.create", b_create},
+    {"locus.h5.load", b_load},   {"locus.h5.info", b_info},
+    {"locus.h5.shape", b_shape}, {"locus.h5.create", b_create},
     {"locus.h5.store", b_store},
 };
 

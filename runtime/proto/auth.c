@@ -9,7 +9,8 @@
 int auth_init(void)
 {
     if (sodium_init() < 0)
-        return lc_seterr(LOCUS_ESYS, "auth", "libsodium failed to initialise "
+        return lc_seterr(LOCUS_ESYS, "auth",
+                         "libsodium failed to initialise "
                          "(no entropy source?)");
     return 0;
 }
@@ -19,8 +20,8 @@ void auth_random(void *buf, size_t n)
     randombytes_buf(buf, n);
 }
 
-void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label,
-              const void *a, size_t alen, const void *b, size_t blen,
+void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label, const void *a,
+              size_t alen, const void *b, size_t blen,
               uint8_t out[AUTH_MAC_LEN])
 {
     crypto_auth_hmacsha256_state st;
@@ -50,8 +51,8 @@ void auth_seal(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,
     unsigned long long tl = 0;
     unsigned char none[1] = {0}; /* no plaintext: everything is authenticated */
     nonce_of(kind, ctr, n);
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-        none, tag, &tl, none, 0, msg, len, NULL, n, key);
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(none, tag, &tl, none, 0,
+                                                       msg, len, NULL, n, key);
 }
 
 int auth_check(const uint8_t key[AUTH_KEY_LEN], uint32_t kind, uint64_t ctr,

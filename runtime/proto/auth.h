@@ -20,8 +20,8 @@
 int auth_init(void);
 void auth_random(void *buf, size_t n);
 /* out = HMAC-SHA256(key, label || 0 || a || b) */
-void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label,
-              const void *a, size_t alen, const void *b, size_t blen,
+void auth_mac(const uint8_t key[AUTH_KEY_LEN], const char *label, const void *a,
+              size_t alen, const void *b, size_t blen,
               uint8_t out[AUTH_MAC_LEN]);
 /* Constant time; 1 when equal. */
 int auth_equal(const uint8_t a[AUTH_MAC_LEN], const uint8_t b[AUTH_MAC_LEN]);

@@ -45,7 +45,8 @@ int schedfile_write(const char *path, const schedfile *sf)
     if (sf->dashboard[0])
         json_object_object_add(o, "dashboard",
                                json_object_new_string(sf->dashboard));
-    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    const char *text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     LC_CHECK(n > 0 && (size_t)n < sizeof(tmp), out, rc, LOCUS_EINVAL, "sched",

@@ -28,8 +28,8 @@ typedef struct schedfile {
                                       people; read back, never used */
     char host[256];
     int pid;
-    int64_t started;                 /* unix time */
-    char dashboard[512];             /* dashboard URL (with its token); "" */
+    int64_t started;     /* unix time */
+    char dashboard[512]; /* dashboard URL (with its token); "" */
 } schedfile;
 
 /* Write path atomically, mode 0600.  An empty sf->job is filled from

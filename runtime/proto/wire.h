@@ -33,17 +33,17 @@ enum wire_msg_kind { MSG_DATA = 1, MSG_ACK = 2, MSG_HANDSHAKE = 3 };
 
 enum wire_rec_type {
     /* authentication and membership */
-    REC_HELLO = 1,   /* peer -> sched */
-    REC_CHALLENGE,   /* sched -> peer */
-    REC_AUTH,        /* peer -> sched */
-    REC_WELCOME,     /* sched -> peer */
-    REC_REFUSE,      /* sched -> peer */
-    REC_PEER,        /* sched -> peer: another peer to talk to */
-    REC_PEER_GONE,   /* sched -> peer */
-    REC_HEARTBEAT,   /* any -> sched */
-    REC_BYE,         /* any -> sched */
-    REC_SHUTDOWN,    /* sched -> worker */
-    REC_GOODBYE,     /* sched -> peer: BYE processed, session closing */
+    REC_HELLO = 1, /* peer -> sched */
+    REC_CHALLENGE, /* sched -> peer */
+    REC_AUTH,      /* peer -> sched */
+    REC_WELCOME,   /* sched -> peer */
+    REC_REFUSE,    /* sched -> peer */
+    REC_PEER,      /* sched -> peer: another peer to talk to */
+    REC_PEER_GONE, /* sched -> peer */
+    REC_HEARTBEAT, /* any -> sched */
+    REC_BYE,       /* any -> sched */
+    REC_SHUTDOWN,  /* sched -> worker */
+    REC_GOODBYE,   /* sched -> peer: BYE processed, session closing */
     /* client -> sched */
     REC_SUBMIT = 20,
     REC_RELEASE,
@@ -94,11 +94,10 @@ enum wire_rec_type {
  *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64 |
  *             u8 ARG_PUT, u64 object key (bit 63 set), u64 nbytes: a big
  *             argument the client keeps for the worker to GET)
- * RELEASE     u64 key            CANCEL   u64 key (client->sched, sched->worker)
- * REQUIRE     u64 req, str path  WORKERS_REQ u64 req
- * RESULT      u64 key, i32 status, u32 worker, u64 nbytes, u8 inline,
- *             bytes (the value when inline, else the error message)
- * REQUIRE_DONE u64 req, i32 status, str message
+ * RELEASE     u64 key            CANCEL   u64 key (client->sched,
+ * sched->worker) REQUIRE     u64 req, str path  WORKERS_REQ u64 req RESULT u64
+ * key, i32 status, u32 worker, u64 nbytes, u8 inline, bytes (the value when
+ * inline, else the error message) REQUIRE_DONE u64 req, i32 status, str message
  * WORKERS     u64 req, u32 n, n x (u32 id, u32 pid, str host, i32 numa,
  *             str cpuset, u32 nthreads, u32 running, u32 queued,
  *             u64 tasks_done, then the HEARTBEAT's u64 counters from
@@ -129,13 +128,14 @@ enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1, DATA_SHM = 2 };
 
 const char *wire_rec_name(int type);
 
-/* ---- writer: a growable buffer --------------------------------------------- */
+/* ---- writer: a growable buffer ---------------------------------------------
+ */
 typedef struct wire_wr {
     uint8_t *buf;
     size_t len, cap;
-    int err;            /* sticky: out of memory */
-    size_t rec_start;   /* offset of the open record's header */
-    uint32_t nrec;      /* records in the buffer */
+    int err;          /* sticky: out of memory */
+    size_t rec_start; /* offset of the open record's header */
+    uint32_t nrec;    /* records in the buffer */
 } wire_wr;
 
 void wire_wr_init(wire_wr *w);
@@ -164,7 +164,8 @@ uint64_t wire_le_get(const uint8_t *p, int n);
  */
 size_t wire_take(const wire_wr *w, size_t *off, size_t room);
 
-/* ---- reader ------------------------------------------------------------------ */
+/* ---- reader
+ * ------------------------------------------------------------------ */
 typedef struct wire_rd {
     const uint8_t *p;
     size_t len, off;

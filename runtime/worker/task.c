@@ -23,11 +23,14 @@ int locus_task_arg(const locus_task *t, size_t i, const void **data,
                    size_t *len)
 {
     if (!t || !data || !len)
-        return lc_seterr(LOCUS_EINVAL, "task", "locus_task_arg: NULL "
+        return lc_seterr(LOCUS_EINVAL, "task",
+                         "locus_task_arg: NULL "
                          "argument");
     if (i >= t->nargs)
-        return lc_seterr(LOCUS_ERANGE, "task", "%s: argument %zu asked, the "
-                         "task has %u", t->fn_name, i, t->nargs);
+        return lc_seterr(LOCUS_ERANGE, "task",
+                         "%s: argument %zu asked, the "
+                         "task has %u",
+                         t->fn_name, i, t->nargs);
     *data = t->args[i].p;
     *len = t->args[i].len;
     return 0;
@@ -41,8 +44,10 @@ static int arg8(const locus_task *t, size_t i, void *v)
     if (rc)
         return rc;
     if (n != 8)
-        return lc_seterr(LOCUS_EINVAL, "task", "%s: argument %zu has %zu "
-                         "bytes, expected an 8-byte number", t->fn_name, i, n);
+        return lc_seterr(LOCUS_EINVAL, "task",
+                         "%s: argument %zu has %zu "
+                         "bytes, expected an 8-byte number",
+                         t->fn_name, i, n);
     memcpy(v, p, 8);
     return 0;
 }
@@ -72,8 +77,10 @@ int locus_task_return(locus_task *t, const void *data, size_t len)
 {
     void *p = locus_task_result(t, len);
     if (!p)
-        return lc_seterr(LOCUS_ENOMEM, "task", "no memory for a result of "
-                         "%zu bytes", len);
+        return lc_seterr(LOCUS_ENOMEM, "task",
+                         "no memory for a result of "
+                         "%zu bytes",
+                         len);
     if (len)
         memcpy(p, data, len);
     return 0;
@@ -124,7 +131,8 @@ int locus_task_thread(const locus_task *t)
     return t ? t->thread : -1;
 }
 
-/* ---- built-ins --------------------------------------------------------------- */
+/* ---- built-ins
+ * --------------------------------------------------------------- */
 
 /* locus.identity(x) -> x: what scatter uses to place data on a worker */
 static int b_identity(locus_task *t)

@@ -23,8 +23,8 @@ struct worker_opts {
     int nthreads;           /* 0: cores of the node */
     const char *topology;   /* hwloc synthetic string or XML path; NULL */
     int no_shm;
-    int timeout_ms;         /* to join the scheduler; 0: 30 s */
-    size_t memory_limit;    /* arena bytes; 0: 90% of /dev/shm */
+    int timeout_ms;      /* to join the scheduler; 0: 30 s */
+    size_t memory_limit; /* arena bytes; 0: 90% of /dev/shm */
 };
 
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop);

@@ -33,7 +33,6 @@
 #include "topo/topo.h"
 #include <stdarg.h>
 
-
 typedef struct wobj {
     uint64_t key;
     void *data; /* in the arena */

@@ -28,7 +28,8 @@ int lt_stop(pid_t pid, int grace_ms);
 /* Run a shell command, return its exit status (for set-up steps). */
 int lt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Path of a built helper or tool: LOCUS_TEST_BINDIR/name, LOCUS_TOOLS_DIR/name. */
+/* Path of a built helper or tool: LOCUS_TEST_BINDIR/name, LOCUS_TOOLS_DIR/name.
+ */
 const char *lt_helper(const char *name);
 const char *lt_tool(const char *name);
 
