@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "array/array_int.h"
+#include "check.h"
 #include "cluster.h"
 #include "locus.h"
 #include "proc.h"
@@ -44,15 +45,6 @@ static void teardown(void)
 }
 
 TestSuite(array, .fini = teardown, .timeout = 120);
-
-#define PASS() (passed = 1)
-
-#define OK(call)                                                               \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        cr_assert_eq(rc_, 0, "%s: %s: %s", #call, locus_errname(rc_),          \
-                     locus_last_error());                                      \
-    } while (0)
 
 #define EXPECT_ERR(call, code)                                                 \
     do {                                                                       \

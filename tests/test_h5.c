@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cluster.h"
 #include "locus.h"
 #include "proc.h"
@@ -43,15 +44,6 @@ static void teardown(void)
 }
 
 TestSuite(h5, .fini = teardown, .timeout = 120);
-
-#define PASS() (passed = 1)
-
-#define OK(call)                                                               \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        cr_assert_eq(rc_, 0, "%s: %s: %s", #call, locus_errname(rc_),          \
-                     locus_last_error());                                      \
-    } while (0)
 
 static void up(int n, int threads)
 {

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "check.h"
 #include "cluster.h"
 #include "locus.h"
 #include "netns.h"
@@ -68,16 +69,6 @@ static void teardown(void)
 }
 
 TestSuite(runtime, .fini = teardown, .timeout = 150);
-
-/* Last line of every test: it got there, so the logs are not needed. */
-#define PASS() (passed = 1)
-
-#define OK(call)                                                               \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        cr_assert_eq(rc_, 0, "%s: %s: %s", #call, locus_errname(rc_),          \
-                     locus_last_error());                                      \
-    } while (0)
 
 /* call must fail with code and leave a message in locus_last_error(). */
 #define EXPECT_ERR(call, code)                                                 \

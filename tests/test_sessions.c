@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "check.h"
 #include "cluster.h"
 #include "locus.h"
 #include "peer.h"
@@ -56,14 +57,6 @@ static void teardown(void)
 }
 
 TestSuite(sessions, .fini = teardown, .timeout = 600);
-
-#define PASS() (passed = 1)
-#define OK(call)                                                               \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        cr_assert_eq(rc_, 0, "%s: %s: %s", #call, locus_errname(rc_),          \
-                     locus_last_error());                                      \
-    } while (0)
 
 static double now_s(void)
 {

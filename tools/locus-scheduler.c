@@ -159,14 +159,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.file)
-        o.file = getenv("LOCUS_SCHEDULER_FILE");
-    if (!o.file || !*o.file || optind != argc) {
-        if (optind != argc)
-            fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-        else
-            fprintf(stderr, PROG ": no --scheduler-file given (nor "
-                                 "$LOCUS_SCHEDULER_FILE)\n");
+    if (opt_sched_file(PROG, &o.file, optind, argc, argv)) {
         usage(stderr);
         return 2;
     }

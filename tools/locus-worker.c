@@ -203,14 +203,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.sched_file)
-        o.sched_file = getenv("LOCUS_SCHEDULER_FILE");
-    if (!o.sched_file || !*o.sched_file || optind != argc) {
-        if (optind != argc)
-            fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-        else
-            fprintf(stderr, PROG ": no --scheduler-file given (nor "
-                                 "$LOCUS_SCHEDULER_FILE)\n");
+    if (opt_sched_file(PROG, &o.sched_file, optind, argc, argv)) {
         usage(stderr);
         return 2;
     }

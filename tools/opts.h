@@ -48,4 +48,28 @@ static inline int opt_int(const char *prog, const char *opt, const char *s,
     return 0;
 }
 
+/*
+ * The scheduler file a daemon was given (--scheduler-file, else
+ * $LOCUS_SCHEDULER_FILE) and no stray arguments: 0 with *file set, or 2
+ * after saying what is wrong (the caller prints its usage and exits 2).
+ */
+static inline int opt_sched_file(const char *prog, const char **file,
+                                 int optind, int argc, char **argv)
+{
+    if (!*file)
+        *file = getenv("LOCUS_SCHEDULER_FILE");
+    if (optind != argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        return 2;
+    }
+    if (!*file || !**file) {
+        fprintf(stderr,
+                "%s: no --scheduler-file given (nor "
+                "$LOCUS_SCHEDULER_FILE)\n",
+                prog);
+        return 2;
+    }
+    return 0;
+}
+
 #endif
