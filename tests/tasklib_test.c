@@ -5,6 +5,7 @@
  * Every function is thread-safe (no state).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ int check_bytes(locus_task *t);
 int spin_until_canceled(locus_task *t);
 int where(locus_task *t);
 int concat_len(locus_task *t);
+int crash(locus_task *t);
 
 static void nap_ms(long ms)
 {
@@ -209,4 +211,26 @@ int sum_all(locus_task *t)
         }
     }
     return locus_task_return_i64(t, sum);
+}
+
+/* crash(how): takes the worker process down as user code does: "abort"
+ * (a failed assert), "trap" (an illegal instruction: SIGILL), "exit"
+ * (exit(3) from a library).  Anything else returns 0. */
+int crash(locus_task *t)
+{
+    const void *p;
+    size_t len;
+    int rc = locus_task_arg(t, 0, &p, &len);
+    if (rc)
+        return rc;
+    char how[16] = "";
+    if (len < sizeof(how))
+        memcpy(how, p, len);
+    if (!strcmp(how, "abort"))
+        abort();
+    if (!strcmp(how, "trap"))
+        __builtin_trap();
+    if (!strcmp(how, "exit"))
+        exit(3);
+    return locus_task_return_i64(t, 0);
 }

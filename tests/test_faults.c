@@ -1,18 +1,44 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Faults: a worker that dies is noticed by its silence; the tasks it was
- * running are retried elsewhere within their retry budget, and where
- * recovery is impossible the client gets an error that says why.
+ * Faults, one test per fault users' code and machines cause:
+ *   - a worker process that dies is restarted by its nanny at once; the
+ *     tasks it was running are retried elsewhere within their retry
+ *     budget, and a task that keeps killing workers fails with
+ *     LOCUS_EKILLED naming itself, the processes and the signals;
+ *   - a whole worker (nanny and all) that vanishes is noticed by its
+ *     silence;
+ *   - a worker declared dead while stopped rejoins as a fresh worker;
+ *   - a lost scheduler is noticed by workers and clients within the
+ *     deadline; workers wait without spinning and rejoin a scheduler
+ *     restarted with the same file, or exit after --death-timeout;
+ *   - killed processes leave nothing in /dev/shm;
+ *   - an unstarted task does not wait behind a long one while a worker is
+ *     idle;
+ *   - only this user's processes can ring a doorbell, and a peer's strings
+ *     reach the logs escaped.
+ * Each prints the times it measured (cr_log_info).
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base.h"
+#include "check.h"
 #include "cluster.h"
+#include "peer.h"
 #include "proc.h"
+#include "proto/records.h"
+
+#define TASKLIB LOCUS_TEST_BINDIR "/libtasklib_test.so"
 
 #define TMO 30000
 
@@ -22,19 +48,165 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static void start(lt_cluster *cl, locus_client **c, pid_t wp[2])
+static double now_s(void)
+{
+    return (double)lc_now_ns() / 1e9;
+}
+
+static const char *const SARGS[] = {"--heartbeat-ms", "100", "--dead-after-ms",
+                                    "1500", NULL};
+
+/* Two workers of one thread each (pids of their nannies in wp), extra
+   worker options in wextra (NULL-terminated, may be NULL). */
+static void start_with(lt_cluster *cl, locus_client **c, pid_t wp[2],
+                       const char *const *wextra)
 {
     cr_assert_eq(lt_cluster_init(cl), 0);
-    const char *sargs[] = {"--heartbeat-ms", "100", "--dead-after-ms", "1500",
-                           NULL};
-    cr_assert_eq(lt_cluster_spawn_sched(cl, sargs, TMO), 0);
-    const char *wargs[] = {"--nthreads", "1", NULL};
+    cr_assert_eq(lt_cluster_spawn_sched(cl, SARGS, TMO), 0);
+    const char *wargs[16] = {"--nthreads", "1"};
+    int n = 2;
+    for (int i = 0; wextra && wextra[i] && n < 15; i++)
+        wargs[n++] = wextra[i];
+    wargs[n] = NULL;
     for (int i = 0; i < 2; i++) {
         wp[i] = lt_cluster_spawn_worker(cl, wargs);
         cr_assert(wp[i] > 0);
     }
     cr_assert_eq(locus_connect(cl->file, NULL, c), 0, "%s", locus_last_error());
     cr_assert_eq(lt_wait_workers(*c, 2, TMO), 0);
+    cr_assert_eq(locus_require(*c, TASKLIB, TMO), 0, "%s", locus_last_error());
+}
+
+static void start(lt_cluster *cl, locus_client **c, pid_t wp[2])
+{
+    start_with(cl, c, wp, NULL);
+}
+
+/* The worker processes now (not their nannies): ids and pids; how many. */
+static size_t workers_now(locus_client *c, int *ids, pid_t *pids, size_t max)
+{
+    locus_worker_info wi[8];
+    size_t n = 0;
+    cr_assert_eq(locus_workers(c, wi, 8, &n), 0, "%s", locus_last_error());
+    for (size_t i = 0; i < n && i < max && i < 8; i++) {
+        if (ids)
+            ids[i] = wi[i].id;
+        if (pids)
+            pids[i] = wi[i].pid;
+    }
+    return n;
+}
+
+/* Wait until exactly n workers serve, none of them a process in gone[].
+   Seconds it took, or -1. */
+static double wait_serving(locus_client *c, size_t n, const pid_t *gone,
+                           size_t ngone, int timeout_ms)
+{
+    double t0 = now_s();
+    while (now_s() - t0 < timeout_ms / 1000.0) {
+        pid_t pids[8];
+        size_t have = workers_now(c, NULL, pids, 8);
+        int old = 0;
+        for (size_t i = 0; i < have && i < 8; i++)
+            for (size_t j = 0; j < ngone; j++)
+                old |= pids[i] == gone[j];
+        if (have == n && !old)
+            return now_s() - t0;
+        nap_ms(20);
+    }
+    return -1;
+}
+
+/* The cluster serves a job right: 200 tasks over the test library. */
+static void serves_a_job(locus_client *c)
+{
+    enum { N = 200 };
+    locus_arg in[N];
+    locus_future *fs[N];
+    for (int i = 0; i < N; i++)
+        in[i] = locus_arg_i64(i);
+    cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
+                 locus_last_error());
+    for (int i = 0; i < N; i++) {
+        int64_t v = -1;
+        int rc = locus_result_i64(fs[i], TMO, &v);
+        cr_assert_eq(rc, 0, "task %d: %s: %s", i, locus_errname(rc),
+                     locus_last_error());
+        cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
+        locus_release(fs[i]);
+    }
+}
+
+/* The workers hold nothing (within 10 s): the data of a client that left
+   is freed. */
+static void expect_held_zero(locus_client *c)
+{
+    uint64_t sum = 0;
+    for (double end = now_s() + 10; now_s() < end;) {
+        locus_worker_info wi[8];
+        size_t n = 0;
+        cr_assert_eq(locus_workers(c, wi, 8, &n), 0, "%s", locus_last_error());
+        sum = 0;
+        for (size_t i = 0; i < n && i < 8; i++)
+            sum += wi[i].bytes_held;
+        if (!sum)
+            return;
+        nap_ms(20);
+    }
+    cr_assert_eq(sum, 0, "workers hold %llu bytes", (unsigned long long)sum);
+}
+
+/* pid runs (a zombie, dead but not reaped by its new parent, does not) */
+static int running(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    char *s = lt_slurp(path);
+    char *rp = s ? strrchr(s, ')') : NULL;
+    int r = rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+    free(s);
+    return r;
+}
+
+/* The first child of pid (a nanny's worker process), or 0. */
+static pid_t child_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+             (int)pid);
+    char *kids = lt_slurp(path);
+    pid_t k = kids ? (pid_t)atoi(kids) : 0;
+    free(kids);
+    return k;
+}
+
+/* CPU ms of a nanny and its worker process. */
+static long worker_cpu_ms(pid_t nanny)
+{
+    pid_t k = child_of(nanny);
+    long a = lt_cpu_ms(nanny), b = k > 0 ? lt_cpu_ms(k) : 0;
+    return a < 0 || b < 0 ? -1 : a + b;
+}
+
+static char *log_of(const lt_cluster *cl, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/%s", cl->dir, name);
+    char *s = lt_slurp(path);
+    return s ? s : strdup("");
+}
+
+static int worker_logs_say(const lt_cluster *cl, const char *what)
+{
+    int found = 0;
+    for (int i = 0; i < cl->nworkers && !found; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "worker-%d.log", i);
+        char *s = log_of(cl, name);
+        found = strstr(s, what) != NULL;
+        free(s);
+    }
+    return found;
 }
 
 /* The worker (pid) that runs something now, from the heartbeats. */
@@ -82,7 +254,10 @@ Test(faults, running_task_is_retried_on_another_worker)
                  "a daemon log holds a sanitizer report (printed above)");
 }
 
-Test(faults, no_retries_left_says_which_worker_died)
+/* kill -9 of a worker process: its nanny restarts it at once and says
+   so; a task without retries fails with LOCUS_EKILLED naming the process
+   and the signal */
+Test(faults, killed_worker_process_is_named_and_restarted)
 {
     lt_cluster cl;
     locus_client *c;
@@ -95,18 +270,137 @@ Test(faults, no_retries_left_says_which_worker_died)
     cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, &o, &f), 0);
     pid_t victim = busy_worker(c);
     cr_assert(victim > 0);
+    double t0 = now_s();
     kill(victim, SIGKILL);
     int rc = locus_result(f, 15000, NULL, NULL);
-    cr_assert_eq(rc, LOCUS_ECLOSED, "rc %d: %s", rc, locus_last_error());
+    double failed = now_s() - t0;
+    cr_assert_eq(rc, LOCUS_EKILLED, "rc %s: %s", locus_errname(rc),
+                 locus_last_error());
+    char pidstr[32];
+    snprintf(pidstr, sizeof(pidstr), "pid %d", (int)victim);
+    cr_assert(strstr(locus_last_error(), pidstr) &&
+                  strstr(locus_last_error(), "signal 9") &&
+                  strstr(locus_last_error(), "locus.sleep"),
+              "message: %s", locus_last_error());
+    locus_release(f);
+    double back = wait_serving(c, 2, &victim, 1, TMO);
+    cr_assert_geq(back, 0, "the worker did not come back");
+    cr_assert_eq(lt_shm_files_of(victim), 0,
+                 "the killed process's /dev/shm files are left");
+    serves_a_job(c);
+    cr_log_info("kill -9 of a worker process: the task failed after %.3f s, "
+                "2 workers serve again after %.3f s more",
+                failed, back);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* The whole worker vanishes (nanny included, as when its host dies): its
+   silence declares it dead, and a task without retries says which died */
+Test(faults, vanished_worker_is_noticed_by_silence)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.retries = 0;
+    locus_arg a = locus_arg_f64(5.0);
+    locus_future *f;
+    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, &o, &f), 0);
+    pid_t victim = busy_worker(c);
+    cr_assert(victim > 0);
+    /* its nanny: the spawned process whose child it is */
+    pid_t nanny = 0;
+    for (int i = 0; i < 2; i++)
+        if (child_of(wp[i]) == victim)
+            nanny = wp[i];
+    cr_assert_gt(nanny, 0, "no nanny has pid %d as its child", (int)victim);
+    double t0 = now_s();
+    kill(nanny, SIGKILL);
+    int rc = locus_result(f, 15000, NULL, NULL);
+    double failed = now_s() - t0;
+    cr_assert_eq(rc, LOCUS_ECLOSED, "rc %s: %s", locus_errname(rc),
+                 locus_last_error());
     char pidstr[32];
     snprintf(pidstr, sizeof(pidstr), "pid %d", (int)victim);
     cr_assert(strstr(locus_last_error(), pidstr) &&
                   strstr(locus_last_error(), "died"),
               "message: %s", locus_last_error());
     locus_release(f);
+    for (int i = 0; i < 200 && running(victim); i++)
+        nap_ms(10);
+    cr_assert(!running(victim), "the worker process outlived its nanny");
+    cr_log_info("worker and nanny killed: noticed after %.3f s of silence "
+                "(dead-after 1.5 s)",
+                failed);
     locus_disconnect(c);
     cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
                  "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* A task that takes its worker process down, as user code does; after its
+   retries the future fails with LOCUS_EKILLED, and the cluster serves the
+   next job with all its workers. */
+static void poison(const char *how, const char *status_says)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.retries = 2;
+    locus_arg a = locus_arg_str(how);
+    locus_future *f;
+    double t0 = now_s();
+    cr_assert_eq(locus_submit(c, "crash", &a, 1, &o, &f), 0, "%s",
+                 locus_last_error());
+    int rc = locus_result(f, TMO, NULL, NULL);
+    double failed = now_s() - t0;
+    cr_assert_eq(rc, LOCUS_EKILLED, "rc %s: %s", locus_errname(rc),
+                 locus_last_error());
+    const char *m = locus_last_error();
+    cr_assert(strstr(m, "crash killed the 3 worker processes"), "message: %s",
+              m);
+    cr_assert(strstr(m, status_says), "message lacks '%s': %s", status_says, m);
+    /* the processes it killed, from the message */
+    pid_t dead[3];
+    size_t ndead = 0;
+    for (const char *p = m; ndead < 3 && (p = strstr(p, " pid "));) {
+        dead[ndead++] = (pid_t)atoi(p + 5);
+        p += 5;
+    }
+    cr_assert_eq(ndead, 3, "message: %s", m);
+    locus_release(f);
+    double back = wait_serving(c, 2, dead, ndead, TMO);
+    cr_assert_geq(back, 0, "the cluster did not get its 2 workers back");
+    for (size_t i = 0; i < ndead; i++)
+        cr_assert_eq(lt_shm_files_of(dead[i]), 0, "pid %d left /dev/shm files",
+                     (int)dead[i]);
+    serves_a_job(c);
+    cr_log_info("poison task (%s): LOCUS_EKILLED after %.3f s (3 worker "
+                "processes killed, restarts included); 2 workers serve "
+                "%.3f s later",
+                how, failed, back);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+Test(faults, task_that_aborts_fails_with_ekilled)
+{
+    poison("abort", "signal 6");
+}
+
+Test(faults, task_that_traps_fails_with_ekilled)
+{
+    poison("trap", "signal 4");
+}
+
+Test(faults, task_that_calls_exit_fails_with_ekilled)
+{
+    poison("exit", "exited with status 3");
 }
 
 static pid_t pid_of(locus_client *c, int id)
@@ -198,6 +492,189 @@ Test(faults, lost_data_without_lineage_is_a_clear_error)
     cr_assert_neq(rc, LOCUS_ETIMEDOUT, "%s", locus_last_error());
     locus_release(h);
     locus_release(g);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* SIGSTOP for twice the dead-after: the scheduler declares the worker dead
+   and retries its task elsewhere; after SIGCONT the worker finds its
+   messages unanswered, and joins again as a fresh worker process. */
+Test(faults, stopped_worker_rejoins_as_a_fresh_worker)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    locus_arg a = locus_arg_f64(1.0);
+    locus_future *f;
+    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, NULL, &f), 0);
+    pid_t victim = busy_worker(c);
+    cr_assert(victim > 0);
+    cr_assert_eq(kill(victim, SIGSTOP), 0);
+    double t0 = now_s();
+    /* declared dead: one worker left, which runs the task again */
+    while (workers_now(c, NULL, NULL, 0) != 1 && now_s() - t0 < 10)
+        nap_ms(20);
+    double declared = now_s() - t0;
+    cr_assert_lt(declared, 10, "the stopped worker was never declared dead");
+    cr_assert_eq(locus_result(f, TMO, NULL, NULL), 0, "%s", locus_last_error());
+    locus_release(f);
+    nap_ms(3000 - (int)(declared * 1000) > 0 ? 3000 - (int)(declared * 1000)
+                                             : 0);
+    double t1 = now_s();
+    cr_assert_eq(kill(victim, SIGCONT), 0);
+    double back = wait_serving(c, 2, &victim, 1, TMO);
+    cr_assert_geq(back, 0, "the stopped worker did not rejoin");
+    cr_assert(worker_logs_say(&cl, "lost the scheduler"),
+              "the worker's log does not say why it rejoined");
+    /* the old process is gone, and took its files with it */
+    for (int i = 0; i < 200 && running(victim); i++)
+        nap_ms(10);
+    cr_assert(!running(victim), "the stopped process lives on");
+    cr_assert_eq(lt_shm_files_of(victim), 0);
+    serves_a_job(c);
+    cr_log_info("SIGSTOP: declared dead after %.3f s; after SIGCONT (%.1f s "
+                "stopped) it rejoined as a fresh worker in %.3f s",
+                declared, t1 - t0 + declared, back);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* The scheduler is killed: the client gets LOCUS_ECLOSED within the
+   deadline, workers wait without spinning, and join a scheduler restarted
+   with the same scheduler file. */
+Test(faults, workers_rejoin_a_restarted_scheduler)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    const char *wextra[] = {"--death-timeout", "60000", NULL};
+    start_with(&cl, &c, wp, wextra);
+    pid_t old[2];
+    cr_assert_eq(workers_now(c, NULL, old, 2), 2);
+    locus_arg a = locus_arg_f64(30.0);
+    locus_future *f;
+    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, NULL, &f), 0);
+    nap_ms(200);
+    double t0 = now_s();
+    cr_assert_eq(kill(cl.sched, SIGKILL), 0);
+    cr_assert_eq(lt_wait(cl.sched, 5000), 128 + SIGKILL);
+    int rc = locus_result(f, TMO, NULL, NULL);
+    double noticed = now_s() - t0;
+    cr_assert_eq(rc, LOCUS_ECLOSED, "rc %s: %s", locus_errname(rc),
+                 locus_last_error());
+    cr_assert(strstr(locus_last_error(), "scheduler is gone"), "message: %s",
+              locus_last_error());
+    cr_assert_lt(noticed, 5.0, "the client took %.1f s to notice", noticed);
+    locus_release(f);
+    locus_disconnect(c);
+    /* the workers notice too, and wait for a scheduler without spinning */
+    nap_ms(3000);
+    long cpu0[2], cpu1[2];
+    for (int i = 0; i < 2; i++)
+        cpu0[i] = worker_cpu_ms(wp[i]);
+    nap_ms(2000);
+    for (int i = 0; i < 2; i++) {
+        cpu1[i] = worker_cpu_ms(wp[i]);
+        cr_assert(cpu0[i] >= 0 && cpu1[i] >= 0, "worker %d exited", i);
+        /* waiting is sleeping: well under 10% of a core */
+        cr_assert_lt(cpu1[i] - cpu0[i], 200,
+                     "worker %d used %ld ms of CPU "
+                     "in 2 s while waiting for a scheduler",
+                     i, cpu1[i] - cpu0[i]);
+    }
+    cr_assert(worker_logs_say(&cl, "lost the scheduler"),
+              "a worker's log does not say it lost the scheduler");
+    double t1 = now_s();
+    cr_assert_eq(lt_cluster_spawn_sched(&cl, SARGS, TMO), 0);
+    cr_assert_eq(locus_connect(cl.file, NULL, &c), 0, "%s", locus_last_error());
+    double back = wait_serving(c, 2, old, 2, TMO);
+    double joined = now_s() - t1;
+    cr_assert_geq(back, 0, "the workers did not join the new scheduler");
+    cr_assert_eq(locus_require(c, TASKLIB, TMO), 0, "%s", locus_last_error());
+    serves_a_job(c);
+    cr_log_info("scheduler killed: the client had LOCUS_ECLOSED after %.3f s; "
+                "waiting workers used %ld and %ld ms of CPU in 2 s; "
+                "both joined the restarted scheduler %.3f s after it started",
+                noticed, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], joined);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* No scheduler comes back: workers exit after --death-timeout, saying why. */
+Test(faults, workers_exit_after_the_death_timeout)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    const char *wextra[] = {"--death-timeout", "2000", NULL};
+    start_with(&cl, &c, wp, wextra);
+    pid_t procs[2];
+    cr_assert_eq(workers_now(c, NULL, procs, 2), 2);
+    locus_disconnect(c);
+    double t0 = now_s();
+    cr_assert_eq(kill(cl.sched, SIGKILL), 0);
+    cr_assert_eq(lt_wait(cl.sched, 5000), 128 + SIGKILL);
+    cl.sched = 0;
+    for (int i = 0; i < 2; i++) {
+        int st = lt_wait(wp[i], 15000);
+        cr_assert_gt(st, 0, "worker %d: status %d (-1: still running)", i, st);
+    }
+    double gone = now_s() - t0;
+    cr_assert(worker_logs_say(&cl, "death timeout"),
+              "the workers' logs do not say why they exited");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(lt_shm_files_of(procs[i]), 0);
+    cl.nworkers = 0; /* reaped */
+    cr_log_info("scheduler killed, never restarted: workers exited after "
+                "%.3f s (dead-after 1.5 s + death timeout 2 s)",
+                gone);
+    /* nothing to stop; the logs are checked for sanitizer reports */
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* A client killed with kill -9 in the middle of a job: the scheduler frees
+   its tasks and removes its /dev/shm files. */
+Test(faults, killed_client_leaves_nothing_in_dev_shm)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    char log[1200];
+    snprintf(log, sizeof(log), "%s/job.log", cl.dir);
+    char *argv[] = {(char *)lt_helper("helper_client_job"),
+                    cl.file,
+                    (char *)TASKLIB,
+                    "200000",
+                    "tree",
+                    "shm",
+                    NULL};
+    pid_t job = lt_spawn(argv, log);
+    cr_assert_gt(job, 0);
+    lt_cluster_watch(&cl, job);
+    /* wait until it made its files and works */
+    double t0 = now_s();
+    while (lt_shm_files_of(job) == 0 && now_s() - t0 < 20)
+        nap_ms(20);
+    cr_assert_gt(lt_shm_files_of(job), 0, "the job made no /dev/shm file");
+    nap_ms(500);
+    int had = lt_shm_files_of(job);
+    kill(job, SIGKILL);
+    cr_assert_eq(lt_wait(job, 5000), 128 + SIGKILL);
+    double t1 = now_s();
+    while (lt_shm_files_of(job) > 0 && now_s() - t1 < 10)
+        nap_ms(20);
+    double swept = now_s() - t1;
+    cr_assert_eq(lt_shm_files_of(job), 0, "the killed client left files");
+    expect_held_zero(c);
+    serves_a_job(c);
+    cr_log_info("client killed with %d /dev/shm files: removed %.3f s later",
+                had, swept);
     locus_disconnect(c);
     cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
                  "a daemon log holds a sanitizer report (printed above)");

@@ -174,28 +174,6 @@ static long rss_kib(pid_t pid)
 
 /* /dev/shm entries that belong to pid (arena segments name the pid after
    the job hash; libfabric's shm regions start with it). */
-static int shm_files_of(pid_t pid)
-{
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return 0;
-    char a[32], b[32];
-    snprintf(a, sizeof(a), "%d:", (int)pid);
-    snprintf(b, sizeof(b), "-%d", (int)pid);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strncmp(e->d_name, a, strlen(a)))
-            n++;
-        else if (!strncmp(e->d_name, "locus-", 6)) {
-            const char *p = strstr(e->d_name + 6, b);
-            if (p && (p[strlen(b)] == '-' || p[strlen(b)] == 'c'))
-                n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
 static char *log_of(const char *name)
 {
     char path[1200];
@@ -908,7 +886,7 @@ static void churn(int total, int lanes, int no_shm_every, struct churn *r)
                 r->first_failed = p;
             r->failed++;
         }
-        r->shm_left += shm_files_of(p);
+        r->shm_left += lt_shm_files_of(p);
     }
 }
 
@@ -930,8 +908,8 @@ Test(sessions, churn_300_client_processes_on_one_cluster)
                  r.done);
     expect_held(cl, 0, 5000);
     long rss0[3] = {rss_kib(sf.pid), rss_kib(w[0].pid), rss_kib(w[1].pid)};
-    int shm0 =
-        shm_files_of(sf.pid) + shm_files_of(w[0].pid) + shm_files_of(w[1].pid);
+    int shm0 = lt_shm_files_of(sf.pid) + lt_shm_files_of(w[0].pid) +
+               lt_shm_files_of(w[1].pid);
     double t0 = now_s();
     memset(&r, 0, sizeof(r));
     churn(100, 1, 5, &r); /* one after another, every 5th over tcp */
@@ -949,8 +927,8 @@ Test(sessions, churn_300_client_processes_on_one_cluster)
     cr_assert_eq(reduce_job(cl, 1000, 1), want_sum(1000));
     expect_held(cl, 0, 5000);
     sleep(2); /* idle: the daemons give freed memory back */
-    int shm1 =
-        shm_files_of(sf.pid) + shm_files_of(w[0].pid) + shm_files_of(w[1].pid);
+    int shm1 = lt_shm_files_of(sf.pid) + lt_shm_files_of(w[0].pid) +
+               lt_shm_files_of(w[1].pid);
     long rss1[3] = {rss_kib(sf.pid), rss_kib(w[0].pid), rss_kib(w[1].pid)};
     cr_log_info("churn: %d client jobs in %.1f s, 0 failed; RSS KiB "
                 "scheduler %ld -> %ld, workers %ld -> %ld, %ld -> %ld; "

@@ -13,6 +13,7 @@
 #include "opts.h"
 #include "proto/schedfile.h"
 #include "topo/topo.h"
+#include "worker/nanny.h"
 #include "worker/worker.h"
 
 #define PROG "locus-worker"
@@ -60,6 +61,13 @@ static void usage(FILE *f)
         "  --wait-ms N            how long to wait for the scheduler file\n"
         "                         (60000; 0: not at all)\n"
         "  --timeout-ms N         deadline to join the scheduler (30000)\n"
+        "  --death-timeout MS     after losing the scheduler, wait this\n"
+        "                         long for it to come back (restarted with\n"
+        "                         the same scheduler file and job id), then\n"
+        "                         exit (60000)\n"
+        "  --no-nanny             no supervising parent: a task that\n"
+        "                         crashes the process ends the worker, and\n"
+        "                         a lost scheduler ends it at once\n"
         "  -v, --verbose          log at info level\n"
         "  -h, --help\n");
 }
@@ -88,8 +96,11 @@ static int local_rank(const char **from)
     return -1;
 }
 
-/* Wait up to wait_ms for path to exist, then read and check it. */
-static int wait_for_file(const char *path, int wait_ms, schedfile *sf)
+/* Wait up to wait_ms for path to exist, then read and check it.  rejoin:
+   a stale file (its scheduler gone) is waited on too: a scheduler may be
+   restarted with it. */
+static int wait_for_file(const char *path, int wait_ms, int rejoin,
+                         schedfile *sf)
 {
     uint64_t dl = lc_deadline_ms(wait_ms);
     char job[sizeof(sf->job)];
@@ -97,7 +108,10 @@ static int wait_for_file(const char *path, int wait_ms, schedfile *sf)
     schedfile_job_from_env(job, sizeof(job));
     for (;;) {
         rc = schedfile_read(path, sf);
-        if (rc != LOCUS_ENOENT || lc_expired(dl))
+        if (rc == 0 && rejoin)
+            rc = schedfile_check(sf, path, job);
+        if ((rc != LOCUS_ENOENT && !(rejoin && rc == LOCUS_ECLOSED)) ||
+            lc_expired(dl) || stop)
             break;
         if (!said++)
             lc_log(LC_LOG_INFO, "worker",
@@ -106,6 +120,13 @@ static int wait_for_file(const char *path, int wait_ms, schedfile *sf)
                    wait_ms, path);
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
+    }
+    if (rejoin && rc) {
+        fprintf(stderr,
+                PROG ": no scheduler came back within the death timeout "
+                     "(%d ms): %s\n",
+                wait_ms, locus_last_error());
+        return rc;
     }
     if (rc == LOCUS_ENOENT && wait_ms > 0) {
         fprintf(stderr,
@@ -129,10 +150,10 @@ int main(int argc, char **argv)
     struct worker_opts o;
     memset(&o, 0, sizeof(o));
     o.numa_node = -1;
-    int wait_ms = 60000;
+    int wait_ms = 60000, death_ms = 60000, no_nanny = 0;
     const char *iface = NULL, *job = NULL;
     char bind[LC_IFACE_ADDR_MAX];
-    enum { O_IFACE = 256, O_JOB, O_WAIT };
+    enum { O_IFACE = 256, O_JOB, O_WAIT, O_DEATH, O_NONANNY };
     static const struct option longopts[] = {
         {"scheduler-file", required_argument, 0, 'f'},
         {"numa-node", required_argument, 0, 'n'},
@@ -145,6 +166,8 @@ int main(int argc, char **argv)
         {"job-id", required_argument, 0, O_JOB},
         {"wait-ms", required_argument, 0, O_WAIT},
         {"timeout-ms", required_argument, 0, 'o'},
+        {"death-timeout", required_argument, 0, O_DEATH},
+        {"no-nanny", no_argument, 0, O_NONANNY},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -191,6 +214,14 @@ int main(int argc, char **argv)
                         &o.timeout_ms))
                 return 2;
             break;
+        case O_DEATH:
+            if (opt_int(PROG, "--death-timeout", optarg, 1, 86400000,
+                        &death_ms))
+                return 2;
+            break;
+        case O_NONANNY:
+            no_nanny = 1;
+            break;
         case 'v':
             if (!lc_log_enabled(LC_LOG_INFO))
                 lc_log_set_level(LC_LOG_INFO);
@@ -228,8 +259,34 @@ int main(int argc, char **argv)
         }
     }
 
+    /* from here on, the nanny supervises a worker process (each restart
+       starts again here, with the same options) */
+    static worker_prev prev;
+    int rejoin_ms = 0;
+    if (!no_nanny) {
+        struct nanny_opts no = {death_ms};
+        nanny_page *page = NULL;
+        if (nanny_run(&no, &page, &prev, &rejoin_ms) != 0) {
+            fprintf(stderr, PROG ": %s\n", locus_last_error());
+            return 1;
+        }
+        o.nanny = page;
+        o.prev = &prev;
+        if (rejoin_ms > 0 && (!o.timeout_ms || o.timeout_ms > rejoin_ms))
+            o.timeout_ms = rejoin_ms;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     schedfile sf;
-    if (wait_for_file(o.sched_file, wait_ms, &sf) != 0)
+    int frc = wait_for_file(o.sched_file, rejoin_ms > 0 ? rejoin_ms : wait_ms,
+                            rejoin_ms > 0, &sf);
+    if (stop)
+        return 0;
+    if (frc != 0)
         return 1;
     if (lc_bind_resolve(o.bind, iface, bind, sizeof(bind)) != 0) {
         fprintf(stderr, PROG ": %s\n", locus_last_error());
@@ -258,12 +315,6 @@ int main(int argc, char **argv)
            sf.job, sf.net_hostport[0] ? sf.net_hostport : sf.net_addr,
            o.bind ? o.bind : "127.0.0.1");
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0); /* task output line by line in logs */
     int rc = worker_run(&o, &stop);
     if (rc) {

@@ -7,8 +7,10 @@
  */
 #include "xport.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +302,39 @@ int xport_list_providers(char *buf, size_t len)
         total += n;
     }
     return total;
+}
+
+int xport_file_pid(const char *name)
+{
+    for (size_t i = 0; name && i < NPLUGINS; i++) {
+        int pid = plugins[i]->file_pid ? plugins[i]->file_pid(name) : 0;
+        if (pid > 0)
+            return pid;
+    }
+    return 0;
+}
+
+int xport_default_crash_signals(void)
+{
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    int n = 0;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) != 0)
+            continue;
+        void *h = (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction
+                                             : (void *)sa.sa_handler;
+        if (h == (void *)SIG_DFL || h == (void *)SIG_IGN)
+            continue;
+        Dl_info di;
+        if (!dladdr(h, &di) || !di.dli_fname)
+            continue;
+        const char *lib = strrchr(di.dli_fname, '/');
+        lib = lib ? lib + 1 : di.dli_fname;
+        if (strncmp(lib, "libinfinipath", 13) && strncmp(lib, "libpsm", 6))
+            continue;
+        signal(sigs[i], SIG_DFL);
+        n++;
+    }
+    return n;
 }

@@ -232,6 +232,23 @@ int xport_has_wait_fd(xport_ep *ep);
  */
 int xport_list_providers(char *buf, size_t len);
 
+/*
+ * The pid of the process that made /dev/shm file name for a fabric (the
+ * shm provider's region), or 0 if no plugin made it.  For removing what a
+ * killed process left (arena_sweep).
+ */
+int xport_file_pid(const char *name);
+
+/*
+ * Give the crash signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) back to
+ * their default action where a fabric library took them: Debian's
+ * libfabric links the PSM libraries, whose load-time handlers print a
+ * backtrace and exit(1), so a crash would look like an ordinary exit.
+ * Other handlers (a sanitizer's, the program's) are left alone.  Returns
+ * how many were reset.  For the worker, whose nanny must see the signal.
+ */
+int xport_default_crash_signals(void);
+
 /* ---- plugin interface (transport/<fabric>/ only) --------------------------
  *
  * xport.c dispatches every call through the table of the plugin that
@@ -276,6 +293,9 @@ struct xport_ops {
     int (*wait_fd)(xport_ep *ep);
     int (*trywait)(xport_ep *ep);
     int (*list_providers)(char *buf, size_t len, size_t *used);
+    /* The pid of the process that made the shared-memory file name (in
+     * /dev/shm) for this plugin's fabric, or 0: not one of its files. */
+    int (*file_pid)(const char *name);
 };
 
 #endif

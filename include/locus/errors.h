@@ -44,13 +44,14 @@ extern "C" {
     X(ENOWORKERS, -23, "no worker can run the task")                           \
     X(ESTATE, -24, "call not valid in the current state")                      \
     X(ESYS, -25, "system call failed")                                         \
-    X(ELOST, -26, "data lost with a worker and cannot be recomputed")
+    X(ELOST, -26, "data lost with a worker and cannot be recomputed")          \
+    X(EKILLED, -27, "task killed the worker processes that ran it")
 
 enum locus_errno {
 #define LOCUS__ERRNO_ENUM(name, value, text) LOCUS_##name = (value),
     LOCUS_ERRNO_MAP(LOCUS__ERRNO_ENUM)
 #undef LOCUS__ERRNO_ENUM
-        LOCUS_ERRNO_LAST = -27
+        LOCUS_ERRNO_LAST = -28
 };
 
 /* Fixed meaning of an error code; never NULL, "unknown error" if unknown. */

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "arena/arena.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -409,4 +412,54 @@ void arena_map_forget(const char *prefix)
 void arena_map_clear(void)
 {
     arena_map_forget("");
+}
+
+int arena_file_pid(const char *name)
+{
+    /* "locus-" 16 hex "-" pid ("-" | "c-") n */
+    if (strncmp(name, "locus-", 6) != 0 || strlen(name) < 25)
+        return 0;
+    for (int i = 6; i < 22; i++)
+        if (!strchr("0123456789abcdef", name[i]))
+            return 0;
+    if (name[22] != '-')
+        return 0;
+    char *end;
+    long pid = strtol(name + 23, &end, 10);
+    if (end == name + 23 || pid <= 0 || pid > INT32_MAX)
+        return 0;
+    if (*end == 'c')
+        end++;
+    return *end == '-' ? (int)pid : 0;
+}
+
+int arena_sweep(int pid, int self)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    int removed = 0;
+    uid_t me = getuid();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int p = arena_file_pid(e->d_name);
+        if (!p)
+            p = xport_file_pid(e->d_name);
+        int mine = p == (int)getpid();
+        if (p <= 0 || (pid && p != pid) || (mine && !self))
+            continue;
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+        if (lstat(path, &st) != 0 || st.st_uid != me)
+            continue;
+        /* pid 0: only files of processes that are gone (EPERM: alive,
+           another user's) */
+        if (!pid && !mine && !(kill(p, 0) != 0 && errno == ESRCH))
+            continue;
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

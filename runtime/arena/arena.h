@@ -62,6 +62,17 @@ int arena_locate(arena *a, const void *p, arena_loc *out);
 int arena_rkey(arena *a, int slot, xport_ep *ep, const void *p, size_t len,
                xport_rkey *out);
 
+/* Leftovers.  Segments are named "locus-<16 hex>-<pid>-<n>" (workers) and
+ * "locus-<16 hex>-<pid>c-<n>" (clients); the transport names its own shm
+ * files (xport_file_pid).  The pid in such a /dev/shm name, or 0. */
+int arena_file_pid(const char *name);
+/* Remove the /dev/shm files (segments and the transport's) of process pid,
+ * or with pid 0 those of every dead process of this user, and with self
+ * also those named for this process (at start-up, before it made any: a
+ * dead process with the same pid left them).  Returns how many were
+ * removed.  For processes killed before they could clean up. */
+int arena_sweep(int pid, int self);
+
 uint64_t arena_used(arena *a);
 uint64_t arena_reserved(arena *a);
 

@@ -166,6 +166,8 @@ static void on_sched_message(locus_client *c, lnet_in *in)
             pthread_mutex_lock(&c->mu);
             c->id = (int)c->join.id;
             c->heartbeat_ms = c->join.heartbeat_ms;
+            if (c->join.dead_ms)
+                c->net.dead_ms = c->join.dead_ms;
             c->state = C_JOINED;
             pthread_cond_broadcast(&c->cv);
             pthread_mutex_unlock(&c->mu);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena/arena.h"
 #include "base/base.h"
 #include "proto/schedfile.h"
 #include "client/cluster_int.h"
@@ -170,28 +171,10 @@ static void log_tail(const char *path, char *buf, size_t len)
 void cluster_reap_shm(pid_t pid)
 {
     /* a process killed before it could clean up leaves its arena segments
-       ("locus-<job>-<pid>-<n>", a client's "locus-<job>-<pid>c-<n>") and
-       libfabric's shm region ("<pid>:<...>") in /dev/shm */
-    DIR *d = opendir("/dev/shm");
-    if (!d)
-        return;
-    char want[32], fab[32];
-    snprintf(want, sizeof(want), "-%d-", (int)pid);
-    snprintf(fab, sizeof(fab), "%d:", (int)pid);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        int ours = !strncmp(n, "locus-", 6) && strlen(n) > 23 &&
-                   (!strncmp(n + 22, want, strlen(want)) ||
-                    (!strncmp(n + 22, want, strlen(want) - 1) &&
-                     !strncmp(n + 22 + strlen(want) - 1, "c-", 2)));
-        if (ours || !strncmp(n, fab, strlen(fab))) {
-            char path[512];
-            snprintf(path, sizeof(path), "/dev/shm/%s", n);
-            unlink(path);
-        }
-    }
-    closedir(d);
+       and the transport's shm files in /dev/shm */
+    if (pid > 0)
+        arena_sweep((int)pid, 0);
+    arena_sweep(0, 0); /* and any other dead process's of this user */
 }
 
 static void stop_pid(pid_t pid, int grace_ms)
@@ -443,6 +426,9 @@ int locus_local_cluster_stop(locus_cluster *lc)
     stop_pid(lc->sched, 5000);
     for (int i = 0; i < lc->nworkers; i++)
         stop_pid(lc->workers[i], 5000);
+    /* and what any dead process of ours left (a worker process whose
+       nanny was killed, a client killed with kill -9) */
+    arena_sweep(0, 0);
     unlink(lc->file);
     if (lc->own_dir && !getenv("LOCUS_KEEP_LOGS")) {
         char path[1200];

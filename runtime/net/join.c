@@ -109,6 +109,12 @@ int ljoin_on_welcome(ljoin *j, wire_rd *r)
     if (!wire_rd_ok(r) || id != j->id)
         return lc_seterr(LOCUS_EPROTO, "xport", "malformed WELCOME");
     j->heartbeat_ms = hb > 0 && hb <= 60000 ? hb : 500;
+    /* optional: the cluster's deadline for unacknowledged messages, so
+       that a peer notices a lost scheduler as fast as it is noticed */
+    wire_rd rest = *r;
+    uint32_t dead = wire_get_u32(&rest);
+    j->dead_ms =
+        wire_rd_ok(&rest) && dead >= 100 && dead <= 3600000 ? (int)dead : 0;
     j->state = LJ_JOINED;
     return 0;
 }

@@ -34,6 +34,7 @@ typedef struct ljoin {
     lsess *sess;       /* once challenged */
     uint32_t id;
     int heartbeat_ms;
+    int dead_ms; /* the scheduler's; 0: it did not say */
 } ljoin;
 
 /* Fill the HELLO from n's addresses and sf's job; role ROLE_*. */

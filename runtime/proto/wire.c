@@ -18,6 +18,7 @@ static const char *rec_names[REC_TYPE_MAX] = {
     [REC_BYE] = "BYE",
     [REC_SHUTDOWN] = "SHUTDOWN",
     [REC_GOODBYE] = "GOODBYE",
+    [REC_REPLACES] = "REPLACES",
     [REC_SUBMIT] = "SUBMIT",
     [REC_RELEASE] = "RELEASE",
     [REC_CANCEL] = "CANCEL",

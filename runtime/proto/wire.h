@@ -44,6 +44,7 @@ enum wire_rec_type {
     REC_BYE,       /* any -> sched */
     REC_SHUTDOWN,  /* sched -> worker */
     REC_GOODBYE,   /* sched -> peer: BYE processed, session closing */
+    REC_REPLACES,  /* worker -> sched: the process this one restarts */
     /* client -> sched */
     REC_SUBMIT = 20,
     REC_RELEASE,
@@ -78,13 +79,18 @@ enum wire_rec_type {
  *             it has the key (handshake message); the session is open
  * AUTH        raw mac[32] = HMAC(key, "locus-peer", sched nonce, peer nonce)
  *             (first message of the session)
- * WELCOME     u32 id, u32 heartbeat_ms
+ * WELCOME     u32 id, u32 heartbeat_ms, u32 dead_ms (the cluster's
+ *             deadline for unacknowledged messages)
  * REFUSE      str reason (handshake message)
  * PEER        u32 id, u8 role, str host, u32 pid, str net, str shm, u64 its
  *             scheduler session id (for the pair session's keys)
  * PEER_GONE   u32 id
  * BYE         (nothing): everything before it is processed first
  * GOODBYE     (nothing): the scheduler processed the BYE
+ * REPLACES    u32 id, u32 pid, i32 signal, i32 exit status, u32 n, n x u64
+ *             key: this worker is the restart of worker id (same host),
+ *             whose process died so (signal 0: it exited) while running
+ *             the tasks listed (the nanny, runtime/worker/nanny.h)
  * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held,
  *             u64 arena_reserved, u64 bytes_mapped, u64 bytes_rma,
  *             u64 bytes_inline, u64 tasks_local, u64 tasks_remote

@@ -96,6 +96,10 @@ static void on_message(sched *s, lnet_in *in)
         case REC_HEARTBEAT:
             sched_on_heartbeat(s, p, &r);
             break;
+        case REC_REPLACES:
+            if (wk)
+                sched_on_replaces(s, p, &r);
+            break;
         case REC_BYE: {
             /* everything it sent before is processed: confirm, and keep
                the session until the confirmation is acknowledged */
@@ -212,6 +216,14 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     LC_CHECK(o->file && *o->file, out, rc, LOCUS_EINVAL, "sched",
              "no scheduler file path given (--scheduler-file)");
     LC_CHECK_RC(auth_init(), out, rc);
+    {
+        /* what killed processes left in /dev/shm (ours included: a dead
+           process with our pid would make the shm endpoint EBUSY) */
+        int swept = arena_sweep(0, 1);
+        if (swept)
+            lc_log(LC_LOG_INFO, "sched",
+                   "removed %d /dev/shm files of dead processes", swept);
+    }
     LC_CHECK_RC(lnet_open(&s.net, o->provider, o->bind, o->port, o->no_shm),
                 out, rc);
     s.net.self = LNET_SCHED_ID;

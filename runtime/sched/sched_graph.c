@@ -6,6 +6,7 @@
 void sched_task_free(stask *t)
 {
     free(t->errmsg);
+    free(t->killlog);
     free(t->fn);
     free(t->args);
     free(t->argbuf);

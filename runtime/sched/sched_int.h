@@ -23,6 +23,7 @@
 #include <time.h>
 #include <sodium.h>
 #include <unistd.h>
+#include "arena/arena.h"
 #include "base/base.h"
 #include "base/map.h"
 #include "dash/dash.h"
@@ -52,7 +53,10 @@ struct stask {
     uint64_t key;
     int owner;
     uint8_t state, released, canceled, deps_dropped, queued;
+    uint8_t blamed; /* was running when its worker's process died */
     int retries;
+    int kills;         /* worker processes that died running it */
+    char *killlog;     /* which, and how: for LOCUS_EKILLED */
     int worker;        /* assigned worker, then holder of the result */
     uint32_t npending; /* inputs not computed yet */
     uint32_t nlive;    /* unfinished tasks that need this one's data */
@@ -89,6 +93,7 @@ typedef struct speer {
     char net[XPORT_NAME_MAX], shm[XPORT_NAME_MAX];
     int pid, numa, nthreads;
     uint64_t last_seen;
+    int crashed; /* its process died, the nanny said how (REPLACES) */
     /* workers */
     int assigned;
     tq queue;
@@ -182,6 +187,8 @@ void sched_reap_peer(sched *s, speer *p);
 speer *sched_new_peer(sched *s);
 void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r);
 void sched_on_auth(sched *s, speer *p, wire_rd *r);
+/* REPLACES: worker p restarts a worker whose process died. */
+void sched_on_replaces(sched *s, speer *p, wire_rd *r);
 /* CHALLENGEs the provider could not take yet: try again, without waiting. */
 void sched_handshakes(sched *s);
 

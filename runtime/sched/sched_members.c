@@ -2,6 +2,8 @@
 /* Membership: the handshake, heartbeats, peers that leave or die. */
 #include "sched/sched_int.h"
 
+#include <signal.h>
+
 void sched_on_heartbeat(sched *s, speer *p, wire_rd *r)
 {
     if (p->role != ROLE_WORKER)
@@ -52,6 +54,15 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
            why);
     if (!was_authed)
         return;
+    /* a process of this host killed before it could clean up: its
+       segments and fabric files go now, not at the next start */
+    if (p->pid > 0 && !strcmp(p->host, lc_hostname()) && kill(p->pid, 0) &&
+        errno == ESRCH) {
+        int n = arena_sweep(p->pid, 0);
+        if (n)
+            lc_log(LC_LOG_INFO, "sched",
+                   "removed %d /dev/shm files of dead pid %d", n, p->pid);
+    }
     if (p->role == ROLE_WORKER)
         dash_worker_gone(s->dash, p->id);
     for (int i = 1; i < s->npeers; i++) {
@@ -114,7 +125,19 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
         }
         int was_running = t->state == T_ASSIGNED;
         t->worker = -1;
-        if (was_running && t->retries-- <= 0) {
+        /* a crash the nanny reported names the tasks that were running:
+           only those use a retry; otherwise every assigned task does */
+        int blamed = p->crashed ? t->blamed : was_running;
+        t->blamed = 0;
+        if (blamed && p->crashed && t->retries-- <= 0) {
+            sched_fail_task(s, t, LOCUS_EKILLED,
+                            "%s killed the %d worker process%s that ran it "
+                            "(its retries are used up): %s",
+                            t->fn, t->kills, t->kills == 1 ? "" : "es",
+                            t->killlog ? t->killlog : "?");
+            continue;
+        }
+        if (blamed && !p->crashed && t->retries-- <= 0) {
             sched_fail_task(
                 s, t, LOCUS_ECLOSED,
                 "worker %d (%s pid %d) died while running the task, "
@@ -398,6 +421,7 @@ void sched_on_auth(sched *s, speer *p, wire_rd *r)
     wire_rec_begin(o, REC_WELCOME);
     wire_put_u32(o, (uint32_t)p->id);
     wire_put_u32(o, (uint32_t)(s->o->heartbeat_ms ? s->o->heartbeat_ms : 500));
+    wire_put_u32(o, (uint32_t)s->net.dead_ms);
     wire_rec_end(o);
     /* workers know everyone; clients know the workers */
     for (int i = 1; i < s->npeers; i++) {
@@ -419,4 +443,60 @@ void sched_on_auth(sched *s, speer *p, wire_rd *r)
         sched_refill(s, p);
         sched_dash_worker(s, p);
     }
+}
+
+void sched_on_replaces(sched *s, speer *p, wire_rd *r)
+{
+    uint32_t id = wire_get_u32(r);
+    int pid = (int)wire_get_u32(r);
+    int sig = wire_get_i32(r);
+    int status = wire_get_i32(r);
+    uint32_t n = wire_get_u32(r);
+    if (!wire_rd_ok(r) || n > wire_rd_left(r) / 8 || sig < 0 || sig > 64) {
+        s->dropped++;
+        lc_log(LC_LOG_WARN, "sched", "malformed REPLACES from worker %d",
+               p->id);
+        return;
+    }
+    char how[128];
+    if (sig)
+        snprintf(how, sizeof(how), "killed by signal %d (%s)", sig,
+                 strsignal(sig));
+    else
+        snprintf(how, sizeof(how), "exited with status %d", status);
+    speer *old = worker(s, (int)id);
+    if (!old || old->pid != pid || strcmp(old->host, p->host) != 0) {
+        /* noticed already (its silence), or not one of ours */
+        lc_log(LC_LOG_INFO, "sched",
+               "worker %d restarts worker %u (pid %d), %s: %s", p->id, id, pid,
+               how, old ? "not that process" : "gone already");
+        for (uint32_t i = 0; i < n; i++)
+            (void)wire_get_u64(r);
+        return;
+    }
+    /* the tasks it was running are to blame, each once */
+    for (uint32_t i = 0; i < n; i++) {
+        stask *t = lc_map_get(&s->tasks, wire_get_u64(r));
+        if (!t || t->worker != old->id || t->state != T_ASSIGNED || t->blamed)
+            continue;
+        t->blamed = 1;
+        t->kills++;
+        char line[256];
+        snprintf(line, sizeof(line), "%sworker %d (%s pid %d) %s",
+                 t->killlog ? "; " : "", old->id, old->host, old->pid, how);
+        size_t have = t->killlog ? strlen(t->killlog) : 0;
+        if (have < 2048) {
+            char *nl = realloc(t->killlog, have + strlen(line) + 1);
+            if (nl) {
+                memcpy(nl + have, line, strlen(line) + 1);
+                t->killlog = nl;
+            }
+        }
+    }
+    char why[256];
+    snprintf(why, sizeof(why), "its process %s (restarted as worker %d)", how,
+             p->id);
+    old->crashed = 1;
+    sched_peer_gone(s, old, why);
+    sched_end_session(s, old, 0);
 }

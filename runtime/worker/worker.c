@@ -44,6 +44,26 @@ static void on_peer_message(worker *w, lnet_in *in)
                p->id, locus_last_error());
 }
 
+/* This process restarts one that died: say which, how, and what it ran. */
+static void send_replaces(worker *w, const worker_prev *p)
+{
+    char how[128];
+    nanny_describe(p->sig, p->status, how, sizeof(how));
+    lc_log(LC_LOG_INFO, "worker",
+           "replacing worker %u (pid %d), %s while running %u task(s)", p->id,
+           p->pid, how, p->nkeys);
+    wire_wr *o = to_sched(w);
+    wire_rec_begin(o, REC_REPLACES);
+    wire_put_u32(o, p->id);
+    wire_put_u32(o, (uint32_t)p->pid);
+    wire_put_i32(o, p->sig);
+    wire_put_i32(o, p->status);
+    wire_put_u32(o, p->nkeys);
+    for (uint32_t i = 0; i < p->nkeys; i++)
+        wire_put_u64(o, p->keys[i]);
+    wire_rec_end(o);
+}
+
 /* A message of the scheduler's session. */
 static int on_sched_message(worker *w, lnet_in *in, int *quit)
 {
@@ -58,10 +78,18 @@ static int on_sched_message(worker *w, lnet_in *in, int *quit)
                 return LOCUS_EPROTO;
             w->id = (int)w->join.id;
             w->heartbeat_ms = w->join.heartbeat_ms;
+            if (w->join.dead_ms)
+                w->net.dead_ms = w->join.dead_ms;
             lc_log(LC_LOG_INFO, "worker",
                    "joined as worker %d (node %d, "
                    "cpuset %s, %d threads)",
                    w->id, w->node, w->cpuset, w->nthreads);
+            if (w->o->nanny) {
+                atomic_store(&w->o->nanny->id, (uint32_t)w->id);
+                atomic_store(&w->o->nanny->state, NANNY_JOINED);
+            }
+            if (w->o->prev && w->o->prev->id)
+                send_replaces(w, w->o->prev);
             break;
         case REC_COMPUTE:
             worker_on_compute(w, &r);
@@ -163,6 +191,12 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         w->nthreads = 1;
 
     LC_CHECK_RC(auth_init(), out, rc);
+    arena_sweep(0, 1); /* leftovers of dead processes, before we make any */
+    /* a crash in task code must reach the nanny as the signal it is */
+    if (xport_default_crash_signals() > 0)
+        lc_log(LC_LOG_DEBUG, "worker",
+               "crash signals back to their default action (the PSM "
+               "libraries had taken them)");
     LC_CHECK_RC(schedfile_read(o->sched_file, &w->sf), out, rc);
     {
         /* bound already: the arena's pages land on our node */
@@ -250,6 +284,28 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 out:
     if (rc)
         lc_log(LC_LOG_ERROR, "worker", "%s", locus_last_error());
+    if (o->nanny) {
+        /* stopped on purpose: the nanny exits too; lost the scheduler
+           after joining: it starts a fresh process to join again, and
+           what runs here is lost anyway (the scheduler runs it again) */
+        if (!rc) {
+            atomic_store(&o->nanny->state, NANNY_FINAL);
+        } else if (atomic_load(&o->nanny->state) == NANNY_JOINED) {
+            atomic_store(&o->nanny->state, NANNY_REJOIN);
+            size_t it = 0;
+            uint64_t k;
+            void *v;
+            while (lc_map_next(&w->tasks, &it, &k, &v))
+                atomic_store(&((struct locus_task *)v)->canceled, 1);
+            if (worker_stop_threads_within(w, 1000) != 0) {
+                lc_log(LC_LOG_WARN, "worker",
+                       "a task does not stop within 1 s of being canceled: "
+                       "this process exits without it");
+                fflush(NULL);
+                _exit(3);
+            }
+        }
+    }
     worker_stop_threads(w);
     /* tasks still queued or done are dropped with the process */
     for (struct locus_task *t = w->qhead; t;) {

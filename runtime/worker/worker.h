@@ -25,6 +25,10 @@ struct worker_opts {
     int no_shm;
     int timeout_ms;      /* to join the scheduler; 0: 30 s */
     size_t memory_limit; /* arena bytes; 0: 90% of /dev/shm */
+    /* under a nanny (runtime/worker/nanny.h): the page shared with it, and
+       the process this one replaces (id 0: none); NULL: unsupervised */
+    struct nanny_page *nanny;
+    const struct worker_prev *prev;
 };
 
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop);

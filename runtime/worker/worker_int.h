@@ -31,6 +31,7 @@
 #include "proto/schedfile.h"
 #include "proto/wire.h"
 #include "topo/topo.h"
+#include "worker/nanny.h"
 #include <stdarg.h>
 
 typedef struct wobj {
@@ -156,5 +157,8 @@ void worker_on_cancel(worker *w, wire_rd *r);
 void worker_drain_done(worker *w);
 int worker_start_threads(worker *w);
 void worker_stop_threads(worker *w);
+/* The same within ms (<0: no limit): 0, or -1 if a task thread is still
+   running a task then (it is left running). */
+int worker_stop_threads_within(worker *w, int ms);
 
 #endif

@@ -316,10 +316,18 @@ static void *task_thread(void *arg)
             t->status = LOCUS_ECANCELED;
         } else {
             atomic_fetch_add(&w->running, 1);
+            /* the nanny names this task if it takes the process down */
+            _Atomic uint64_t *slot = w->o->nanny && idx < NANNY_SLOTS
+                                         ? &w->o->nanny->running[idx]
+                                         : NULL;
+            if (slot)
+                atomic_store(slot, t->key);
             t->t0 = lc_now_ns();
             lc_clearerr();
             int rc = t->fn(t);
             t->dur = lc_now_ns() - t->t0;
+            if (slot)
+                atomic_store(slot, 0);
             atomic_fetch_sub(&w->running, 1);
             if (rc != 0 && t->status == 0)
                 t->status = rc < 0 ? rc : LOCUS_ETASK;
@@ -368,12 +376,31 @@ int worker_start_threads(worker *w)
 
 void worker_stop_threads(worker *w)
 {
+    worker_stop_threads_within(w, -1);
+}
+
+int worker_stop_threads_within(worker *w, int ms)
+{
     pthread_mutex_lock(&w->qmu);
     w->stopping = 1;
     pthread_cond_broadcast(&w->qcv);
     pthread_mutex_unlock(&w->qmu);
-    for (int i = 0; i < w->nstarted; i++)
-        pthread_join(w->threads[i], NULL);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    for (int i = 0; i < w->nstarted; i++) {
+        if (ms < 0)
+            pthread_join(w->threads[i], NULL);
+        else if (pthread_timedjoin_np(w->threads[i], NULL, &dl) != 0)
+            return -1; /* a task that does not stop */
+    }
     free(w->threads);
     w->threads = NULL;
+    w->nstarted = 0;
+    return 0;
 }

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <dirent.h>
 #include "proc.h"
+
+#include "arena/arena.h"
+#include "xport.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -166,4 +170,41 @@ char *lt_slurp(const char *path)
     if (buf)
         buf[n] = '\0';
     return buf;
+}
+
+int lt_shm_files_of(pid_t pid)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int p = arena_file_pid(e->d_name);
+        if (!p)
+            p = xport_file_pid(e->d_name);
+        n += p == (int)pid;
+    }
+    closedir(d);
+    return n;
+}
+
+long lt_cpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after "(comm)": state ppid pgrp session tty tpgid flags
+       minflt cminflt majflt cmajflt utime stime */
+    char *rp = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!rp ||
+        sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &st) != 2)
+        return -1;
+    return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }

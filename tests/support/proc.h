@@ -37,6 +37,13 @@ const char *lt_tool(const char *name);
 char *lt_tmpdir(void);
 void lt_rmdir(const char *dir);
 
+/* How many /dev/shm files process pid made (arena segments, the
+ * transport's shm regions), as the runtime names them. */
+int lt_shm_files_of(pid_t pid);
+
+/* CPU time (user + system) process pid used so far, in ms; -1 if gone. */
+long lt_cpu_ms(pid_t pid);
+
 /* Read a whole file (NUL-terminated); free() it.  NULL if missing. */
 char *lt_slurp(const char *path);
 

@@ -852,6 +852,18 @@ static int ofi_list_providers(char *buf, size_t len, size_t *used)
     return rc ? rc : lines;
 }
 
+/* libfabric's shm provider names its region after the endpoint, which it
+   names "<pid>:<n>:<n>" unless told otherwise. */
+static int ofi_file_pid(const char *name)
+{
+    char *end;
+    long pid = strtol(name, &end, 10);
+    if (end == name || *end != ':' || pid <= 0 || pid > INT32_MAX ||
+        !isdigit((unsigned char)end[1]))
+        return 0;
+    return (int)pid;
+}
+
 const struct xport_ops xport_ofi_ops = {
     .name = "ofi",
     .serves = ofi_serves,
@@ -875,4 +887,5 @@ const struct xport_ops xport_ofi_ops = {
     .wait_fd = ofi_wait_fd,
     .trywait = ofi_trywait,
     .list_providers = ofi_list_providers,
+    .file_pid = ofi_file_pid,
 };
