@@ -27,6 +27,7 @@ int spin_until_canceled(locus_task *t);
 int where(locus_task *t);
 int concat_len(locus_task *t);
 int crash(locus_task *t);
+int hold_ms(locus_task *t);
 
 static void nap_ms(long ms)
 {
@@ -233,4 +234,19 @@ int crash(locus_task *t)
     if (!strcmp(how, "exit"))
         exit(3);
     return locus_task_return_i64(t, 0);
+}
+
+/* hold_ms(ms, ...): holds its thread ms milliseconds without looking at
+ * cancellation (a long computation), ignores further arguments (inputs
+ * whose place matters), returns the worker id it ran on. */
+int hold_ms(locus_task *t)
+{
+    int64_t ms;
+    int rc = locus_task_arg_i64(t, 0, &ms);
+    if (rc)
+        return rc;
+    if (ms < 0 || ms > 600000)
+        return locus_task_fail(t, "hold_ms: %lld out of range", (long long)ms);
+    nap_ms((long)ms);
+    return locus_task_return_i64(t, locus_task_worker_id(t));
 }

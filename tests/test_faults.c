@@ -37,6 +37,7 @@
 #include "peer.h"
 #include "proc.h"
 #include "proto/records.h"
+#include "proto/schedfile.h"
 
 #define TASKLIB LOCUS_TEST_BINDIR "/libtasklib_test.so"
 
@@ -675,6 +676,172 @@ Test(faults, killed_client_leaves_nothing_in_dev_shm)
     serves_a_job(c);
     cr_log_info("client killed with %d /dev/shm files: removed %.3f s later",
                 had, swept);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* A long task that does not look at cancellation holds worker A's only
+   thread.  Tasks placed behind it there move to the idle worker B when
+   their inputs are small (or none), and stay when they are large. */
+Test(faults, unstarted_tasks_move_to_an_idle_worker_unless_their_inputs_are_big)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    int ids[2];
+    cr_assert_eq(workers_now(c, ids, NULL, 2), 2);
+    int a = ids[0], b = ids[1];
+    struct locus_submit_opts on_a = LOCUS_SUBMIT_OPTS_INIT;
+    on_a.workers = &a;
+    on_a.nworkers = 1;
+    locus_arg args[2] = {locus_arg_i64(100), locus_arg_i64(1)};
+    locus_future *small, *big, *hold;
+    cr_assert_eq(locus_submit(c, "make_bytes", args, 2, &on_a, &small), 0);
+    args[0] = locus_arg_i64(32 << 20);
+    cr_assert_eq(locus_submit(c, "make_bytes", args, 2, &on_a, &big), 0);
+    cr_assert_eq(locus_wait(&small, 1, TMO), 0, "%s", locus_last_error());
+    cr_assert_eq(locus_wait(&big, 1, TMO), 0, "%s", locus_last_error());
+    args[0] = locus_arg_i64(4000);
+    double t0 = now_s();
+    cr_assert_eq(locus_submit(c, "hold_ms", args, 1, &on_a, &hold), 0);
+    cr_assert_gt(busy_worker(c), 0);
+    /* behind it on A (their inputs are there), or anywhere (none) */
+    locus_future *s_small, *s_big, *s_none[4];
+    locus_arg in[2] = {locus_arg_i64(0), locus_arg_future(small)};
+    cr_assert_eq(locus_submit(c, "hold_ms", in, 2, NULL, &s_small), 0);
+    in[1] = locus_arg_future(big);
+    cr_assert_eq(locus_submit(c, "hold_ms", in, 2, NULL, &s_big), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(locus_submit(c, "hold_ms", in, 1, NULL, &s_none[i]), 0);
+    double t1 = now_s();
+    int64_t where;
+    cr_assert_eq(locus_result_i64(s_small, TMO, &where), 0, "%s",
+                 locus_last_error());
+    double moved = now_s() - t1;
+    cr_assert_eq(where, b, "the small-input task ran on worker %lld",
+                 (long long)where);
+    cr_assert_lt(now_s() - t0, 3.0, "it waited for the long task");
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(locus_result_i64(s_none[i], TMO, &where), 0, "%s",
+                     locus_last_error());
+        cr_assert_lt(now_s() - t0, 3.5, "a task without inputs waited");
+    }
+    cr_assert_eq(locus_result_i64(s_big, TMO, &where), 0, "%s",
+                 locus_last_error());
+    cr_assert_eq(where, a, "the task moved away from its 32 MiB input");
+    cr_assert_geq(now_s() - t0, 3.9, "the big-input task did not wait");
+    locus_worker_info wi[2];
+    size_t n = 0;
+    cr_assert_eq(locus_workers(c, wi, 2, &n), 0);
+    cr_log_info("stealing: the small-input task ran on the idle worker %.3f "
+                "s after it was submitted; the 32 MiB-input one stayed and "
+                "ran after the long task (%.3f s)",
+                moved, now_s() - t0);
+    locus_release(s_small);
+    locus_release(s_big);
+    for (int i = 0; i < 4; i++)
+        locus_release(s_none[i]);
+    locus_release(hold);
+    locus_release(small);
+    locus_release(big);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* Only this user's processes can ring the scheduler's doorbell: it is a
+   socket in a 0700 directory of ours.  As root, a process of another user
+   (nobody) is refused by the kernel. */
+Test(faults, another_user_cannot_ring_the_doorbell)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    schedfile sf;
+    cr_assert_eq(schedfile_read(cl.file, &sf), 0, "%s", locus_last_error());
+    const char *bell = strstr(sf.shm_addr, "#bell=");
+    cr_assert(bell, "the scheduler's shm address has no doorbell: %s",
+              sf.shm_addr);
+    bell += 6;
+    cr_assert_eq(bell[0], '/', "the doorbell is an abstract socket: %s", bell);
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", bell);
+    *strrchr(dir, '/') = '\0';
+    struct stat st;
+    cr_assert_eq(stat(dir, &st), 0);
+    cr_assert_eq(st.st_uid, getuid());
+    cr_assert_eq(st.st_mode & 077, 0, "%s has mode %o", dir,
+                 (unsigned)(st.st_mode & 0777));
+    if (geteuid() == 0) {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", bell);
+        pid_t k = fork();
+        cr_assert_geq(k, 0);
+        if (k == 0) { /* async-signal-safe calls only */
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(2);
+            int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+            if (fd < 0)
+                _exit(3);
+            char b = 1;
+            ssize_t n =
+                sendto(fd, &b, 1, 0, (struct sockaddr *)&sa, sizeof(sa));
+            _exit(n < 0 && errno == EACCES ? 0 : 1);
+        }
+        int code = lt_wait(k, 5000);
+        cr_assert_eq(code, 0,
+                     "a process of user nobody could ring %s (status %d)", bell,
+                     code);
+        cr_log_info("doorbell %s: user nobody refused (EACCES)", bell);
+    } else {
+        cr_log_info("doorbell %s in a 0700 directory; not root, so no other "
+                    "user to try it with",
+                    bell);
+    }
+    serves_a_job(c);
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* A HELLO whose host and job id hold terminal escapes and a forged log
+   line: the scheduler refuses it and logs it escaped, one line. */
+Test(faults, control_bytes_from_a_peer_reach_the_log_escaped)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    lt_peer p;
+    cr_assert_eq(lt_peer_open(&p, cl.file, NULL, 1), 0, "%s",
+                 locus_last_error());
+    ljoin_init(&p.j, &p.n, &p.sf, p.sched, ROLE_CLIENT, -1, "", 0);
+    snprintf(p.j.hello.host, sizeof(p.j.hello.host), "h\x07\x1b]0;owned\x07");
+    snprintf(p.j.hello.job, sizeof(p.j.hello.job),
+             "j\x1b[2J\r\n00:00:00.000 forged");
+    /* the first HELLO over tcp may wait for the connection: sent again
+       every 500 ms until the REFUSE */
+    for (int i = 0; i < 100 && !p.refused; i++)
+        lt_peer_pump(&p, 100);
+    int refused = p.refused;
+    lt_peer_close(&p);
+    serves_a_job(c);
+    char *log = log_of(&cl, "scheduler.log");
+    cr_assert(refused, "the scheduler did not refuse the HELLO:\n%s", log);
+    cr_assert(strstr(log, "j\\x1b[2J\\x0d\\x0a00:00:00.000 forged"),
+              "the job id is not in the log, escaped:\n%s", log);
+    cr_assert(strstr(log, "h\\x07\\x1b]0;owned\\x07"),
+              "the host is not in the log, escaped:\n%s", log);
+    cr_assert(!strchr(log, '\x1b') && !strchr(log, '\x07') &&
+                  !strchr(log, '\r'),
+              "raw control bytes in the log");
+    cr_assert(!strstr(log, "\n00:00:00.000 forged"), "a forged log line");
+    free(log);
     locus_disconnect(c);
     cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
                  "a daemon log holds a sanitizer report (printed above)");

@@ -109,6 +109,8 @@ enum dash_counter {
     DASH_C_DROPPED,       /* malformed or unauthenticated messages dropped */
     DASH_C_MAC_FAILURES,  /* messages whose MAC did not verify */
     DASH_C_AUTH_FAILURES, /* handshakes refused (wrong cluster key) */
+    DASH_C_STOLEN,        /* unstarted tasks moved to an idle worker */
+    DASH_C_WORKER_DEATHS, /* worker processes that died (nanny reports) */
     DASH_NCOUNTERS
 };
 void dash_counter_add(dash *d, enum dash_counter c, uint64_t n);

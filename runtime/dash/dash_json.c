@@ -222,17 +222,19 @@ void dash_json_status(dash *d, dbuf *b)
     dbuf_printf(b, ",\"pid\":%d,\"workers\":%d,\"threads\":%d,\"tasks\":{",
                 (int)getpid(), s.nwk, threads);
     progress_obj(b, &tot);
-    dbuf_printf(b,
-                "},\"messages\":%llu,\"dropped\":%llu,\"mac_failures\":%llu,"
-                "\"auth_failures\":%llu,\"ready_queue\":%lld,"
-                "\"tasks_held\":%lld,\"clients\":%lld,"
-                "\"stream\":{\"records\":%llu,\"kept\":%u}}\n",
-                U64(s.counters[DASH_C_MESSAGES]),
-                U64(s.counters[DASH_C_DROPPED]),
-                U64(s.counters[DASH_C_MAC_FAILURES]),
-                U64(s.counters[DASH_C_AUTH_FAILURES]),
-                (long long)s.gauges[DASH_G_READY_QUEUE],
-                (long long)s.gauges[DASH_G_TASKS],
-                (long long)s.gauges[DASH_G_CLIENTS], U64(s.nrec), DASH_RING);
+    dbuf_printf(
+        b,
+        "},\"messages\":%llu,\"dropped\":%llu,\"mac_failures\":%llu,"
+        "\"auth_failures\":%llu,\"stolen\":%llu,"
+        "\"worker_deaths\":%llu,\"ready_queue\":%lld,"
+        "\"tasks_held\":%lld,\"clients\":%lld,"
+        "\"stream\":{\"records\":%llu,\"kept\":%u}}\n",
+        U64(s.counters[DASH_C_MESSAGES]), U64(s.counters[DASH_C_DROPPED]),
+        U64(s.counters[DASH_C_MAC_FAILURES]),
+        U64(s.counters[DASH_C_AUTH_FAILURES]), U64(s.counters[DASH_C_STOLEN]),
+        U64(s.counters[DASH_C_WORKER_DEATHS]),
+        (long long)s.gauges[DASH_G_READY_QUEUE],
+        (long long)s.gauges[DASH_G_TASKS], (long long)s.gauges[DASH_G_CLIENTS],
+        U64(s.nrec), DASH_RING);
     dash_snap_free(&s);
 }

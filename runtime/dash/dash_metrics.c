@@ -231,6 +231,14 @@ void dash_metrics(dash *d, dbuf *b)
            "Handshakes refused for a wrong cluster key.");
     dbuf_printf(b, "locus_auth_failures_total %llu\n",
                 U64(s.counters[DASH_C_AUTH_FAILURES]));
+    family(b, "locus_tasks_stolen_total", "counter",
+           "Unstarted tasks moved from a stuck worker to an idle one.");
+    dbuf_printf(b, "locus_tasks_stolen_total %llu\n",
+                U64(s.counters[DASH_C_STOLEN]));
+    family(b, "locus_worker_process_deaths_total", "counter",
+           "Worker processes that died and were restarted by their nanny.");
+    dbuf_printf(b, "locus_worker_process_deaths_total %llu\n",
+                U64(s.counters[DASH_C_WORKER_DEATHS]));
     family(b, "locus_task_stream_records_total", "counter",
            "Finished tasks recorded in the task stream (the last 65536 are "
            "kept).");

@@ -59,9 +59,11 @@ enum wire_rec_type {
     REC_COMPUTE = 60,
     REC_FREE,
     REC_LOAD_LIB,
+    REC_STEAL, /* sched -> worker: give back an unstarted task */
     /* worker -> sched */
     REC_DONE = 80,
     REC_LIB_LOADED,
+    REC_STOLEN, /* worker -> sched: the answer to STEAL */
     /* data plane: any peer -> worker holding the data, and the reply */
     REC_GET = 100,
     REC_DATA,
@@ -112,6 +114,9 @@ enum wire_rec_type {
  *             u8 ARG_FUTURE, u64 key, u32 holder, u64 nbytes)
  * FREE        u64 key
  * LOAD_LIB    u64 req, str path
+ * STEAL       u64 key: if the task has not started, drop it and say so
+ * STOLEN      u64 key, u8 given (1: dropped unstarted, the scheduler places
+ *             it again; 0: started or done already, its DONE comes)
  * DONE        u64 key, i32 status, u64 nbytes, u64 duration_ns, u8 inline,
  *             bytes (the value when inline, else the error message)
  * LIB_LOADED  u64 req, i32 status, str message

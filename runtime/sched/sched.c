@@ -93,6 +93,10 @@ static void on_message(sched *s, lnet_in *in)
             if (wk)
                 sched_on_lib_loaded(s, p, &r);
             break;
+        case REC_STOLEN:
+            if (wk)
+                sched_on_stolen(s, p, &r);
+            break;
         case REC_HEARTBEAT:
             sched_on_heartbeat(s, p, &r);
             break;
@@ -262,7 +266,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
            s.sf.shm_addr[0] ? s.sf.shm_addr : "off", o->file);
 
     lnet_in in[64];
-    uint64_t last_check = lc_now_ns();
+    uint64_t last_check = lc_now_ns(), last_steal = 0;
     while (!*stop) {
         int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++) {
@@ -287,6 +291,10 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
             backlog |= s.nchallenges;
         }
         uint64_t now = lc_now_ns();
+        if (now - last_steal > 20000000ull) {
+            sched_steal_tick(&s);
+            last_steal = now;
+        }
         if (now - last_check > 200000000ull) {
             check_liveness(&s, now);
             lnet_flush(&s.net);

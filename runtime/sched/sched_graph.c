@@ -316,9 +316,18 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
     }
     w->assigned--;
     w->done++;
+    w->last_done_ns = lc_now_ns();
     w->avg_ns =
         w->avg_ns > 0 ? 0.9 * w->avg_ns + 0.1 * (double)dur : (double)dur;
     stask *t = lc_map_get(&s->tasks, key);
+    if (t && t->stealing && t->worker == w->id) {
+        /* it started before our STEAL arrived: the answer will be no */
+        t->stealing = 0;
+        speer *thief = worker(s, t->thief);
+        if (thief)
+            thief->reserved--;
+        w->assigned++; /* taken back at the STEAL */
+    }
     if (!t || t->worker != w->id || t->state == T_DONE) {
         /* canceled or released meanwhile: the worker frees the data */
         if (status == 0) {

@@ -53,7 +53,10 @@ struct stask {
     uint64_t key;
     int owner;
     uint8_t state, released, canceled, deps_dropped, queued;
-    uint8_t blamed; /* was running when its worker's process died */
+    uint8_t blamed;   /* was running when its worker's process died */
+    uint8_t stealing; /* STEAL sent to its worker, no STOLEN yet */
+    int thief;        /* while stealing: the idle worker it is for */
+    uint64_t sent_ns; /* COMPUTE sent */
     int retries;
     int kills;         /* worker processes that died running it */
     char *killlog;     /* which, and how: for LOCUS_EKILLED */
@@ -100,6 +103,8 @@ typedef struct speer {
     int in_free;
     uint32_t running, queued;
     uint64_t done;
+    uint64_t last_done_ns;             /* its last DONE (or its join) */
+    int reserved;                      /* stolen tasks on their way to it */
     uint64_t counters[WIRE_NCOUNTERS]; /* bytes_held first */
     double avg_ns;
 } speer;
@@ -159,6 +164,10 @@ static inline wire_wr *out_to(sched *s, speer *p)
 stask *sched_tq_pop(tq *q);
 void sched_make_ready(sched *s, stask *t);
 void sched_refill(sched *s, speer *w);
+/* Idle workers take unstarted tasks from stuck ones, where the inputs are
+   cheap to move (STEAL); and the answer (STOLEN). */
+void sched_steal_tick(sched *s);
+void sched_on_stolen(sched *s, speer *w, wire_rd *r);
 
 /* sched_graph.c: the task graph: submit, release, cancel, results, failure,
  * recomputation */

@@ -107,6 +107,12 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
     }
     for (size_t i = 0; i < nredo; i++) {
         stask *t = redo[i];
+        if (t->stealing) { /* its STOLEN will not come */
+            speer *thief = worker(s, t->thief);
+            if (thief)
+                thief->reserved--;
+            t->stealing = 0;
+        }
         if (p->role == ROLE_CLIENT) {
             t->released = 1;
             if (!sched_final(t) && !t->nlive)
@@ -434,6 +440,7 @@ void sched_on_auth(sched *s, speer *p, wire_rd *r)
             announce(s, q, p);
     }
     if (p->role == ROLE_WORKER) {
+        p->last_done_ns = lc_now_ns();
         for (int i = 0; i < s->nlibs; i++) {
             wire_rec_begin(o, REC_LOAD_LIB);
             wire_put_u64(o, 0);
@@ -497,6 +504,7 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
     snprintf(why, sizeof(why), "its process %s (restarted as worker %d)", how,
              p->id);
     old->crashed = 1;
+    dash_counter_add(s->dash, DASH_C_WORKER_DEATHS, 1);
     sched_peer_gone(s, old, why);
     sched_end_session(s, old, 0);
 }

@@ -111,6 +111,8 @@ static void send_compute(sched *s, speer *w, stask *t)
     sched_dash_task(s, t, DASH_T_WAITING, DASH_T_RUNNING, NULL, 0, 0);
     t->state = T_ASSIGNED;
     t->worker = w->id;
+    t->stealing = 0;
+    t->sent_ns = lc_now_ns();
     w->assigned++;
 }
 
@@ -239,4 +241,185 @@ void sched_refill(sched *s, speer *w)
         send_compute(s, w, t);
     }
     freeq_push(s, w);
+}
+
+/* ---- stealing -------------------------------------------------------------
+ *
+ * Placement sends a worker more tasks than it has threads, to hide the
+ * round trip; a task that does not end (or a slow one) then holds the
+ * tasks behind it while other workers idle.  Every 20 ms: if a worker has
+ * an idle thread and nothing queued for it, and another has unstarted
+ * tasks but finished nothing for a while ("stuck"), the idle one asks for
+ * the stuck one's most recently sent task (the least likely started).  The
+ * cost model keeps locality: the bytes the thief would fetch (inputs not
+ * on its host) over the path's bandwidth must be well under the time the
+ * victim has been stuck, and never more than STEAL_MAX_BYTES; a
+ * data-parallel map never moves (its workers keep finishing).
+ */
+#define STEAL_MAX_BYTES (16u << 20)
+#define STEAL_NET_BPS 1e9       /* between hosts: 1 GB/s */
+#define STEAL_HOST_BPS 10e9     /* another NUMA node of the host */
+#define STEAL_MIN_STUCK_NS 20e6 /* and 8 average task times */
+#define STEAL_CANDIDATES 64
+
+static int idle_threads(const speer *w)
+{
+    int used = w->assigned + w->reserved;
+    return w->queue.n == 0 && used < w->nthreads ? w->nthreads - used : 0;
+}
+
+static double stuck_ns(const speer *v, uint64_t now)
+{
+    if (v->assigned <= v->nthreads)
+        return 0; /* nothing unstarted (as far as we know) */
+    double since = (double)(now - v->last_done_ns);
+    double need = 8 * v->avg_ns;
+    if (need < STEAL_MIN_STUCK_NS)
+        need = STEAL_MIN_STUCK_NS;
+    return since > need ? since : 0;
+}
+
+/* Nanoseconds to bring t's inputs to thief, or -1: too many bytes. */
+static double move_ns(sched *s, const stask *t, const speer *thief)
+{
+    double ns = 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        const sarg *a = &t->args[i];
+        const char *host = NULL;
+        uint64_t n = 0;
+        if (a->kind == ARG_FUTURE && a->dep) {
+            speer *h = worker(s, a->dep->worker);
+            if (h == thief)
+                continue;
+            host = h ? h->host : NULL;
+            n = a->dep->nbytes;
+        } else if (a->kind == ARG_PUT) {
+            speer *c = peer(s, t->owner);
+            host = c ? c->host : NULL;
+            n = a->putlen;
+        } else {
+            continue; /* inline: in the COMPUTE record */
+        }
+        bytes += n;
+        ns += (double)n * 1e9 /
+              (host && !strcmp(host, thief->host) ? STEAL_HOST_BPS
+                                                  : STEAL_NET_BPS);
+    }
+    return bytes > STEAL_MAX_BYTES ? -1 : ns;
+}
+
+void sched_steal_tick(sched *s)
+{
+    if (s->ready.n)
+        return; /* idle workers take the ready queue first */
+    uint64_t now = lc_now_ns();
+    int idle = 0, stuck = 0;
+    for (int i = 1; i < s->npeers; i++) {
+        speer *w = worker(s, i);
+        if (!w)
+            continue;
+        idle += idle_threads(w);
+        stuck += stuck_ns(w, now) > 0;
+    }
+    if (!idle || !stuck)
+        return;
+    /* the most recently sent tasks of stuck workers: one pass over the
+       table, only while some worker is stuck and another idle */
+    stask *cand[STEAL_CANDIDATES];
+    int nc = 0;
+    size_t it = 0;
+    uint64_t k;
+    void *v;
+    while (lc_map_next(&s->tasks, &it, &k, &v)) {
+        stask *t = v;
+        speer *w;
+        if (t->state != T_ASSIGNED || t->stealing || t->canceled ||
+            !(w = worker(s, t->worker)) || stuck_ns(w, now) == 0)
+            continue;
+        int at = nc < STEAL_CANDIDATES ? nc++ : STEAL_CANDIDATES - 1;
+        if (at == STEAL_CANDIDATES - 1 && nc == STEAL_CANDIDATES && cand[at] &&
+            cand[at]->sent_ns >= t->sent_ns)
+            continue;
+        cand[at] = t;
+        for (; at > 0 && cand[at - 1]->sent_ns < cand[at]->sent_ns; at--) {
+            stask *x = cand[at - 1];
+            cand[at - 1] = cand[at];
+            cand[at] = x;
+        }
+    }
+    for (int c = 0; c < nc && idle > 0; c++) {
+        stask *t = cand[c];
+        speer *victim = worker(s, t->worker);
+        if (!victim)
+            continue;
+        /* steal no more than the victim has unstarted */
+        int unstarted = victim->assigned - victim->nthreads;
+        if (unstarted <= 0)
+            continue;
+        double wait = stuck_ns(victim, now);
+        speer *thief = NULL;
+        double best = -1;
+        for (int i = 1; i < s->npeers; i++) {
+            speer *w = worker(s, i);
+            if (!w || w == victim || !idle_threads(w))
+                continue;
+            double m = move_ns(s, t, w);
+            if (m >= 0 && m * 4 < wait && (!thief || m < best)) {
+                thief = w;
+                best = m;
+            }
+        }
+        if (!thief)
+            continue;
+        t->stealing = 1;
+        t->thief = thief->id;
+        thief->reserved++;
+        idle--;
+        victim->assigned--; /* counted back if the answer is no */
+        wire_wr *o = out_to(s, victim);
+        wire_rec_begin(o, REC_STEAL);
+        wire_put_u64(o, t->key);
+        wire_rec_end(o);
+        lc_log(LC_LOG_DEBUG, "sched",
+               "asking worker %d (stuck %.0f ms) for task %llx for idle "
+               "worker %d",
+               victim->id, wait / 1e6, (unsigned long long)t->key, thief->id);
+    }
+}
+
+void sched_on_stolen(sched *s, speer *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    int given = wire_get_u8(r);
+    if (!wire_rd_ok(r))
+        return;
+    stask *t = lc_map_get(&s->tasks, key);
+    if (!t || !t->stealing || t->worker != w->id) {
+        /* asked before this worker's task was placed elsewhere: nothing
+           of ours waits on the answer */
+        return;
+    }
+    t->stealing = 0;
+    speer *thief = worker(s, t->thief);
+    if (thief)
+        thief->reserved--;
+    if (!given) {
+        w->assigned++; /* it runs there; its DONE comes */
+        return;
+    }
+    dash_counter_add(s->dash, DASH_C_STOLEN, 1);
+    t->worker = -1;
+    if (t->state != T_ASSIGNED) { /* canceled meanwhile */
+        sched_maybe_free(s, t);
+    } else if (thief && !t->canceled) {
+        sched_dash_task(s, t, DASH_T_RUNNING, DASH_T_WAITING, NULL, 0, 0);
+        t->state = T_WAITING;
+        send_compute(s, thief, t);
+    } else {
+        sched_dash_task(s, t, DASH_T_RUNNING, DASH_T_WAITING, NULL, 0, 0);
+        t->state = T_WAITING;
+        sched_make_ready(s, t);
+    }
+    sched_refill(s, w);
 }

@@ -100,6 +100,9 @@ static int on_sched_message(worker *w, lnet_in *in, int *quit)
         case REC_CANCEL:
             worker_on_cancel(w, &r);
             break;
+        case REC_STEAL:
+            worker_on_steal(w, &r);
+            break;
         case REC_LOAD_LIB:
             worker_on_load_lib(w, &r);
             break;

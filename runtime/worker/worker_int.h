@@ -154,6 +154,7 @@ void worker_input_arrived(worker *w, struct locus_task *t);
 void worker_obj_free(worker *w, wobj *o);
 void worker_on_free(worker *w, wire_rd *r);
 void worker_on_cancel(worker *w, wire_rd *r);
+void worker_on_steal(worker *w, wire_rd *r);
 void worker_drain_done(worker *w);
 int worker_start_threads(worker *w);
 void worker_stop_threads(worker *w);

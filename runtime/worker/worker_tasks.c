@@ -225,6 +225,40 @@ void worker_on_cancel(worker *w, wire_rd *r)
         atomic_store(&t->canceled, 1);
 }
 
+/* STEAL: a task still in the run queue (inputs here, not started) is
+   dropped and handed back; any other answers no (its DONE will come). */
+void worker_on_steal(worker *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r))
+        return;
+    struct locus_task *found = NULL;
+    pthread_mutex_lock(&w->qmu);
+    for (struct locus_task **pp = &w->qhead; *pp; pp = &(*pp)->next) {
+        if ((*pp)->key == key) {
+            found = *pp;
+            *pp = found->next;
+            if (w->qtail == found) {
+                w->qtail = NULL;
+                for (struct locus_task *q = w->qhead; q; q = q->next)
+                    w->qtail = q;
+            }
+            w->qlen--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->qmu);
+    if (found) {
+        lc_map_del(&w->tasks, key);
+        worker_task_destroy(w, found);
+    }
+    wire_wr *o = to_sched(w);
+    wire_rec_begin(o, REC_STOLEN);
+    wire_put_u64(o, key);
+    wire_put_u8(o, found ? 1 : 0);
+    wire_rec_end(o);
+}
+
 /* Finished tasks: keep results, report in one batch. */
 void worker_drain_done(worker *w)
 {

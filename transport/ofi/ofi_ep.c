@@ -507,6 +507,8 @@ static int ofi_insert(xport_ep *ep, const char *name, xport_addr *out)
         e->peers = p;
         e->npeers = cap;
     }
+    /* the same address again: the provider may give the same handle */
+    free(e->peers[fa].raw);
     e->peers[fa].raw = malloc(rawlen);
     if (!e->peers[fa].raw) {
         fi_av_remove(e->av, &fa, 1, 0);
