@@ -12,6 +12,7 @@ pkgs=(
   libcriterion-dev                 # tests
   libsodium-dev                    # HMAC-SHA256 and random keys
   libjson-c-dev                    # scheduler file
+  libpmix-dev                      # scheduler record through PMIx (mpirun, srun)
   libmicrohttpd-dev                # the scheduler's dashboard
   chromium prometheus              # dashboard tests: headless page, promtool
   iproute2 util-linux              # network namespaces for multi-host tests

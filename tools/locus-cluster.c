@@ -415,7 +415,7 @@ static int cmd_wait(int argc, char **argv)
         return r == 1 ? 0 : r;
     uint64_t dl = lc_deadline_ms(w.timeout_ms);
     struct timespec ts = {0, 50 * 1000 * 1000};
-    while (access(w.file, F_OK) != 0) {
+    while (!schedfile_is_pmix(w.file) && access(w.file, F_OK) != 0) {
         if (lc_expired(dl)) {
             fprintf(stderr,
                     PROG ": no scheduler file %s after %d ms: did "
@@ -499,7 +499,7 @@ static int stop_by_file(const char *file)
                 PROG ": scheduler file %s is stale: its scheduler "
                      "(pid %d) is gone; removed it\n",
                 file, sf.pid);
-        unlink(file);
+        schedfile_remove(file);
         cluster_reap_shm(sf.pid);
         return 0;
     }
@@ -511,7 +511,7 @@ static int stop_by_file(const char *file)
                 sf.pid);
         return 1;
     }
-    unlink(file); /* gone already unless it was killed */
+    schedfile_remove(file); /* gone already unless it was killed */
     fprintf(stderr,
             PROG ": stopped scheduler %s (pid %d, job %s); its "
                  "workers stop with it\n",

@@ -11,6 +11,7 @@
 #include "base/base.h"
 #include "base/iface.h"
 #include "opts.h"
+#include "proto/pmixrec.h"
 #include "proto/schedfile.h"
 #include "topo/topo.h"
 #include "worker/nanny.h"
@@ -107,7 +108,7 @@ static int wait_for_file(const char *path, int wait_ms, int rejoin,
     int said = 0, rc;
     schedfile_job_from_env(job, sizeof(job));
     for (;;) {
-        rc = schedfile_read(path, sf);
+        rc = schedfile_read_wait(path, wait_ms, sf); /* PMIx: waits */
         if (rc == 0 && rejoin)
             rc = schedfile_check(sf, path, job);
         if ((rc != LOCUS_ENOENT && !(rejoin && rc == LOCUS_ECLOSED)) ||
@@ -245,6 +246,8 @@ int main(int argc, char **argv)
     if (o.numa_node < 0) {
         const char *from = NULL;
         int lr = local_rank(&from);
+        if (lr < 0 && pmixrec_self(NULL, 0, &lr) == 0) /* no env vars */
+            from = "PMIx's PMIX_LOCAL_RANK";
         if (lr >= 0) {
             topo *t;
             if (topo_load(o.topology, &t) != 0) {
@@ -254,8 +257,8 @@ int main(int argc, char **argv)
             int n = topo_numa_count(t);
             topo_destroy(t);
             o.numa_node = n > 0 ? lr % n : 0;
-            lc_log(LC_LOG_INFO, "worker", "NUMA node %d of %d from $%s=%d",
-                   o.numa_node, n, from, lr);
+            lc_log(LC_LOG_INFO, "worker", "NUMA node %d of %d from %s%s=%d",
+                   o.numa_node, n, strchr(from, ' ') ? "" : "$", from, lr);
         }
     }
 

@@ -13,11 +13,13 @@
 
 #include "base/base.h"
 #include "base/iface.h"
+#include "proto/pmixrec.h"
 
 int schedfile_write(const char *path, const schedfile *sf)
 {
     int rc = 0, fd = -1;
     char tmp[4096], keyhex[2 * AUTH_KEY_LEN + 1];
+    const int pmix = pmixrec_is_target(path);
     json_object *o = json_object_new_object();
     LC_CHECK(o, out, rc, LOCUS_ENOMEM, "sched", "scheduler file: no memory");
     auth_to_hex(sf->key, AUTH_KEY_LEN, keyhex);
@@ -48,6 +50,10 @@ int schedfile_write(const char *path, const schedfile *sf)
     const char *text =
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 
+    if (pmix) { /* no file: the launcher keeps the record */
+        LC_CHECK_RC(pmixrec_publish(path, text), out, rc);
+        goto done;
+    }
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     LC_CHECK(n > 0 && (size_t)n < sizeof(tmp), out, rc, LOCUS_EINVAL, "sched",
              "scheduler file path too long: %s", path);
@@ -63,6 +69,7 @@ int schedfile_write(const char *path, const schedfile *sf)
     fd = -1;
     LC_CHECK(rename(tmp, path) == 0, out, rc, LOCUS_EIO, "sched",
              "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+done:
     lc_log(LC_LOG_INFO, "sched",
            "job %s: scheduler at %s (pid %d on %s); "
            "scheduler file %s",
@@ -95,16 +102,24 @@ static int get_str(json_object *o, const char *name, char *buf, size_t len,
     return 0;
 }
 
-int schedfile_read(const char *path, schedfile *sf)
+static int read_at(const char *path, int wait_ms, schedfile *sf)
 {
     int rc = 0;
     json_object *o = NULL;
     struct stat st;
-    char fmt[32], keyhex[2 * AUTH_KEY_LEN + 8];
+    char fmt[32], keyhex[2 * AUTH_KEY_LEN + 8], *text = NULL;
     memset(sf, 0, sizeof(*sf));
     LC_CHECK(path && *path, out, rc, LOCUS_EINVAL, "client",
              "no scheduler file given (pass a path or set "
              "$LOCUS_SCHEDULER_FILE)");
+    if (pmixrec_is_target(path)) {
+        LC_CHECK_RC(pmixrec_lookup(path, wait_ms, &text), out, rc);
+        o = json_tokener_parse(text);
+        LC_CHECK(o && json_object_is_type(o, json_type_object), out, rc,
+                 LOCUS_EPROTO, "client",
+                 "scheduler record %s is not valid JSON", path);
+        goto parse;
+    }
     if (stat(path, &st) != 0) {
         rc = lc_seterr(errno == ENOENT ? LOCUS_ENOENT : LOCUS_EIO, "client",
                        "scheduler file %s: %s (is the scheduler running?)",
@@ -119,6 +134,7 @@ int schedfile_read(const char *path, schedfile *sf)
     LC_CHECK(o && json_object_is_type(o, json_type_object), out, rc,
              LOCUS_EPROTO, "client", "scheduler file %s is not valid JSON",
              path);
+parse:
     LC_CHECK_RC(get_str(o, "format", fmt, sizeof(fmt), path), out, rc);
     LC_CHECK(!strcmp(fmt, "locus-scheduler-1"), out, rc, LOCUS_EPROTO, "client",
              "scheduler file %s has format '%s'", path, fmt);
@@ -154,7 +170,31 @@ int schedfile_read(const char *path, schedfile *sf)
 out:
     if (o)
         json_object_put(o);
+    free(text);
     return rc;
+}
+
+int schedfile_read(const char *path, schedfile *sf)
+{
+    return read_at(path, SCHEDFILE_PMIX_WAIT_MS, sf);
+}
+
+int schedfile_read_wait(const char *path, int wait_ms, schedfile *sf)
+{
+    return read_at(path, wait_ms, sf);
+}
+
+int schedfile_is_pmix(const char *path)
+{
+    return pmixrec_is_target(path);
+}
+
+void schedfile_remove(const char *path)
+{
+    if (pmixrec_is_target(path))
+        pmixrec_withdraw(path);
+    else if (path && *path)
+        unlink(path);
 }
 
 int schedfile_job_from_env(char *buf, size_t len)

@@ -32,6 +32,12 @@ typedef struct schedfile {
     char dashboard[512]; /* dashboard URL (with its token); "" */
 } schedfile;
 
+/*
+ * path is a file, or a PMIx target ("pmix:" or "pmix:R", proto/pmixrec.h):
+ * under a PMIx launcher the same record goes through the launcher and no
+ * file is written.
+ */
+
 /* Write path atomically, mode 0600.  An empty sf->job is filled from
  * schedfile_job_from_env(), or "local-" and the unique part of job_id when
  * no launcher is there; net_hostport is derived from net_addr. */
@@ -39,6 +45,15 @@ int schedfile_write(const char *path, const schedfile *sf);
 /* Errors: LOCUS_ENOENT (no file), LOCUS_EPROTO (malformed, with the field),
  * LOCUS_EAUTH (readable by others: refuse to trust it). */
 int schedfile_read(const char *path, schedfile *sf);
+/* What schedfile_read waits for a PMIx record to be published. */
+#define SCHEDFILE_PMIX_WAIT_MS 60000
+/* schedfile_read, waiting up to wait_ms for a PMIx record (a file is read
+ * once: callers poll for it); LOCUS_ETIMEDOUT when none was published. */
+int schedfile_read_wait(const char *path, int wait_ms, schedfile *sf);
+/* 1 when path is a PMIx target, not a file. */
+int schedfile_is_pmix(const char *path);
+/* Remove the file, or withdraw the PMIx record this process published. */
+void schedfile_remove(const char *path);
 
 /*
  * The job this process belongs to, into buf: $LOCUS_JOB_ID if set (set and

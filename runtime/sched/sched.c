@@ -333,7 +333,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
            (unsigned long long)s.dropped);
 out:
     if (wrote)
-        unlink(o->file);
+        schedfile_remove(o->file); /* a file, or the PMIx record */
     dash_close(s.dash);
     {
         size_t it = 0;
