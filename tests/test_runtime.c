@@ -1039,7 +1039,16 @@ Test(runtime, worker_on_synthetic_numa_node)
                  w[0].numa_node);
     cr_assert_str_eq(w[0].cpuset, "1");
     cr_assert_eq(w[0].nthreads, 1);
-    cr_assert_eq(w[0].pid, C.workers[0]);
+    /* the worker process, whose parent is the nanny we started */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", w[0].pid);
+    char *st = lt_slurp(path);
+    cr_assert(st, "worker pid %d not found", w[0].pid);
+    int ppid = -1;
+    sscanf(strrchr(st, ')') + 1, " %*c %d", &ppid);
+    free(st);
+    cr_assert_eq(ppid, C.workers[0], "worker pid %d: parent %d, not %d",
+                 w[0].pid, ppid, (int)C.workers[0]);
     OK(locus_require(cl, TASKLIB, T_MS));
     locus_future *f = submit("where", NULL, 0);
     const void *data;
@@ -1047,7 +1056,7 @@ Test(runtime, worker_on_synthetic_numa_node)
     OK(locus_result(f, T_MS, &data, &len));
     cr_assert_eq(len, 32);
     const int64_t *v = data;
-    cr_assert_eq(v[0], C.workers[0]);
+    cr_assert_eq(v[0], w[0].pid);
     cr_assert_eq(v[1], w[0].id);
     cr_assert_eq(v[2], 1, "task sees NUMA node %lld", (long long)v[2]);
     cr_assert_eq(v[3], 0);

@@ -804,6 +804,20 @@ Test(sessions, million_task_map_five_times)
 {
     up(2, 0);
     enum { N = 1000000 };
+    /* memory before and after, once idle: the scheduler, the workers and
+       this client give back what 10^6 tasks took */
+    schedfile sf;
+    OK(schedfile_read(C.file, &sf));
+    locus_worker_info w[2];
+    size_t nw = 0;
+    OK(locus_workers(cl, w, 2, &nw));
+    cr_assert_eq(nw, 2);
+    cr_assert_eq(reduce_job(cl, 1000, 1), want_sum(1000)); /* warm up */
+    sleep(2);
+    pid_t who[4] = {sf.pid, w[0].pid, w[1].pid, getpid()};
+    long rss0[4], rss1[4];
+    for (int i = 0; i < 4; i++)
+        rss0[i] = rss_kib(who[i]);
     locus_arg *in = calloc(N, sizeof(*in));
     locus_future **fs = calloc(N, sizeof(*fs));
     for (int round = 0; round < 5; round++) {
@@ -825,6 +839,19 @@ Test(sessions, million_task_map_five_times)
     free(in);
     free(fs);
     expect_held(cl, 0, 10000);
+    sleep(3); /* idle: memory is given back */
+    for (int i = 0; i < 4; i++)
+        rss1[i] = rss_kib(who[i]);
+    cr_log_info("10^6 tasks x5: RSS KiB scheduler %ld -> %ld, workers %ld -> "
+                "%ld, %ld -> %ld, client (test process) %ld -> %ld",
+                rss0[0], rss1[0], rss0[1], rss1[1], rss0[2], rss1[2], rss0[3],
+                rss1[3]);
+#ifndef __SANITIZE_ADDRESS__ /* its quarantine keeps freed memory */
+    for (int i = 0; i < 4; i++)
+        cr_assert_lt(rss1[i], rss0[i] + 32 * 1024,
+                     "process %d kept %ld KiB more after 10^6 tasks", i,
+                     rss1[i] - rss0[i]);
+#endif
     PASS();
 }
 

@@ -243,6 +243,23 @@ int main(int argc, char **argv)
         perror(PROG ": setenv");
         return 1;
     }
+    /* from here on, the nanny supervises a worker process (each restart
+       starts again here, with the same options).  Before anything starts
+       threads (PMIx does): a fork keeps only the calling thread. */
+    static worker_prev prev;
+    int rejoin_ms = 0;
+    if (!no_nanny) {
+        struct nanny_opts no = {death_ms};
+        nanny_page *page = NULL;
+        if (nanny_run(&no, &page, &prev, &rejoin_ms) != 0) {
+            fprintf(stderr, PROG ": %s\n", locus_last_error());
+            return 1;
+        }
+        o.nanny = page;
+        o.prev = &prev;
+        if (rejoin_ms > 0 && (!o.timeout_ms || o.timeout_ms > rejoin_ms))
+            o.timeout_ms = rejoin_ms;
+    }
     if (o.numa_node < 0) {
         const char *from = NULL;
         int lr = local_rank(&from);
@@ -262,22 +279,6 @@ int main(int argc, char **argv)
         }
     }
 
-    /* from here on, the nanny supervises a worker process (each restart
-       starts again here, with the same options) */
-    static worker_prev prev;
-    int rejoin_ms = 0;
-    if (!no_nanny) {
-        struct nanny_opts no = {death_ms};
-        nanny_page *page = NULL;
-        if (nanny_run(&no, &page, &prev, &rejoin_ms) != 0) {
-            fprintf(stderr, PROG ": %s\n", locus_last_error());
-            return 1;
-        }
-        o.nanny = page;
-        o.prev = &prev;
-        if (rejoin_ms > 0 && (!o.timeout_ms || o.timeout_ms > rejoin_ms))
-            o.timeout_ms = rejoin_ms;
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

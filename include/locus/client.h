@@ -141,7 +141,9 @@ struct locus_submit_opts {
     size_t size;        /* sizeof(struct locus_submit_opts) */
     const int *workers; /* run only on these worker ids (dask's workers=) */
     size_t nworkers;    /* 0: anywhere */
-    int retries;        /* times to retry on a lost worker; <0: default 3 */
+    int retries;        /* times to run it again when the worker running it
+                           dies (its process crashed, or it vanished);
+                           <0: default 3 */
     unsigned flags;     /* none defined yet; unknown bits: LOCUS_EINVAL */
 };
 #define LOCUS_SUBMIT_OPTS_INIT                                                 \
@@ -192,7 +194,11 @@ LOCUS_EXPORT int locus_run_on_all(locus_client *c, const char *fn,
 /*
  * Wait for f and give its value: *data (owned by the future) and *len.
  * Returns 0, the task's error (LOCUS_ETASK, LOCUS_ENOSYM, ... with the task's
- * message in locus_last_error()), LOCUS_ECANCELED, or LOCUS_ETIMEDOUT.
+ * message in locus_last_error()), LOCUS_EKILLED (the task took down the
+ * worker processes that ran it, more times than its retries allow: the
+ * message names the function, the processes and their signals or exit
+ * statuses), LOCUS_ECLOSED (its worker vanished with its retries used up,
+ * or the scheduler is gone), LOCUS_ECANCELED, or LOCUS_ETIMEDOUT.
  * data/len may be NULL (just wait).
  */
 LOCUS_EXPORT int locus_result(locus_future *f, int timeout_ms,

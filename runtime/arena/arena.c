@@ -47,6 +47,7 @@ struct arena {
     uint32_t nextname;
     ahdr *freel[NCLASS];
     uint64_t used, reserved;
+    uint64_t nlive; /* objects allocated and not freed */
 };
 
 int arena_check_shm(uint64_t need)
@@ -218,6 +219,7 @@ void *arena_alloc(arena *a, size_t len)
         h->len = len;
         h->next_free = NULL;
         a->used += len;
+        a->nlive++;
     }
     pthread_mutex_unlock(&a->mu);
     return h ? (uint8_t *)h + HDR : NULL;
@@ -241,6 +243,7 @@ void arena_free(arena *a, void *p)
     }
     pthread_mutex_lock(&a->mu);
     a->used -= h->len;
+    a->nlive--;
     h->magic = 0;
     if (h->cls == NCLASS) {
         seg_drop(a, h->seg);
@@ -462,4 +465,33 @@ int arena_sweep(int pid, int self)
     }
     closedir(d);
     return removed;
+}
+
+size_t arena_trim(arena *a)
+{
+    size_t freed = 0;
+    pthread_mutex_lock(&a->mu);
+    if (a->nlive == 0) {
+        /* nothing lives here: every pooled block is free.  Keep one
+           segment (its pages given back), drop the others. */
+        for (int c = 0; c < NCLASS; c++)
+            a->freel[c] = NULL;
+        for (uint32_t i = 0; i < a->nsegs; i++) {
+            seg *s = &a->segs[i];
+            if (!s->live || s->dedicated)
+                continue;
+            if (i == a->cur) {
+                if (s->bump) {
+                    madvise(s->base, s->len, MADV_REMOVE);
+                    freed += s->bump;
+                    s->bump = 0;
+                }
+            } else {
+                freed += s->len;
+                seg_drop(a, i);
+            }
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return freed;
 }

@@ -73,6 +73,11 @@ int arena_file_pid(const char *name);
  * removed.  For processes killed before they could clean up. */
 int arena_sweep(int pid, int self);
 
+/* Idle: when no object lives in the arena, give its pooled memory back
+ * (one segment kept, its pages returned; the others removed).  Returns the
+ * bytes given back. */
+size_t arena_trim(arena *a);
+
 uint64_t arena_used(arena *a);
 uint64_t arena_reserved(arena *a);
 

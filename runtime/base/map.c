@@ -50,11 +50,32 @@ void *lc_map_get(const lc_map *m, uint64_t key)
     }
 }
 
+static int rehash(lc_map *m, size_t ncap);
+
 static int grow(lc_map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
     if (m->n * 2 < m->cap) /* mostly deleted slots: rehash at the same size */
         ncap = m->cap;
+    return rehash(m, ncap);
+}
+
+void lc_map_shrink(lc_map *m)
+{
+    if (m->cap <= 64 || m->n * 8 >= m->cap)
+        return;
+    if (!m->n) {
+        lc_map_free(m);
+        return;
+    }
+    size_t ncap = 64;
+    while (ncap < m->n * 4)
+        ncap *= 2;
+    rehash(m, ncap); /* no memory: keep the big one */
+}
+
+static int rehash(lc_map *m, size_t ncap)
+{
     lc_map_slot *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return LOCUS_ENOMEM;

@@ -27,6 +27,9 @@ void *lc_map_get(const lc_map *m, uint64_t key);
 /* Returns 0, or LOCUS_ENOMEM.  Replaces an existing value. */
 int lc_map_put(lc_map *m, uint64_t key, void *val);
 void *lc_map_del(lc_map *m, uint64_t key);
+/* Give back memory of a map that emptied: a table more than 8 times too
+ * big is rehashed smaller.  Not while iterating over it. */
+void lc_map_shrink(lc_map *m);
 /* Iterate: for (size_t i = 0; lc_map_next(m, &i, &k, &v);) */
 int lc_map_next(const lc_map *m, size_t *it, uint64_t *key, void **val);
 

@@ -3,6 +3,8 @@
  * goodbye. */
 #include "client/client_int.h"
 
+#include <malloc.h>
+
 static void on_peer(locus_client *c, wire_rd *r)
 {
     rec_peer rp;
@@ -245,7 +247,7 @@ void *client_progress_main(void *arg)
     wire_wr batch;
     wire_wr_init(&batch);
     lnet_in in[64];
-    uint64_t last_hb = lc_now_ns();
+    uint64_t last_hb = lc_now_ns(), busy_ns = 0;
     while (!atomic_load(&c->stop)) {
         int n;
         poll_once(c, in, &n);
@@ -284,6 +286,24 @@ void *client_progress_main(void *arg)
         if (fetches)
             client_send_gets(c, fetches);
         int backlog = lnet_flush(&c->net);
+        if (n > 0) {
+            busy_ns = now;
+        } else if (busy_ns && now - busy_ns > 1000000000ull) {
+            /* idle for a second after work: the tables of a million
+               futures, and the heap, shrink back */
+            pthread_mutex_lock(&c->mu);
+            lc_map_shrink(&c->futures);
+            lc_map_shrink(&c->puts);
+            lc_map_shrink(&c->gets);
+            wire_wr_shrink(&c->pending, 256u << 10);
+            if (c->arena)
+                arena_trim(c->arena);
+            pthread_mutex_unlock(&c->mu);
+            wire_wr_shrink(&batch, 256u << 10);
+            lnet_trim(&c->net);
+            malloc_trim(0);
+            busy_ns = 0;
+        }
         if (n == 0) {
             pthread_mutex_lock(&c->mu);
             int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;

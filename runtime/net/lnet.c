@@ -1193,3 +1193,15 @@ void lnet_wake(lnet *n)
         sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa, len);
     (void)s;
 }
+
+void lnet_trim(lnet *n)
+{
+    for (uint32_t i = 0; i < n->nsess; i++) {
+        lsess *s = n->sess[i];
+        if (s && s->out_head == s->out.len) {
+            s->out.len = 0;
+            s->out_head = 0;
+            wire_wr_shrink(&s->out, 256u << 10);
+        }
+    }
+}

@@ -158,6 +158,8 @@ typedef struct lnet {
 int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
               int no_shm);
 void lnet_close(lnet *n);
+/* Idle: sessions' send buffers that grew big give their memory back. */
+void lnet_trim(lnet *n);
 
 /* Insert a peer's printable address (with its doorbell, on shm). */
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);

@@ -273,3 +273,11 @@ int wire_next(wire_rd *records, int *type, wire_rd *payload)
     wire_rd_init(payload, p, n);
     return 1;
 }
+
+void wire_wr_shrink(wire_wr *w, size_t keep)
+{
+    if (w->len == 0 && w->cap > keep) {
+        wire_wr_free(w);
+        wire_wr_init(w);
+    }
+}

@@ -152,6 +152,9 @@ typedef struct wire_wr {
 void wire_wr_init(wire_wr *w);
 void wire_wr_free(wire_wr *w);
 void wire_wr_reset(wire_wr *w);
+/* An empty buffer bigger than keep bytes gives its memory back (one that
+   grew to hold a million records keeps it otherwise). */
+void wire_wr_shrink(wire_wr *w, size_t keep);
 void wire_put_u8(wire_wr *w, uint8_t v);
 void wire_put_u16(wire_wr *w, uint16_t v);
 void wire_put_u32(wire_wr *w, uint32_t v);

@@ -158,6 +158,8 @@ static void check_liveness(sched *s, uint64_t now)
     /* idle for a second after work: give freed memory back to the system
        (glibc keeps it otherwise; a long-lived scheduler must not grow) */
     if (s->busy_ns && now - s->busy_ns > 1000000000ull) {
+        lc_map_shrink(&s->tasks);
+        lnet_trim(&s->net);
         malloc_trim(0);
         s->busy_ns = 0;
     }

@@ -259,7 +259,7 @@ void sched_refill(sched *s, speer *w)
 #define STEAL_MAX_BYTES (16u << 20)
 #define STEAL_NET_BPS 1e9       /* between hosts: 1 GB/s */
 #define STEAL_HOST_BPS 10e9     /* another NUMA node of the host */
-#define STEAL_MIN_STUCK_NS 20e6 /* and 8 average task times */
+#define STEAL_MIN_STUCK_NS 50e6 /* and 8 average task times */
 #define STEAL_CANDIDATES 64
 
 static int idle_threads(const speer *w)
@@ -307,6 +307,17 @@ static double move_ns(sched *s, const stask *t, const speer *thief)
                                                   : STEAL_NET_BPS);
     }
     return bytes > STEAL_MAX_BYTES ? -1 : ns;
+}
+
+/* A task restricted to some workers moves only among them. */
+static int allowed(const stask *t, const speer *w)
+{
+    if (!t->nrestrict)
+        return 1;
+    for (uint32_t i = 0; i < t->nrestrict; i++)
+        if ((int)t->restrict_ids[i] == w->id)
+            return 1;
+    return 0;
 }
 
 void sched_steal_tick(sched *s)
@@ -362,7 +373,7 @@ void sched_steal_tick(sched *s)
         double best = -1;
         for (int i = 1; i < s->npeers; i++) {
             speer *w = worker(s, i);
-            if (!w || w == victim || !idle_threads(w))
+            if (!w || w == victim || !idle_threads(w) || !allowed(t, w))
                 continue;
             double m = move_ns(s, t, w);
             if (m >= 0 && m * 4 < wait && (!thief || m < best)) {

@@ -9,6 +9,8 @@
  */
 #include "worker/worker_int.h"
 
+#include <malloc.h>
+
 int worker_id_of(const struct worker *w)
 {
     return w->id;
@@ -220,7 +222,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
                w->cpuset, w->nthreads);
     uint64_t join_deadline =
         lc_deadline_ms(o->timeout_ms > 0 ? o->timeout_ms : 30000);
-    uint64_t last_hb = 0;
+    uint64_t last_hb = 0, busy_ns = 0;
     lnet_in in[64];
     while (!*stop && !quit) {
         int n = lnet_poll(&w->net, in, 64);
@@ -256,6 +258,19 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             last_hb = now;
         }
         int backlog = lnet_flush(&w->net);
+        if (n > 0) {
+            busy_ns = now;
+        } else if (busy_ns && now - busy_ns > 1000000000ull) {
+            /* idle for a second after work: give memory back */
+            lc_map_shrink(&w->objs);
+            lc_map_shrink(&w->tasks);
+            lc_map_shrink(&w->fetches);
+            lc_map_shrink(&w->inflight);
+            lnet_trim(&w->net);
+            arena_trim(w->arena);
+            malloc_trim(0);
+            busy_ns = 0;
+        }
         if (n == 0)
             lnet_wait(&w->net, 50,
                       backlog               ? 1
