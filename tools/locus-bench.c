@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "array/bench_h5.h"
+#include "bench/bench_h5.h"
 #include "base/base.h"
 #include "client/cluster_int.h"
 #include "locus.h"

@@ -6,7 +6,7 @@
  * another worker than its task is fetched whole), because the workers do
  * not report byte counters yet.
  */
-#include "array/bench_h5.h"
+#include "bench/bench_h5.h"
 
 #include <errno.h>
 #include <stdlib.h>
