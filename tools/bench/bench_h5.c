@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "array/array_int.h"
+#include "client/client_order.h"
 #include "base/base.h"
 
 #define CHUNK_BYTES (64ull << 20)
@@ -80,7 +81,7 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.timeout_ms = T_MS;
     LC_CHECK_RC(locus_connect(sched_file, &co, &c), done, rc);
-    LC_CHECK_RC(array_worker_order(c, &ids, &nw), done, rc);
+    LC_CHECK_RC(client_worker_order(c, &ids, &nw), done, rc);
 
     const char *base = getenv("LOCUS_BENCH_DIR");
     if (!base || !*base)
