@@ -6,7 +6,7 @@
  * another worker than its task is fetched whole), because the workers do
  * not report byte counters yet.
  */
-#include "bench/bench_h5.h"
+#include "bench/bench.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "array/array_int.h"
-#include "client/client_order.h"
 #include "base/base.h"
+#include "client/client_order.h"
 
 #define CHUNK_BYTES (64ull << 20)
 #define T_MS (10 * 60 * 1000)
@@ -203,5 +203,35 @@ done:
         unlink(file);
         rmdir(dir);
     }
+    return rc;
+}
+
+/*
+ * The --h5 section: bench_h5_sum (size from $LOCUS_BENCH_H5_BYTES,
+ * default 1 GiB) on a local cluster of 2 workers x 1 thread.
+ */
+int bench_h5(FILE *out)
+{
+    struct clus k;
+    bench_note("cluster: 2 workers x 1 thread, HDF5 load-and-sum");
+    /* two workers, so that what moves between workers shows */
+    int rc = bench_clus_start(2, 1, 0, &k);
+    if (rc) {
+        fprintf(
+            stderr,
+            "locus-bench: cannot start the local cluster for --h5: %s (%s)\n",
+            locus_last_error(), locus_errname(rc));
+        bench_clus_stop(&k);
+        return rc;
+    }
+    fprintf(out, "\n# HDF5 load-and-sum (bench_h5_sum); cluster %s\n", k.desc);
+    fflush(out);
+    locus_disconnect(k.c); /* bench_h5_sum connects its own client */
+    k.c = NULL;
+    rc = bench_h5_sum(locus_cluster_scheduler_file(k.lc), out);
+    if (rc)
+        fprintf(out, "# HDF5 load-and-sum failed: %s (%s)\n",
+                locus_last_error(), locus_errname(rc));
+    bench_clus_stop(&k);
     return rc;
 }
