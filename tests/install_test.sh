@@ -83,7 +83,7 @@ nm -D --defined-only "$lib" | grep -q ' locus_connect$' ||
 # symbol table, where the library is not stripped, else the dynamic one)
 syms=$(nm "$lib" 2>/dev/null | grep -q ' T ' && nm "$lib" || nm -D "$lib")
 daemon=$(echo "$syms" | awk '$2 ~ /^[TtDdBbRr]$/ {print $3}' |
-  grep -E '^(sched_run|worker_run|worker_resolve|worker_on_[a-z_]+|dash_[a-z_]+|h5_[a-z_]+|array_tasks_register|bench_[a-z_0-9]+)$' || true)
+  grep -E '^(sched_[a-z_]+|worker_run|worker_resolve|worker_on_[a-z_]+|dash_[a-z_]+|h5_builtin|h5_tasks_register|array_builtin|array_tasks_register|bench_[a-z_0-9]+)$' || true)
 [ -z "$daemon" ] ||
   fail "liblocus.so holds daemon code (link it into locus_core only): $(echo $daemon | head -c 300)"
 readelf -d "$lib" | grep NEEDED | grep -qi hdf5 &&
