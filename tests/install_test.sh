@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # cmake --install into a temporary prefix, then build a program against the
 # installed locus twice: with pkg-config and with find_package(locus).
+# liblocus.so exports only locus_* symbols and holds no daemon code (nm),
+# and needs no libhdf5 (readelf -d, ldd).
 # No installed file names the build or source tree (strings), every program
 # has its man page, locus.pc needs no other package, and with the build
 # tree moved away the installed locus-cluster still finds its daemons.
@@ -68,9 +70,25 @@ pcdir=$(dirname "$(find "$prefix" -name locus.pc | head -1)")
 # only locus itself: no Requires that force -dev packages on every user
 req=$(PKG_CONFIG_PATH=$pcdir pkg-config --print-requires --print-requires-private locus)
 [ -z "$req" ] || fail "locus.pc requires other packages: $req"
-# the client library does not drag HDF5 in
-ldd "$(find "$prefix" -name 'liblocus.so*' -type f | head -1)" | grep -q hdf5 &&
-  fail "liblocus.so links libhdf5"
+# liblocus.so is the client: it exports locus_* only, holds no daemon
+# code, and does not drag HDF5 in (neither NEEDED nor through a dependency)
+lib=$(find "$prefix" -name 'liblocus.so*' -type f | head -1)
+exported=$(nm -D --defined-only "$lib" | awk '{print $NF}' | grep -v '^locus_' |
+  grep -v -e '^_init$' -e '^_fini$' -e '^_edata$' -e '^_end$' -e '^__bss_start$' || true)
+[ -z "$exported" ] ||
+  fail "liblocus.so exports non-locus_ symbols: $(echo $exported | head -c 300)"
+nm -D --defined-only "$lib" | grep -q ' locus_connect$' ||
+  fail "nm -D shows no locus_connect in $lib (nm broken?)"
+# the daemons' entry points must not be in the client library at all (the
+# symbol table, where the library is not stripped, else the dynamic one)
+syms=$(nm "$lib" 2>/dev/null | grep -q ' T ' && nm "$lib" || nm -D "$lib")
+daemon=$(echo "$syms" | awk '$2 ~ /^[TtDdBbRr]$/ {print $3}' |
+  grep -E '^(sched_[a-z_]+|worker_run|worker_resolve|worker_on_[a-z_]+|dash_[a-z_]+|h5_builtin|h5_tasks_register|array_builtin|array_tasks_register|bench_[a-z_0-9]+)$' || true)
+[ -z "$daemon" ] ||
+  fail "liblocus.so holds daemon code (link it into locus_core only): $(echo $daemon | head -c 300)"
+readelf -d "$lib" | grep NEEDED | grep -qi hdf5 &&
+  fail "liblocus.so has libhdf5 as NEEDED (readelf -d)"
+ldd "$lib" | grep -q hdf5 && fail "liblocus.so links libhdf5 (ldd)"
 # shellcheck disable=SC2046
 cc -std=c11 $san -o "$prefix/app/pc" "$prefix/app/main.c" \
    $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs locus)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "array/array_int.h"
+#include "client/client_order.h"
 #include "check.h"
 #include "cluster.h"
 #include "locus.h"
@@ -783,7 +784,7 @@ Test(array, hdf5_chunks_spread_over_workers_and_numa_nodes)
     cr_assert_eq(nw, 4);
     int *order;
     size_t n;
-    OK(array_worker_order(cl, &order, &n));
+    OK(client_worker_order(cl, &order, &n));
     cr_assert_eq(n, 4);
     int node[4];
     for (size_t i = 0; i < 4; i++)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "bench/stats.h"
 #include "opts.h"
 #include "xport.h"
 
@@ -232,12 +233,6 @@ static void send_msg(uint64_t tag, const void *buf, size_t len)
         die("xport_send", rc);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void run_server(size_t msg_size)
 {
     for (;;) {
@@ -287,9 +282,10 @@ static void ping_size(size_t size, char *buf, long iters)
         if (i >= 0)
             t[i] = t1 - t0;
     }
-    qsort(t, (size_t)iters, sizeof(*t), cmp_u64);
-    double med = (double)t[iters / 2] / 2e3;
-    double p99 = (double)t[(iters * 99) / 100] / 2e3;
+    double med, p99; /* of round trips: half of them is the latency */
+    bench_percentiles(t, iters, &med, &p99);
+    med /= 2;
+    p99 /= 2;
     printf("%10zu %8ld %12.2f %12.2f %12.2f\n", size, iters, med, p99,
            (double)size / med);
     fflush(stdout);
@@ -368,7 +364,11 @@ int main(int argc, char **argv)
         case 'S':
             cfg.size = strcmp(optarg, "all") ? parse_size(optarg) : 0;
             if (strcmp(optarg, "all") && !cfg.size) {
-                fprintf(stderr, "locus-pingpong: bad size '%s'\n", optarg);
+                fprintf(stderr,
+                        "locus-pingpong: -S '%s' is not a size; give all or "
+                        "a number of bytes from 1 to 64g (suffix k, m or "
+                        "g)\n",
+                        optarg);
                 return 2;
             }
             break;

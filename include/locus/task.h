@@ -35,6 +35,9 @@ typedef struct locus_task locus_task;
 typedef int (*locus_task_fn)(locus_task *t);
 
 LOCUS_EXPORT size_t locus_task_nargs(const locus_task *t);
+/* The name the task was submitted with ("" if t is NULL); valid while the
+ * function runs. */
+LOCUS_EXPORT const char *locus_task_name(const locus_task *t);
 
 /* Bytes of argument i (an inline value, or a future's data wherever it came
  * from).  LOCUS_ERANGE if i >= nargs. */
@@ -58,6 +61,12 @@ LOCUS_EXPORT int locus_task_return_f64(locus_task *t, double v);
  * a function can "return locus_task_fail(t, ...)". */
 LOCUS_EXPORT int locus_task_fail(locus_task *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same with the code the client's future fails with (a negative
+ * LOCUS_E* code, e.g. LOCUS_ERANGE for a bad index; anything else is
+ * LOCUS_ETASK); returns that code. */
+LOCUS_EXPORT int locus_task_fail_code(locus_task *t, int code, const char *fmt,
+                                      ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Non-zero once the client canceled the task: a long function should poll
  * it and return early. */
@@ -67,6 +76,39 @@ LOCUS_EXPORT int locus_task_canceled(const locus_task *t);
 LOCUS_EXPORT int locus_task_worker_id(const locus_task *t);
 LOCUS_EXPORT int locus_task_numa_node(const locus_task *t);
 LOCUS_EXPORT int locus_task_thread(const locus_task *t);
+
+/*
+ * Registering functions by name.
+ *
+ * A worker finds a task's function by name in one registry per worker
+ * process, then among the symbols of its task libraries (dlsym).  A module
+ * or a task library may register a table instead of exporting symbols:
+ * names with dots ("mylib.solve"), static functions, no clash with other
+ * libraries' symbols.  The built-in tasks ("locus.*", "locus.array.*",
+ * "locus.h5.*") register this way, from a constructor; a task library does
+ * the same:
+ *
+ *     static const locus_task_def defs[] = {{"mylib.solve", solve}, ...};
+ *     __attribute__((constructor)) static void reg(void)
+ *     {
+ *         locus_task_register(defs, sizeof(defs) / sizeof(defs[0]));
+ *     }
+ *
+ * The table is read, not copied: it must outlive the process (a static
+ * table does).  Registering a name again with the same function does
+ * nothing; with another function fails with LOCUS_EBUSY and registers none
+ * of the table.  Thread-safe.  0, LOCUS_EINVAL (NULL table, name or
+ * function) or LOCUS_ENOMEM.
+ */
+typedef struct locus_task_def {
+    const char *name;
+    locus_task_fn fn;
+} locus_task_def;
+
+LOCUS_EXPORT int locus_task_register(const locus_task_def *defs, size_t n);
+
+/* The function registered under name, or NULL. */
+LOCUS_EXPORT locus_task_fn locus_task_lookup(const char *name);
 
 #ifdef __cplusplus
 }

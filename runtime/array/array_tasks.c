@@ -47,23 +47,6 @@ static int arg_f64(locus_task *t, size_t i, double *v)
     return 0;
 }
 
-int array_reduce_dtype(int op, int dtype)
-{
-    switch (op) {
-    case ARR_OP_SUM:
-        return ndbuf_is_float(dtype)    ? LOCUS_FLOAT64
-               : ndbuf_is_signed(dtype) ? LOCUS_INT64
-                                        : LOCUS_UINT64;
-    case ARR_OP_SUMF:
-        return LOCUS_FLOAT64;
-    case ARR_OP_MIN:
-    case ARR_OP_MAX:
-        return dtype;
-    default:
-        return 0;
-    }
-}
-
 /* ---- info, arange, random normal ----------------------------------------- */
 
 static int b_info(locus_task *t)
@@ -543,10 +526,7 @@ static int b_combine(locus_task *t)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    locus_task_fn fn;
-} builtins[] = {
+static const locus_task_def array_defs[] = {
     {"locus.array.info", b_info},
     {"locus.array.arange", b_arange},
     {"locus.array.random_normal", b_random_normal},
@@ -556,10 +536,11 @@ static const struct {
     {"locus.array.combine", b_combine},
 };
 
-locus_task_fn array_builtin(const char *name)
+/* in every program that links this file: the worker */
+__attribute__((constructor)) static void array_tasks_register(void)
 {
-    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-        if (!strcmp(builtins[i].name, name))
-            return builtins[i].fn;
-    return NULL;
+    if (locus_task_register(array_defs,
+                            sizeof(array_defs) / sizeof(array_defs[0])) != 0)
+        lc_log(LC_LOG_ERROR, "array", "built-ins not registered: %s",
+               locus_last_error());
 }

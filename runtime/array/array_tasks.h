@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Array built-in tasks ("locus.array.*") run by workers (private).
+ * Array built-in tasks ("locus.array.*") run by workers (private): what the
+ * client side (array*.c) and the tasks (array_tasks.c) agree on.  The
+ * tasks register themselves (locus_task_register) in the worker programs
+ * that link array_tasks.c.
  *
  *   locus.array.info(x) -> int64 [dtype, ndim, shape[ndim]]
  *   locus.array.arange(first i64, count i64) -> int64 [first, first+count)
@@ -19,7 +22,7 @@
 #ifndef LC_ARRAY_TASKS_H
 #define LC_ARRAY_TASKS_H
 
-#include "locus/task.h"
+#include "array/ndbuf.h"
 
 /* op codes of reduce and combine */
 enum {
@@ -29,10 +32,22 @@ enum {
     ARR_OP_MAX,
 };
 
-/* dtype of the partial result of op over dtype */
-int array_reduce_dtype(int op, int dtype);
-
-/* The built-in named name, or NULL. */
-locus_task_fn array_builtin(const char *name);
+/* dtype of the partial result of op over dtype; 0 for an unknown op */
+static inline int array_reduce_dtype(int op, int dtype)
+{
+    switch (op) {
+    case ARR_OP_SUM:
+        return ndbuf_is_float(dtype)    ? LOCUS_FLOAT64
+               : ndbuf_is_signed(dtype) ? LOCUS_INT64
+                                        : LOCUS_UINT64;
+    case ARR_OP_SUMF:
+        return LOCUS_FLOAT64;
+    case ARR_OP_MIN:
+    case ARR_OP_MAX:
+        return dtype;
+    default:
+        return 0;
+    }
+}
 
 #endif

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "worker/worker.h"
 
 static const struct {
     const char *name;
@@ -218,10 +217,7 @@ int ndbuf_task_fail(locus_task *t, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    locus_task_fail(t, "%s", msg);
-    if (t)
-        t->status = code;
-    return code;
+    return locus_task_fail_code(t, code, "%s", msg);
 }
 
 int locus_task_arg_ndbuf(locus_task *t, size_t i, locus_ndview *out)
@@ -236,8 +232,8 @@ int locus_task_arg_ndbuf(locus_task *t, size_t i, locus_ndview *out)
     if (!rc)
         rc = locus_ndbuf_view(p, n, out);
     if (rc)
-        return ndbuf_task_fail(t, rc, "%s: argument %zu: %s", t->fn_name, i,
-                               locus_last_error());
+        return ndbuf_task_fail(t, rc, "%s: argument %zu: %s",
+                               locus_task_name(t), i, locus_last_error());
     return 0;
 }
 
@@ -253,13 +249,13 @@ int locus_task_result_ndbuf(locus_task *t, int dtype, int ndim,
         return ndbuf_task_fail(t, LOCUS_EINVAL,
                                "%s: result of dtype %d, "
                                "ndim %d: invalid or too large",
-                               t->fn_name, dtype, ndim);
+                               locus_task_name(t), dtype, ndim);
     void *p = locus_task_result(t, need);
     if (!p)
         return ndbuf_task_fail(t, LOCUS_ENOMEM,
                                "%s: no memory for a result "
                                "of %zu bytes",
-                               t->fn_name, need);
+                               locus_task_name(t), need);
     return locus_ndbuf_init(p, need, dtype, ndim, shape, out);
 }
 

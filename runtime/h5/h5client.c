@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "array/array_int.h"
 #include "base/base.h"
+#include "client/client_order.h"
+#include "h5/h5client.h"
+#include "locus/array.h"
 
-static int check_names(const char *file, const char *dataset, unsigned flags,
-                       const char *what)
+int h5_check_names(const char *file, const char *dataset, unsigned flags,
+                   unsigned allowed, const char *what)
 {
     if (!file || !*file || strlen(file) >= 4096 || !dataset || !*dataset ||
         strlen(dataset) >= 4096)
@@ -18,11 +20,11 @@ static int check_names(const char *file, const char *dataset, unsigned flags,
                          "%s: file and dataset must be "
                          "non-empty strings shorter than 4096 bytes",
                          what);
-    if (flags & ~LOCUS_H5_NO_LOCKING)
+    if (flags & ~allowed)
         return lc_seterr(LOCUS_EINVAL, "h5",
-                         "%s: flag bits 0x%x are unknown "
-                         "or only for stores",
-                         what, flags & ~LOCUS_H5_NO_LOCKING);
+                         "%s: unknown or unusable flag "
+                         "bits 0x%x",
+                         what, flags & ~allowed);
     return 0;
 }
 
@@ -35,7 +37,8 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
                          "locus_h5_load: NULL client or "
                          "out");
     *out = NULL;
-    int rc = check_names(file, dataset, flags, "locus_h5_load");
+    int rc = h5_check_names(file, dataset, flags, LOCUS_H5_NO_LOCKING,
+                            "locus_h5_load");
     if (rc)
         return rc;
     int64_t s[3 * LOCUS_NDIM_MAX];
@@ -74,7 +77,8 @@ int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
                          "argument");
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;
-        int rc = check_names(files[i], dataset, flags, "locus_h5_load_files");
+        int rc = h5_check_names(files[i], dataset, flags, LOCUS_H5_NO_LOCKING,
+                                "locus_h5_load_files");
         if (rc)
             return rc;
     }
@@ -82,7 +86,7 @@ int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
         return 0;
     int *ids;
     size_t nw;
-    int rc = array_worker_order(c, &ids, &nw);
+    int rc = client_worker_order(c, &ids, &nw);
     if (rc)
         return rc;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -107,7 +111,8 @@ int locus_h5_info_get(locus_client *c, const char *file, const char *dataset,
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_info_get: NULL "
                          "client or out");
-    int rc = check_names(file, dataset, flags, "locus_h5_info_get");
+    int rc = h5_check_names(file, dataset, flags, LOCUS_H5_NO_LOCKING,
+                            "locus_h5_info_get");
     if (rc)
         return rc;
     locus_arg args[3] = {locus_arg_str(file), locus_arg_str(dataset),

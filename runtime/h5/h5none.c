@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The HDF5 built-ins where HDF5 is not linked: in liblocus.so (a client
- * never runs built-in tasks, so the client library needs no libhdf5) and
- * in every program when locus is configured with -DLOCUS_WITH_HDF5=OFF.
- * A "locus.h5.*" task then fails saying why, instead of "not found".
+ * The HDF5 built-ins of a worker built with -DLOCUS_WITH_HDF5=OFF: every
+ * "locus.h5.*" task fails saying why, instead of "not found".
  */
-#include <string.h>
-
+#include "base/base.h"
 #include "h5/h5tasks.h"
 
 static int no_hdf5(locus_task *t)
@@ -16,7 +13,13 @@ static int no_hdf5(locus_task *t)
                               "(Debian: apt-get install libhdf5-dev)");
 }
 
-locus_task_fn h5_builtin(const char *name)
+#define H5_DEF(name) {"locus.h5." #name, no_hdf5},
+static const locus_task_def h5_defs[] = {H5_TASKS(H5_DEF)};
+#undef H5_DEF
+
+__attribute__((constructor)) static void h5_tasks_register(void)
 {
-    return name && !strncmp(name, "locus.h5.", 9) ? no_hdf5 : NULL;
+    if (locus_task_register(h5_defs, sizeof(h5_defs) / sizeof(h5_defs[0])) != 0)
+        lc_log(LC_LOG_ERROR, "h5", "built-ins not registered: %s",
+               locus_last_error());
 }

@@ -810,19 +810,13 @@ out:
     return rc;
 }
 
-static const struct {
-    const char *name;
-    locus_task_fn fn;
-} builtins[] = {
-    {"locus.h5.load", b_load},   {"locus.h5.info", b_info},
-    {"locus.h5.shape", b_shape}, {"locus.h5.create", b_create},
-    {"locus.h5.store", b_store},
-};
+#define H5_DEF(name) {"locus.h5." #name, b_##name},
+static const locus_task_def h5_defs[] = {H5_TASKS(H5_DEF)};
+#undef H5_DEF
 
-locus_task_fn h5_builtin(const char *name)
+__attribute__((constructor)) static void h5_tasks_register(void)
 {
-    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-        if (!strcmp(builtins[i].name, name))
-            return builtins[i].fn;
-    return NULL;
+    if (locus_task_register(h5_defs, sizeof(h5_defs) / sizeof(h5_defs[0])) != 0)
+        lc_log(LC_LOG_ERROR, "h5", "built-ins not registered: %s",
+               locus_last_error());
 }

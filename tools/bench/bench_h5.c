@@ -6,7 +6,7 @@
  * another worker than its task is fetched whole), because the workers do
  * not report byte counters yet.
  */
-#include "array/bench_h5.h"
+#include "bench/bench.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 
 #include "array/array_int.h"
 #include "base/base.h"
+#include "client/client_order.h"
 
 #define CHUNK_BYTES (64ull << 20)
 #define T_MS (10 * 60 * 1000)
@@ -80,7 +81,7 @@ int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes)
     struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
     co.timeout_ms = T_MS;
     LC_CHECK_RC(locus_connect(sched_file, &co, &c), done, rc);
-    LC_CHECK_RC(array_worker_order(c, &ids, &nw), done, rc);
+    LC_CHECK_RC(client_worker_order(c, &ids, &nw), done, rc);
 
     const char *base = getenv("LOCUS_BENCH_DIR");
     if (!base || !*base)
@@ -202,5 +203,35 @@ done:
         unlink(file);
         rmdir(dir);
     }
+    return rc;
+}
+
+/*
+ * The --h5 section: bench_h5_sum (size from $LOCUS_BENCH_H5_BYTES,
+ * default 1 GiB) on a local cluster of 2 workers x 1 thread.
+ */
+int bench_h5(FILE *out)
+{
+    struct clus k;
+    bench_note("cluster: 2 workers x 1 thread, HDF5 load-and-sum");
+    /* two workers, so that what moves between workers shows */
+    int rc = bench_clus_start(2, 1, 0, &k);
+    if (rc) {
+        fprintf(
+            stderr,
+            "locus-bench: cannot start the local cluster for --h5: %s (%s)\n",
+            locus_last_error(), locus_errname(rc));
+        bench_clus_stop(&k);
+        return rc;
+    }
+    fprintf(out, "\n# HDF5 load-and-sum (bench_h5_sum); cluster %s\n", k.desc);
+    fflush(out);
+    locus_disconnect(k.c); /* bench_h5_sum connects its own client */
+    k.c = NULL;
+    rc = bench_h5_sum(locus_cluster_scheduler_file(k.lc), out);
+    if (rc)
+        fprintf(out, "# HDF5 load-and-sum failed: %s (%s)\n",
+                locus_last_error(), locus_errname(rc));
+    bench_clus_stop(&k);
     return rc;
 }

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * locus-bench: data figures.  Worker B consumes an object made on worker A:
+ * on one host (mapped from A's arena) and across two hosts made of network
+ * namespaces (fi_read from A's registered arena), beside fi_pingpong's
+ * bandwidth on the same link.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "bench/bench.h"
+#include "bench/netns.h"
+#include "client/cluster_int.h"
+
+/* ======================================================================
+ * Data benchmarks.  Each prints one table to out in the format of the
+ * others ("# title" line, header, rows) and returns 0 or 1.  Clusters are
+ * started with bench_clus_start() (recorded for clean-up on ^C or error) and
+ * stopped with bench_clus_stop().
+ * ====================================================================== */
+
+/* ---- data hand-off and transfer -------------------------------------------
+ */
+
+/* Median round trip (us) of fn(args) restricted to worker w, reps times;
+   the futures of the consumer are released each time. */
+static int timed_on(locus_client *c, int w, const char *fn,
+                    const locus_arg *args, size_t nargs, int reps, double *med)
+{
+    uint64_t t[32];
+    if (reps > 32)
+        reps = 32;
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.workers = &w;
+    o.nworkers = 1;
+    for (int i = 0; i < reps; i++) {
+        locus_future *f = NULL;
+        uint64_t t0 = lc_now_ns();
+        int rc = locus_submit(c, fn, args, nargs, &o, &f);
+        if (!rc)
+            rc = locus_result(f, TASK_TIMEOUT_MS, NULL, NULL);
+        t[i] = lc_now_ns() - t0;
+        locus_release(f);
+        if (rc)
+            return rc;
+    }
+    double p99;
+    bench_percentiles(t, reps, med, &p99); /* in us */
+    return 0;
+}
+
+/* Counters of worker id (they ride heartbeats: wait for one first). */
+static int counters_of(locus_client *c, int id, locus_worker_info *out)
+{
+    struct timespec hb = {0, 700 * 1000 * 1000};
+    nanosleep(&hb, NULL);
+    locus_worker_info wi[16];
+    size_t n = 0;
+    int rc = locus_workers(c, wi, 16, &n);
+    for (size_t i = 0; !rc && i < n && i < 16; i++)
+        if (wi[i].id == id) {
+            *out = wi[i];
+            return 0;
+        }
+    return rc ? rc : LOCUS_ENOENT;
+}
+
+/*
+ * For each size: an object made on worker A (locus.array.arange, restricted
+ * to A), then a task on worker B that takes it as input and touches nothing
+ * (locus.nbytes): its round trip minus a locus.noop round trip on B is the
+ * hand-off time; B's counters say how the bytes came.
+ */
+static int bench_handoff_sizes(FILE *out, locus_client *c, int a, int b,
+                               const uint64_t *sizes, int nsizes,
+                               const char *what, double ref_gbs,
+                               const char *ref_what)
+{
+    double noop;
+    int rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noop);
+    if (rc)
+        return rc;
+    fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size", "hand-off us",
+            "GB/s", "mapped B", "RMA read B", "copied B",
+            ref_gbs > 0 ? "of raw" : "");
+    for (int i = 0; i < nsizes && !bench_stop; i++) {
+        struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+        o.workers = &a;
+        o.nworkers = 1;
+        locus_arg mk[2] = {locus_arg_i64(0),
+                           locus_arg_i64((int64_t)(sizes[i] / 8))};
+        locus_future *obj = NULL;
+        rc = locus_submit(c, "locus.array.arange", mk, 2, &o, &obj);
+        if (!rc)
+            rc = locus_result(obj, TASK_TIMEOUT_MS, NULL, NULL);
+        locus_worker_info before, after;
+        if (!rc)
+            rc = counters_of(c, b, &before);
+        double t = 0;
+        locus_arg in = locus_arg_future(obj);
+        /* first use moves the data; later ones find it mapped or fetch
+           again (no cache of copies): time every one, take the median */
+        if (!rc)
+            rc = timed_on(c, b, "locus.nbytes", &in, 1,
+                          sizes[i] > (256u << 20) ? 3 : 7, &t);
+        if (!rc)
+            rc = counters_of(c, b, &after);
+        locus_release(obj);
+        if (rc)
+            return rc;
+        int reps = sizes[i] > (256u << 20) ? 3 : 7;
+        double us = t - noop;
+        char ratio[32] = "", tus[32], tgbs[32];
+        if (us < 1.0) {
+            /* within the noise of a no-op round trip: nothing to time */
+            snprintf(tus, sizeof(tus), "< noise");
+            snprintf(tgbs, sizeof(tgbs), "-");
+        } else {
+            double gbs = (double)sizes[i] / (us * 1e3);
+            snprintf(tus, sizeof(tus), "%.1f", us);
+            snprintf(tgbs, sizeof(tgbs), "%.2f", gbs);
+            if (ref_gbs > 0)
+                snprintf(ratio, sizeof(ratio), "%9.0f%%",
+                         100.0 * gbs / ref_gbs);
+        }
+        fprintf(out, "%7.0f MiB %12s %10s %12llu %12llu %12llu %10s\n",
+                (double)sizes[i] / (1 << 20), tus, tgbs,
+                (unsigned long long)(after.bytes_mapped - before.bytes_mapped) /
+                    (unsigned long long)reps,
+                (unsigned long long)(after.bytes_rma - before.bytes_rma) /
+                    (unsigned long long)reps,
+                (unsigned long long)(after.bytes_inline - before.bytes_inline) /
+                    (unsigned long long)reps,
+                ratio);
+    }
+    fprintf(out,
+            "# %s; hand-off = median round trip of "
+            "locus.nbytes(object) on B minus that of locus.noop on B "
+            "(%.1f us); bytes per hand-off from B's counters%s%s\n",
+            what, noop, ref_gbs > 0 ? "; raw: " : "",
+            ref_gbs > 0 ? ref_what : "");
+    return 0;
+}
+
+int bench_handoff(FILE *out)
+{
+    struct clus k;
+    int rc = bench_clus_start(2, 1, 0, &k);
+    if (rc) {
+        fprintf(out, "# same-host hand-off: cluster failed: %s\n",
+                locus_last_error());
+        bench_clus_stop(&k);
+        return 1;
+    }
+    locus_worker_info wi[4];
+    size_t n = 0;
+    rc = locus_workers(k.c, wi, 4, &n);
+    if (!rc && n < 2)
+        rc = LOCUS_ENOWORKERS;
+    static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20, 1u << 30};
+    /* reference: copying the same bytes once in this process */
+    size_t big = (size_t)1 << 28;
+    char *src = malloc(big), *dst = malloc(big);
+    double copy_gbs = 0;
+    if (src && dst) {
+        memset(src, 1, big);
+        memset(dst, 2, big);
+        uint64_t t0 = lc_now_ns();
+        memcpy(dst, src, big);
+        __asm__ __volatile__("" : : "r"(dst) : "memory"); /* keep the copy */
+        copy_gbs = (double)big / (double)(lc_now_ns() - t0);
+        if (dst[big / 2] != 1)
+            copy_gbs = 0;
+    }
+    free(src);
+    free(dst);
+    fprintf(out, "\n# same-host hand-off: worker B consumes an object made on "
+                 "worker A (2 workers x 1 thread, one host)\n");
+    if (!rc)
+        rc = bench_handoff_sizes(out, k.c, wi[0].id, wi[1].id, sizes, 4,
+                                 "mapped read-only from A's arena: zero copies",
+                                 0, NULL);
+    if (copy_gbs > 0)
+        fprintf(out,
+                "# for scale: copying 256 MiB once in this process "
+                "(memcpy) takes %.0f us (%.2f GB/s); a hand-off copies "
+                "nothing\n",
+                (double)big / copy_gbs / 1e3, copy_gbs);
+    if (rc)
+        fprintf(out, "# same-host hand-off failed: %s\n", locus_last_error());
+    bench_clus_stop(&k);
+    return rc != 0;
+}
+/* ---- cross-host: two network namespaces joined by a veth pair -------- */
+
+/* fi_pingpong's bandwidth for size bytes from ns 0 to ns 1, MB/s; 0 when
+   it cannot run (not installed, no answer within 60 s). */
+static double fi_pingpong_mbs(const bench_netns *ns, const char *size)
+{
+    char *server[] = {"fi_pingpong", "-p",         "tcp", "-e", "rdm",
+                      "-S",          (char *)size, "-I",  "20", NULL};
+    char *client[] = {
+        "fi_pingpong", "-p",         "tcp", "-e", "rdm",
+        "-S",          (char *)size, "-I",  "20", (char *)ns->addr[1],
+        NULL};
+    pid_t sp = bench_netns_spawn(ns, 1, NULL, server, NULL, -1);
+    if (sp < 0)
+        return 0;
+    struct timespec ts = {0, 500 * 1000 * 1000}; /* the server listens */
+    nanosleep(&ts, NULL);
+    int fds[2];
+    double mbs = 0;
+    if (pipe(fds) != 0) {
+        bench_netns_stop(sp, 0);
+        return 0;
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    pid_t cp = bench_netns_spawn(ns, 0, NULL, client, NULL, fds[1]);
+    close(fds[1]);
+    /* the last line: bytes #sent #ack total time MB/sec usec/xfer ... */
+    char buf[4096], last[512] = "";
+    size_t len = 0;
+    uint64_t dl = lc_deadline_ms(60000);
+    while (cp > 0 && !lc_expired(dl) && !bench_stop) {
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        int pr = poll(&pf, 1, 200);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
+        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        for (char *nl; (nl = strchr(buf, '\n'));) {
+            *nl = '\0';
+            if (buf[0])
+                snprintf(last, sizeof(last), "%.511s", buf);
+            len -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, len + 1);
+        }
+        if (len == sizeof(buf) - 1)
+            len = 0; /* a line longer than any of fi_pingpong's */
+    }
+    close(fds[0]);
+    bench_netns_stop(cp, 1000);
+    bench_netns_stop(sp, 1000);
+    char a[64], b[64], c[64], d[64], e[64];
+    if (sscanf(last, "%63s %63s %63s %63s %63s %lf", a, b, c, d, e, &mbs) != 6)
+        mbs = 0;
+    return mbs;
+}
+
+/* rm -r of the run's directory: files, no subdirectories */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        for (struct dirent *de; (de = readdir(d));) {
+            char p[PATH_MAX];
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) <
+                    (int)sizeof(p))
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int bench_transfer(FILE *out)
+{
+    char why[256];
+    if (!bench_netns_available(why, sizeof(why))) {
+        fprintf(out,
+                "\n# cross-host transfer: skipped (%s to make two hosts out "
+                "of network namespaces)\n",
+                why);
+        return 0;
+    }
+    bench_netns ns;
+    int rc = 0;
+    char dir[] = "/tmp/locus-bench-xh-XXXXXX";
+    pid_t pids[3] = {0, 0, 0};
+    locus_client *c = NULL;
+    int self_ns = -1;
+    if (!mkdtemp(dir))
+        return 1;
+    if (bench_netns_create(&ns, "10.252.9") != 0) {
+        fprintf(out, "\n# cross-host transfer: cannot create namespaces\n");
+        remove_dir(dir);
+        return 1;
+    }
+    double raw64 = fi_pingpong_mbs(&ns, "67108864");
+    /* host 0: scheduler and worker A; host 1 ("lcbhost1"): worker B */
+    char file[128], log[160], sched[1024], worker[1024];
+    snprintf(file, sizeof(file), "%s/scheduler.json", dir);
+    if (cluster_find_program("locus-scheduler", sched, sizeof(sched)) ||
+        cluster_find_program("locus-worker", worker, sizeof(worker))) {
+        fprintf(out, "\n# cross-host transfer: %s\n", locus_last_error());
+        bench_netns_destroy(&ns);
+        remove_dir(dir);
+        return 1;
+    }
+    char *sargv[] = {sched,    "--scheduler-file", file,
+                     "--bind", (char *)ns.addr[0], NULL};
+    char *aargv[] = {worker,
+                     "--scheduler-file",
+                     file,
+                     "--bind",
+                     (char *)ns.addr[0],
+                     "--nthreads",
+                     "1",
+                     NULL};
+    char *bargv[] = {worker,
+                     "--scheduler-file",
+                     file,
+                     "--bind",
+                     (char *)ns.addr[1],
+                     "--nthreads",
+                     "1",
+                     NULL};
+    char **argvs[3] = {sargv, aargv, bargv};
+    for (int i = 0; i < 3; i++) {
+        snprintf(log, sizeof(log), "%s/p%d.log", dir, i);
+        pids[i] = bench_netns_spawn(&ns, i == 2, i == 2 ? "lcbhost1" : NULL,
+                                    argvs[i], log, -1);
+        for (int w = 0; i == 0 && w < 200 && access(file, F_OK) != 0; w++) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    /* this thread (and the client's progress thread it starts) on host 0 */
+    if (bench_netns_enter(&ns, 0, &self_ns) != 0)
+        rc = lc_seterr(LOCUS_ESYS, "bench", "setns into %s: %s", ns.name[0],
+                       strerror(errno));
+    struct locus_connect_opts co = LOCUS_CONNECT_OPTS_INIT;
+    co.bind = ns.addr[0];
+    co.timeout_ms = CLUSTER_TIMEOUT_MS;
+    if (!rc)
+        rc = locus_connect(file, &co, &c);
+    locus_worker_info wi[4];
+    size_t n = 0;
+    for (int tries = 0; !rc && tries < 300; tries++) {
+        rc = locus_workers(c, wi, 4, &n);
+        if (rc || n >= 2)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!rc && n < 2)
+        rc = lc_seterr(LOCUS_ENOWORKERS, "bench",
+                       "only %zu workers joined "
+                       "(logs in %s)",
+                       n, dir);
+    fprintf(out,
+            "\n# cross-host transfer over tcp;ofi_rxm: worker B (host "
+            "lcbhost1) consumes an object made on worker A (host %s), "
+            "two network namespaces joined by a veth pair\n",
+            lc_hostname());
+    if (!rc) {
+        int a = strcmp(wi[0].host, "lcbhost1") ? wi[0].id : wi[1].id;
+        int b = a == wi[0].id ? wi[1].id : wi[0].id;
+        static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20};
+        char what[160];
+        snprintf(what, sizeof(what), "fi_read from A's registered arena");
+        rc = bench_handoff_sizes(out, c, a, b, sizes, 3, what, raw64 / 1000.0,
+                                 "fi_pingpong -p tcp -e rdm -S 64m bandwidth "
+                                 "on the same link, same run");
+        fprintf(out, "# fi_pingpong 64 MiB on this link: %.2f GB/s\n",
+                raw64 / 1000.0);
+    }
+    if (rc)
+        fprintf(out, "# cross-host transfer failed: %s\n", locus_last_error());
+    if (c)
+        locus_disconnect(c);
+    for (int i = 2; i >= 0; i--)
+        bench_netns_stop(pids[i], 5000);
+    if (self_ns >= 0 && bench_netns_leave(self_ns) != 0)
+        fprintf(stderr, "locus-bench: cannot return to the host "
+                        "namespace\n");
+    bench_netns_destroy(&ns);
+    remove_dir(dir);
+    return rc != 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Sample statistics of locus-bench and locus-pingpong. */
+#include <stdlib.h>
+
+#include "bench/stats.h"
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median and 99th percentile of n samples (ns), in microseconds. */
+void bench_percentiles(uint64_t *t, long n, double *med, double *p99)
+{
+    qsort(t, (size_t)n, sizeof(*t), bench_cmp_u64);
+    *med = (double)t[n / 2] / 1e3;
+    *p99 = (double)t[(n * 99) / 100] / 1e3;
+}
+
+long bench_warmup_of(long iters)
+{
+    long w = iters / 10;
+    return w < 100 ? 100 : w > 2000 ? 2000 : w;
+}
+/* ---- locus: clusters ----------------------------------------------------- */
