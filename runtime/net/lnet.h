@@ -125,12 +125,8 @@ typedef struct lnet_stats {
 typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
-    int wake_fd;                  /* the doorbell socket */
-    char bell[128];               /* its path (or abstract name) */
-    int bell_bound;
-    struct lnet_bell *bells; /* shm peers' doorbells, by xport_addr */
-    size_t nbells;
-    uint32_t *avref[2];  /* routes using each address, by xport_addr */
+    int wake_fd;                  /* lnet_wake's eventfd */
+    uint32_t *avref[2];           /* routes using each address, by xport_addr */
     uint64_t *avidle[2]; /* when its last route went (0: in use, gone) */
     size_t navref[2];
     uint64_t sweep_ns;
@@ -161,7 +157,7 @@ void lnet_close(lnet *n);
 /* Idle: sessions' send buffers that grew big give their memory back. */
 void lnet_trim(lnet *n);
 
-/* Insert a peer's printable address (with its doorbell, on shm). */
+/* Insert a peer's printable address (as its transport endpoint gave it). */
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
 
 /* Give back a route made by lnet_insert or lnet_route_to: the address
