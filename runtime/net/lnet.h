@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A process's fabric presence (private): a net endpoint and, for peers on
- * the same host, a shm endpoint; sessions with peers; waiting on both
- * endpoints plus a wake-up fd for other threads.
+ * the same host, the transport's local endpoint (LNET_SHM); sessions with
+ * peers; waiting on both endpoints plus a wake-up fd for other threads.
  *
  * Sessions.  Everything after the handshake travels in a session: one per
  * pair of processes (peer <-> scheduler, and worker <-> worker, client <->
@@ -149,8 +149,8 @@ typedef struct lnet {
 } lnet;
 
 /* Open the net endpoint on provider (NULL: $FI_PROVIDER or tcp;ofi_rxm)
- * bound to bind (NULL: 127.0.0.1) and port (NULL: any), and the shm
- * endpoint unless no_shm. */
+ * bound to bind (NULL: 127.0.0.1) and port (NULL: any), and the
+ * transport's local (same-host) endpoint, LNET_SHM, unless no_shm. */
 int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
               int no_shm);
 void lnet_close(lnet *n);
