@@ -782,6 +782,20 @@ Test(transport, doorbell_in_private_directory_and_dead_bells_swept)
     xport_close(ep);
 }
 
+/* A doorbell is honoured only in a local endpoint's name: a net peer's
+ * name with one is malformed, as before doorbells moved here. */
+Test(transport, net_name_with_doorbell_is_refused)
+{
+    xport_ep *ep = open_ep("tcp;ofi_rxm", "127.0.0.1", 0);
+    char name[XPORT_NAME_MAX + 32];
+    cr_assert_eq(xport_name(ep, name, XPORT_NAME_MAX), 0);
+    strcat(name, "#bell=/tmp/x");
+    xport_addr a;
+    lc_clearerr();
+    cr_assert_eq(xport_insert(ep, name, &a), LOCUS_EADDR);
+    xport_close(ep);
+}
+
 /* The remote key is the plugin's: a blob of its own size, carried by the
  * DATA record as a length and bytes; a length out of bounds is a protocol
  * error, never a crash. */

@@ -506,8 +506,11 @@ static int ofi_insert(xport_ep *ep, const char *full, xport_addr *out)
                          "address '%.80s...' is longer than %d bytes", full,
                          XPORT_NAME_MAX - 1);
     memcpy(name, full, strlen(full) + 1);
-    struct ofi_bell bell;
-    ofi_bell_parse(name, &bell);
+    /* only local providers' names carry a doorbell: on others a "#bell="
+       stays part of the name, which is then malformed */
+    struct ofi_bell bell = {0};
+    if (is_local_provider(e->prov))
+        ofi_bell_parse(name, &bell);
     char prov[64];
     int rc = xport_name_provider(name, prov, sizeof(prov));
     if (rc)
