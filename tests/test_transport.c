@@ -8,19 +8,20 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <rdma/fabric.h>
-#include <rdma/fi_domain.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "netns.h"
 #include "proc.h"
+#include "proto/records.h"
 #include "xport.h"
 
 /* Protocol shared with helper_xport_peer.c (keep the two copies equal). */
@@ -313,51 +314,52 @@ Test(transport, tcp_across_bridged_namespaces)
 
 Test(transport, tcp_forced_mr_local)
 {
-    struct run r = {"tcp;ofi_rxm", "127.0.0.1", "127.0.0.1", NULL, FI_MR_LOCAL};
+    struct run r = {"tcp;ofi_rxm", "127.0.0.1", "127.0.0.1", NULL,
+                    XPORT_MR_LOCAL};
     exchange(&r);
 }
 
 Test(transport, tcp_forced_mr_prov_key)
 {
     struct run r = {"tcp;ofi_rxm", "127.0.0.1", "127.0.0.1", NULL,
-                    FI_MR_PROV_KEY};
+                    XPORT_MR_PROV_KEY};
     exchange(&r);
 }
 
 Test(transport, tcp_forced_offsets_and_all)
 {
     struct run r = {"tcp;ofi_rxm", "127.0.0.1", "127.0.0.1", NULL,
-                    XPORT_MR_OFFSET | FI_MR_LOCAL | FI_MR_PROV_KEY};
+                    XPORT_MR_OFFSET | XPORT_MR_LOCAL | XPORT_MR_PROV_KEY};
     exchange(&r);
 }
 
 Test(transport, shm_forced_offsets_local_prov_key)
 {
     struct run r = {"shm", NULL, NULL, NULL,
-                    XPORT_MR_OFFSET | FI_MR_LOCAL | FI_MR_PROV_KEY};
+                    XPORT_MR_OFFSET | XPORT_MR_LOCAL | XPORT_MR_PROV_KEY};
     exchange(&r);
 }
 
-/* FI_MR_ENDPOINT cannot be forced on tcp;ofi_rxm 1.17 (fi_mr_bind is not
+/* XPORT_MR_ENDPOINT cannot be forced on tcp;ofi_rxm 1.17 (fi_mr_bind is not
  * implemented): then the failure must say so; where it can, the exchange
  * must work. */
 Test(transport, tcp_forced_mr_endpoint)
 {
     struct xport_opts o = XPORT_OPTS_INIT;
     o.provider = "tcp;ofi_rxm";
-    o.mr_mode_add = FI_MR_ENDPOINT;
+    o.mr_mode_add = XPORT_MR_ENDPOINT;
     xport_ep *ep = NULL;
     lc_clearerr();
     int rc = xport_open(&o, &ep);
     if (rc == 0) {
         xport_close(ep);
         struct run r = {"tcp;ofi_rxm", "127.0.0.1", "127.0.0.1", NULL,
-                        FI_MR_ENDPOINT};
+                        XPORT_MR_ENDPOINT};
         exchange(&r);
         return;
     }
     cr_assert_eq(rc, LOCUS_EFABRIC, "got %s", locus_errname(rc));
-    cr_assert(strstr(locus_last_error(), "FI_MR_ENDPOINT"), "%s",
+    cr_assert(strstr(locus_last_error(), "XPORT_MR_ENDPOINT"), "%s",
               locus_last_error());
 }
 
@@ -468,8 +470,14 @@ Test(transport, unreachable_peer_fails_within_deadline)
         cr_assert_lt(s, 4.5, "send took %.1f s", s);
     }
 
-    /* read: refused at once or a READ_ERROR event within timeout_ms */
-    xport_rkey rk = {4096, 1, 1 << 20};
+    /* read: refused at once or a READ_ERROR event within timeout_ms (the
+     * key is that of a region here: well-formed, and the peer is gone) */
+    static char region[1 << 20];
+    xport_mr *mr;
+    cr_assert_eq(xport_mr_reg(ep, region, sizeof(region), &mr), 0, "%s",
+                 locus_last_error());
+    xport_rkey rk;
+    cr_assert_eq(xport_mr_rkey(mr, region, sizeof(region), &rk), 0);
     static char dst[65536];
     uint64_t t0 = lc_now_ns();
     int rc = xport_read(ep, a, dst, sizeof(dst), NULL, &rk, 0, dst);
@@ -489,6 +497,7 @@ Test(transport, unreachable_peer_fails_within_deadline)
               "message '%s' does not name the read", locus_last_error());
     cr_assert_lt(s, 5.0, "read took %.1f s (timeout_ms 2000)", s);
     xport_close(ep);
+    xport_mr_close(mr);
 }
 
 Test(transport, read_beyond_region_is_erange)
@@ -600,8 +609,10 @@ Test(transport, tcp_and_shm_endpoints_in_one_process)
         xport_release(b, &ev);
     }
 
-    /* idle: xport_wait blocks until its timeout without burning a core
-     * (tcp blocks on wait fds; shm has none and sleeps in 1 ms steps) */
+    /* idle: xport_wait blocks in the kernel until its timeout, without
+     * burning a core or waking every millisecond (tcp on the completion
+     * queue's wait fd; shm, whose provider has none, on the doorbell the
+     * plugin made) */
     for (int k = 0; k < 2; k++) {
         xport_ep *set[2] = {eps[2 * k], eps[2 * k + 1]};
         struct rusage r0, r1;
@@ -624,6 +635,14 @@ Test(transport, tcp_and_shm_endpoints_in_one_process)
                      "%s: idle wait of 300 ms used %.0f ms of "
                      "CPU",
                      xport_provider(set[0]), cpu_ms);
+        long sw = r1.ru_nvcsw - r0.ru_nvcsw;
+        cr_log_info("%s: idle wait of 300 ms: %ld voluntary switches",
+                    xport_provider(set[0]), sw);
+        cr_assert_lt(sw, 60,
+                     "%s: an idle wait of 300 ms slept %ld times: it "
+                     "sleeps in steps instead of blocking on a wait fd",
+                     xport_provider(set[0]), sw);
+        cr_assert(xport_has_wait_fd(set[0]) && xport_has_wait_fd(set[1]));
     }
     uint64_t t0;
     double ms;
@@ -635,6 +654,233 @@ Test(transport, tcp_and_shm_endpoints_in_one_process)
     close(efd);
     for (int i = 0; i < 4; i++)
         xport_close(eps[i]);
+}
+
+/* ---- the transport's own names for fabric things ------------------------ */
+
+Test(transport, mr_mode_add_takes_only_xport_bits)
+{
+    struct xport_opts o = XPORT_OPTS_INIT;
+    o.provider = "tcp;ofi_rxm";
+    o.mr_mode_add = 1ull << 40; /* no XPORT_MR_* bit */
+    xport_ep *ep = NULL;
+    lc_clearerr();
+    cr_assert_eq(xport_open(&o, &ep), LOCUS_EINVAL);
+    cr_assert_null(ep);
+    expect_msg("XPORT_MR_LOCAL");
+}
+
+/* A caller built against an older, shorter xport_opts (no timeout_ms, no
+ * local): the missing tail takes its defaults. */
+Test(transport, older_opts_size_gets_defaults)
+{
+    struct xport_opts o = XPORT_OPTS_INIT;
+    o.provider = "tcp;ofi_rxm";
+    o.timeout_ms = -12345; /* beyond the caller's size: must not be read */
+    o.local = 1;           /* likewise */
+    o.size = offsetof(struct xport_opts, timeout_ms);
+    xport_ep *ep = NULL;
+    cr_assert_eq(xport_open(&o, &ep), 0, "%s", locus_last_error());
+    cr_assert_str_eq(xport_provider(ep), "tcp;ofi_rxm");
+    xport_close(ep);
+    o.size = offsetof(struct xport_opts, timeout_ms) - 1;
+    cr_assert_eq(xport_open(&o, &ep), LOCUS_EINVAL);
+}
+
+/* The runtime asks for "the provider for peers on this host" and never
+ * names it. */
+Test(transport, local_endpoint_is_the_transports_choice)
+{
+    struct xport_opts o = XPORT_OPTS_INIT;
+    o.local = 1;
+    xport_ep *a = NULL, *b = NULL;
+    cr_assert_eq(xport_open(&o, &a), 0, "%s", locus_last_error());
+    cr_assert_eq(xport_open(&o, &b), 0, "%s", locus_last_error());
+    cr_assert_str_eq(xport_provider(a), "shm");
+    char na[XPORT_NAME_MAX], nb[XPORT_NAME_MAX];
+    cr_assert_eq(xport_name(a, na, sizeof(na)), 0);
+    cr_assert_eq(xport_name(b, nb, sizeof(nb)), 0);
+    xport_addr to_b, to_b2;
+    cr_assert_eq(xport_insert(a, nb, &to_b), 0, "%s", locus_last_error());
+    cr_assert_eq(xport_insert(a, nb, &to_b2), 0);
+    cr_assert_eq(to_b, to_b2, "the same name inserted twice");
+    int rc, got = 0;
+    xport_event ev;
+    uint64_t end = lc_deadline_ms(10000);
+    while ((rc = xport_send(a, to_b, 9, "local", 6, lc_deadline_ms(20))) ==
+               LOCUS_ETIMEDOUT &&
+           !lc_expired(end))
+        got = xport_progress(b, &ev, 1);
+    cr_assert_eq(rc, 0, "%s", locus_last_error());
+    while (!got && !lc_expired(end)) {
+        xport_wait(&b, 1, -1, 0, 100);
+        xport_event junk;
+        xport_progress(a, &junk, 1);
+        got = xport_progress(b, &ev, 1);
+    }
+    cr_assert_eq(got, 1, "no message between two local endpoints");
+    cr_assert_str_eq(ev.data, "local");
+    xport_release(b, &ev);
+    xport_close(a);
+    xport_close(b);
+
+    o.provider = "tcp;ofi_rxm";
+    lc_clearerr();
+    cr_assert_eq(xport_open(&o, &a), LOCUS_EINVAL);
+    expect_msg("local");
+}
+
+/* The doorbell lives in this user's private directory, its address in the
+ * endpoint's name; bells of dead processes are swept when one is made. */
+Test(transport, doorbell_in_private_directory_and_dead_bells_swept)
+{
+    char xdg[600], bells[700], stale[800];
+    snprintf(xdg, sizeof(xdg), "%s/run", dir);
+    cr_assert_eq(mkdir(xdg, 0700), 0);
+    setenv("XDG_RUNTIME_DIR", xdg, 1);
+    snprintf(bells, sizeof(bells), "%s/locus", xdg);
+    cr_assert_eq(mkdir(bells, 0700), 0);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(dead, NULL, 0), dead);
+    snprintf(stale, sizeof(stale), "%s/bell-%d-0", bells, (int)dead);
+    FILE *f = fopen(stale, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+
+    struct xport_opts o = XPORT_OPTS_INIT;
+    o.local = 1;
+    xport_ep *ep = NULL;
+    cr_assert_eq(xport_open(&o, &ep), 0, "%s", locus_last_error());
+    cr_assert_neq(access(stale, F_OK), 0, "the dead pid's bell %s is left",
+                  stale);
+    char name[XPORT_NAME_MAX];
+    cr_assert_eq(xport_name(ep, name, sizeof(name)), 0);
+    const char *bell = strstr(name, "#bell=");
+    cr_assert(bell, "no doorbell in the local endpoint's name %s", name);
+    bell += 6;
+    cr_assert_eq(strncmp(bell, bells, strlen(bells)), 0,
+                 "doorbell %s is not in %s", bell, bells);
+    struct stat st;
+    cr_assert_eq(stat(bell, &st), 0, "%s: %m", bell);
+    cr_assert(S_ISSOCK(st.st_mode));
+    cr_assert(xport_has_wait_fd(ep));
+    char path[128];
+    snprintf(path, sizeof(path), "%s", bell);
+    xport_close(ep);
+    cr_assert_neq(access(path, F_OK), 0, "closing left the doorbell %s", path);
+
+    /* a directory others can enter: abstract sockets, with a warning */
+    cr_assert_eq(chmod(bells, 0755), 0);
+    cr_assert_eq(xport_open(&o, &ep), 0, "%s", locus_last_error());
+    cr_assert_eq(xport_name(ep, name, sizeof(name)), 0);
+    bell = strstr(name, "#bell=");
+    cr_assert(bell && bell[6] != '/' && bell[6] != '\0',
+              "with %s mode 0755 the doorbell is %s", bells, name);
+    cr_assert(xport_has_wait_fd(ep));
+    xport_close(ep);
+}
+
+/* A doorbell is honoured only in a local endpoint's name: a net peer's
+ * name with one is malformed, as before doorbells moved here. */
+Test(transport, net_name_with_doorbell_is_refused)
+{
+    xport_ep *ep = open_ep("tcp;ofi_rxm", "127.0.0.1", 0);
+    char name[XPORT_NAME_MAX + 32];
+    cr_assert_eq(xport_name(ep, name, XPORT_NAME_MAX), 0);
+    strcat(name, "#bell=/tmp/x");
+    xport_addr a;
+    lc_clearerr();
+    cr_assert_eq(xport_insert(ep, name, &a), LOCUS_EADDR);
+    xport_close(ep);
+}
+
+/* The remote key is the plugin's: a blob of its own size, carried by the
+ * DATA record as a length and bytes; a length out of bounds is a protocol
+ * error, never a crash. */
+Test(transport, rkey_is_opaque_on_the_wire)
+{
+    xport_ep *ep = open_ep("tcp;ofi_rxm", "127.0.0.1", 0);
+    char name[XPORT_NAME_MAX];
+    cr_assert_eq(xport_name(ep, name, sizeof(name)), 0);
+    xport_addr self;
+    cr_assert_eq(xport_insert(ep, name, &self), 0);
+    static char region[8192], dst[8192];
+    for (size_t i = 0; i < sizeof(region); i++)
+        region[i] = (char)lt_pattern(i);
+    xport_mr *mr;
+    cr_assert_eq(xport_mr_reg(ep, region, sizeof(region), &mr), 0);
+    rec_data d = {0};
+    d.req = 7;
+    d.nbytes = 4096;
+    d.mode = DATA_RMA;
+    cr_assert_eq(xport_mr_rkey(mr, region + 4096, 4096, &d.rk), 0);
+    cr_assert(d.rk.size > 0 && d.rk.size <= XPORT_RKEY_MAX);
+
+    /* through the codec and back, then a read with what came out */
+    wire_wr w;
+    wire_wr_init(&w);
+    rec_put_data(&w, &d);
+    cr_assert_eq(w.err, 0);
+    wire_rd all, r;
+    int type;
+    wire_rd_init(&all, w.buf, w.len);
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    rec_data got;
+    cr_assert_eq(rec_get_data(&r, &got), 0, "%s", locus_last_error());
+    cr_assert_eq(got.rk.size, d.rk.size);
+    cr_assert_eq(got.rk.len, 4096);
+    cr_assert_eq(memcmp(got.rk.key, d.rk.key, d.rk.size), 0);
+    cr_assert_eq(xport_read(ep, self, dst, 4096, NULL, &got.rk, 0, dst), 0,
+                 "%s", locus_last_error());
+    xport_event ev;
+    cr_assert(next_event(ep, &ev, 10000));
+    cr_assert_eq(ev.kind, XPORT_EV_READ_DONE, "%s", locus_errname(ev.status));
+    check_pattern((unsigned char *)dst, 4096, 4096, "read with a decoded key");
+
+    /* a key of another size is not this plugin's */
+    xport_rkey bad = got.rk;
+    bad.size = got.rk.size - 1;
+    lc_clearerr();
+    cr_assert_eq(xport_read(ep, self, dst, 16, NULL, &bad, 0, NULL),
+                 LOCUS_EINVAL);
+    expect_msg("remote key");
+
+    /* key lengths 0, XPORT_RKEY_MAX + 1, huge, and past the record */
+    uint32_t lens[] = {0, XPORT_RKEY_MAX + 1, 0xffffffffu, 40};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        wire_wr_reset(&w);
+        wire_rec_begin(&w, REC_DATA);
+        wire_put_u64(&w, 7);
+        wire_put_i32(&w, 0);
+        wire_put_u64(&w, 16);
+        wire_put_u8(&w, DATA_RMA);
+        wire_put_u64(&w, 16);
+        wire_put_u32(&w, lens[k]);
+        uint8_t junk[XPORT_RKEY_MAX + 1] = {0};
+        size_t present = lens[k] == 40             ? 20
+                         : lens[k] <= sizeof(junk) ? lens[k]
+                                                   : 8;
+        wire_put_raw(&w, junk, present);
+        wire_rec_end(&w);
+        wire_rd_init(&all, w.buf, w.len);
+        cr_assert_eq(wire_next(&all, &type, &r), 1);
+        lc_clearerr();
+        cr_assert_eq(rec_get_data(&r, &got), LOCUS_EPROTO,
+                     "key length %u accepted", lens[k]);
+        expect_msg("DATA");
+    }
+    /* a region shorter than the value it should hold */
+    d.nbytes = 4097;
+    wire_wr_reset(&w);
+    rec_put_data(&w, &d);
+    wire_rd_init(&all, w.buf, w.len);
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_assert_eq(rec_get_data(&r, &got), LOCUS_EPROTO);
+    wire_wr_free(&w);
+    xport_mr_close(mr);
+    xport_close(ep);
 }
 
 Test(transport, list_providers)

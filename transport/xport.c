@@ -25,27 +25,65 @@ static const struct xport_ops *const plugins[] = {&xport_ofi_ops};
 
 #define OPS(obj) (*(const struct xport_ops *const *)(obj))
 
+/* A member the plugin's table has (its size covers it) and sets. */
+#define HAS(p, m)                                                              \
+    ((p)->size >= offsetof(struct xport_ops, m) + sizeof((p)->m) && (p)->m)
+
+/* Taking a plugin: its table must hold every required member. */
+static int usable(const struct xport_ops *p)
+{
+    static const size_t need =
+        offsetof(struct xport_ops, trywait) + sizeof(p->trywait);
+    if (p->size >= need)
+        return 1;
+    lc_log(LC_LOG_ERROR, "xport",
+           "transport plugin table of %zu bytes is older than this "
+           "front (%zu needed): plugin not used",
+           p->size, need);
+    return 0;
+}
+
 int xport_open(const struct xport_opts *opts, xport_ep **out)
 {
-    struct xport_opts defaults = XPORT_OPTS_INIT;
+    struct xport_opts o = XPORT_OPTS_INIT;
     if (!out)
         return lc_seterr(LOCUS_EINVAL, "xport", "xport_open: out is NULL");
     *out = NULL;
-    if (!opts)
-        opts = &defaults;
-    if (opts->size < offsetof(struct xport_opts, timeout_ms))
-        return lc_seterr(LOCUS_EINVAL, "xport",
-                         "xport_open: opts.size %zu is too small (set it "
-                         "with XPORT_OPTS_INIT)",
-                         opts->size);
-    const char *prov = opts->provider;
+    if (opts) {
+        if (opts->size < offsetof(struct xport_opts, timeout_ms))
+            return lc_seterr(LOCUS_EINVAL, "xport",
+                             "xport_open: opts.size %zu is too small (set it "
+                             "with XPORT_OPTS_INIT)",
+                             opts->size);
+        /* an older, shorter struct: the tail keeps its defaults */
+        memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+        o.size = sizeof(o);
+    }
+    if (o.local) {
+        if (o.provider && *o.provider)
+            return lc_seterr(LOCUS_EINVAL, "xport",
+                             "xport_open: provider '%s' given with local "
+                             "(the local provider is the transport's)",
+                             o.provider);
+        for (size_t i = 0; i < NPLUGINS; i++) {
+            const char *lp = HAS(plugins[i], local_provider)
+                                 ? plugins[i]->local_provider()
+                                 : NULL;
+            if (lp && usable(plugins[i]))
+                return plugins[i]->open(&o, lp, out);
+        }
+        return lc_seterr(LOCUS_ENOPROV, "xport",
+                         "no transport plugin offers a provider for peers "
+                         "on the same host");
+    }
+    const char *prov = o.provider;
     if (!prov || !*prov)
         prov = getenv("FI_PROVIDER");
     if (!prov || !*prov)
         prov = "tcp;ofi_rxm";
     for (size_t i = 0; i < NPLUGINS; i++)
-        if (plugins[i]->serves(prov))
-            return plugins[i]->open(opts, prov, out);
+        if (usable(plugins[i]) && plugins[i]->serves(prov))
+            return plugins[i]->open(&o, prov, out);
     return lc_seterr(LOCUS_ENOPROV, "xport",
                      "no transport plugin serves provider '%s'", prov);
 }
@@ -184,12 +222,6 @@ static int fd_ready(int fd)
     return poll(&p, 1, 0) > 0;
 }
 
-void xport_set_doorbell(xport_ep *ep, int on)
-{
-    if (ep)
-        ((struct xport_ep_head *)ep)->doorbell = on;
-}
-
 int xport_has_wait_fd(xport_ep *ep)
 {
     return ep && OPS(ep)->wait_fd(ep) >= 0;
@@ -233,10 +265,7 @@ int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
         for (int i = 0; i < neps; i++) {
             int fd = OPS(eps[i])->wait_fd(eps[i]);
             if (fd < 0) {
-                /* a doorbell on wake_fd stands in for the missing fd */
-                if (!(wake_fd >= 0 &&
-                      ((const struct xport_ep_head *)eps[i])->doorbell))
-                    all_fds = 0;
+                all_fds = 0;
                 continue;
             }
             int tw = OPS(eps[i])->trywait(eps[i]);
@@ -296,6 +325,8 @@ int xport_list_providers(char *buf, size_t len)
     size_t used = 0;
     int total = 0;
     for (size_t i = 0; i < NPLUGINS; i++) {
+        if (!usable(plugins[i]) || !HAS(plugins[i], list_providers))
+            continue;
         int n = plugins[i]->list_providers(buf, len, &used);
         if (n < 0)
             return n;
@@ -307,7 +338,7 @@ int xport_list_providers(char *buf, size_t len)
 int xport_file_pid(const char *name)
 {
     for (size_t i = 0; name && i < NPLUGINS; i++) {
-        int pid = plugins[i]->file_pid ? plugins[i]->file_pid(name) : 0;
+        int pid = HAS(plugins[i], file_pid) ? plugins[i]->file_pid(name) : 0;
         if (pid > 0)
             return pid;
     }

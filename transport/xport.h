@@ -4,8 +4,9 @@
  *
  * One endpoint = one libfabric RDM endpoint on one provider, with its own
  * completion queue and address vector.  A process may hold several (a "net"
- * endpoint on tcp;ofi_rxm or verbs;ofi_rxm and a "shm" endpoint for peers
- * on the same host).  The runtime never sees a libfabric type.
+ * endpoint on tcp;ofi_rxm or verbs;ofi_rxm and a local endpoint, opened
+ * with xport_opts.local, for peers on the same host).  The runtime never
+ * sees a libfabric type, flag or provider quirk.
  *
  * Threading: an endpoint and everything made from it is used by one thread
  * at a time (the owner's progress thread).  No call takes a lock.
@@ -39,33 +40,44 @@ typedef uint64_t xport_addr;
 #define XPORT_NAME_MAX 512
 
 struct xport_opts {
-    size_t size;          /* sizeof(struct xport_opts): ABI guard */
-    const char *provider; /* "tcp;ofi_rxm", "shm", "verbs;ofi_rxm"...;
-                             NULL: $FI_PROVIDER, else "tcp;ofi_rxm" */
+    size_t size;          /* sizeof(struct xport_opts): ABI guard; older,
+                             shorter structs get defaults for the tail */
+    const char *provider; /* "tcp;ofi_rxm", "verbs;ofi_rxm"...; NULL:
+                             $FI_PROVIDER, else "tcp;ofi_rxm" */
     const char *node;     /* address to bind (net providers); NULL:
                              127.0.0.1 (loopback unless told otherwise) */
     const char *service;  /* port to bind; NULL: any free port */
     size_t msg_size;      /* largest message; 0: 64 KiB */
     unsigned rx_count;    /* receive buffers pre-posted; 0: 128 */
-    uint64_t mr_mode_add; /* tests: FI_MR_* bits the endpoint must obey
-                             even if the provider does not ask for them
-                             (e.g. FI_MR_LOCAL, FI_MR_PROV_KEY,
-                             FI_MR_ENDPOINT), or XPORT_MR_OFFSET */
+    uint64_t mr_mode_add; /* tests: XPORT_MR_* duties the endpoint must
+                             obey even if the fabric does not ask for
+                             them; other bits: LOCUS_EINVAL */
     int timeout_ms;       /* limit for waits that have no deadline of
                              their own (posting the chunks of an
-                             xport_read while the provider says
-                             -FI_EAGAIN); 0: 30000 */
+                             xport_read while the provider is busy);
+                             0: 30000 */
+    int local;            /* 1: open the transport's provider for peers on
+                             this host (libfabric: shm) instead of
+                             provider, which must then be NULL; node and
+                             service are ignored */
 };
 #define XPORT_OPTS_INIT                                                        \
     {                                                                          \
-        sizeof(struct xport_opts), NULL, NULL, NULL, 0, 0, 0, 0                \
+        sizeof(struct xport_opts), NULL, NULL, NULL, 0, 0, 0, 0, 0             \
     }
 
-/* mr_mode_add pseudo-bit: do not offer FI_MR_VIRT_ADDR to the provider, so
- * that RMA addresses are offsets into the region (as on providers that
- * clear FI_MR_VIRT_ADDR).  Providers that insist on FI_MR_VIRT_ADDR then
- * fail to open with LOCUS_ENOPROV. */
-#define XPORT_MR_OFFSET (1ull << 62)
+/* Memory-registration duties a test may force on an endpoint
+ * (mr_mode_add), as a fabric may impose them.  The plugin translates them
+ * into its fabric's own bits. */
+#define XPORT_MR_LOCAL (1ull << 0)    /* local buffers need registration */
+#define XPORT_MR_PROV_KEY (1ull << 1) /* the fabric chooses the keys */
+#define XPORT_MR_ENDPOINT (1ull << 2) /* regions are bound to an endpoint */
+/* RMA addresses are offsets into the region, not virtual addresses; a
+ * fabric that insists on virtual addresses then fails to open with
+ * LOCUS_ENOPROV. */
+#define XPORT_MR_OFFSET (1ull << 3)
+#define XPORT_MR_ALL                                                           \
+    (XPORT_MR_LOCAL | XPORT_MR_PROV_KEY | XPORT_MR_ENDPOINT | XPORT_MR_OFFSET)
 
 /*
  * Open an endpoint.  Logs (info level, subsystem "xport") the provider,
@@ -128,20 +140,24 @@ int xport_send(xport_ep *ep, xport_addr dst, uint64_t tag, const void *buf,
 
 /* ---- RMA ---------------------------------------------------------------- */
 
+/* Longest remote key a plugin may make (bytes of xport_rkey.key). */
+#define XPORT_RKEY_MAX 64
+
 /* What a peer needs to read a registered region.  Plain data: may be
- * copied into a message. */
+ * copied into a message, as len, size and the size bytes of key (the wire
+ * record DATA carries them so).  Only the plugin that made the key reads
+ * it: for the others it is size opaque bytes. */
 typedef struct xport_rkey {
-    uint64_t addr; /* address to pass to fi_read (virtual or offset, as the
-                      provider's FI_MR_VIRT_ADDR says) */
-    uint64_t key;  /* fi_mr_key() */
-    uint64_t len;  /* bytes readable from addr */
+    uint64_t len;                /* bytes readable */
+    uint32_t size;               /* bytes of key used, 1..XPORT_RKEY_MAX */
+    uint8_t key[XPORT_RKEY_MAX]; /* the plugin's (address and key) */
 } xport_rkey;
 
 /*
- * Register [buf, buf+len) for local use (FI_READ target buffer) and remote
- * reads (FI_REMOTE_READ).  Honours FI_MR_ENDPOINT (binds and enables),
- * FI_MR_PROV_KEY (reads the key), FI_MR_VIRT_ADDR, FI_MR_ALLOCATED.
- * Register large long-lived regions once; registration is expensive.
+ * Register [buf, buf+len) as the destination of local reads and for remote
+ * reads.  Obeys the fabric's registration duties (XPORT_MR_* and what the
+ * fabric adds).  Register large long-lived regions once; registration is
+ * expensive.
  */
 int xport_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out);
 void xport_mr_close(xport_mr *mr);
@@ -155,11 +171,12 @@ int xport_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
  * Start reading len bytes, from offset bytes into the peer region that rk
  * describes, into dst, which must lie in
  * local_mr (or local_mr NULL: the transport registers dst itself for the
- * duration when FI_MR_LOCAL requires it).  Large reads are split into
+ * duration when XPORT_MR_LOCAL requires it).  Large reads are split into
  * chunks (at most 8 MiB), 8 in flight.  Returns 0, and then exactly one
  * XPORT_EV_READ_DONE (or XPORT_EV_READ_ERROR) event carrying ctx follows;
  * or a negative code and no event.  offset+len beyond rk->len:
- * LOCUS_ERANGE at once, nothing sent.  The peer must be driving progress.
+ * LOCUS_ERANGE at once, nothing sent; a key this plugin did not make
+ * (wrong size): LOCUS_EINVAL.  The peer must be driving progress.
  * A chunk the provider keeps refusing (-FI_EAGAIN: peer unreachable) fails
  * the read with LOCUS_ETIMEDOUT after opts.timeout_ms; chunks in flight end
  * when the provider completes them (in error when a connection drops).
@@ -205,23 +222,27 @@ void xport_release(xport_ep *ep, xport_event *ev);
  * Wait until any of eps may have events, wake_fd (if >= 0) is readable, or
  * timeout_ms passes (-1: forever; 0: poll).  Spins on the completion queues
  * for spin_us microseconds first (low latency when busy), then blocks in
- * the kernel on the completion queues' wait fds (no CPU when idle); where a
- * provider has no wait fd it sleeps in growing steps of at most 1 ms.
+ * the kernel on the endpoints' wait fds (no CPU when idle); where an
+ * endpoint has none it sleeps in growing steps of at most 1 ms.
  * Returns 1 when something may be ready, 0 on timeout, or a negative code.
  * wake_fd is not read: its owner drains it.
+ *
+ * Every endpoint of the ofi plugin has a wait fd.  Where the provider has
+ * none (shm), the plugin makes one: a doorbell, a datagram socket in this
+ * user's private directory ($XDG_RUNTIME_DIR/locus, else /tmp/locus-<uid>,
+ * mode 0700: only this user's processes can ring it; where no such
+ * directory can be had, an abstract socket, with a warning).  Its address
+ * travels in the endpoint's printable name ("...#bell=<path>"), and a send
+ * to a peer that has one rings it (before the first message, after every
+ * message, and while the provider keeps the send waiting), so a sleeping
+ * peer wakes.  Doorbells of processes that died are removed when the next
+ * one is made.
  */
 int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
                int timeout_ms);
 
-/*
- * Declare that the owner rings wake_fd (a doorbell) whenever a message is
- * sent to this endpoint, so that xport_wait may block on wake_fd instead
- * of sleeping in steps when the provider has no wait fd (shm).  The owner
- * must keep that promise for every sender, or wake-ups come late (never
- * lost: waits are bounded).
- */
-void xport_set_doorbell(xport_ep *ep, int on);
-/* 1 when the provider offers a wait fd for the endpoint. */
+/* 1 when xport_wait can block in the kernel on the endpoint (it has a wait
+ * fd, the provider's or a doorbell), 0 when it sleeps in steps. */
 int xport_has_wait_fd(xport_ep *ep);
 
 /*
@@ -258,10 +279,14 @@ int xport_default_crash_signals(void);
 /* Every plugin's endpoint struct begins with this head. */
 struct xport_ep_head {
     const struct xport_ops *ops;
-    int doorbell; /* xport_set_doorbell */
 };
 
+/* A plugin's table.  size is sizeof(struct xport_ops) as the plugin was
+ * built: members past it are absent.  Every member up to trywait is
+ * required (a plugin whose table ends earlier is not used); later ones are
+ * optional (absent or NULL). */
 struct xport_ops {
+    size_t size;
     const char *name;
     int (*serves)(const char *provider); /* 1: this plugin opens it */
     int (*open)(const struct xport_opts *opts, const char *provider,
@@ -296,6 +321,9 @@ struct xport_ops {
     /* The pid of the process that made the shared-memory file name (in
      * /dev/shm) for this plugin's fabric, or 0: not one of its files. */
     int (*file_pid)(const char *name);
+    /* The provider this plugin opens for peers on the same host
+     * (xport_opts.local), or NULL: none. */
+    const char *(*local_provider)(void);
 };
 
 #endif

@@ -6,11 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/eventfd.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -43,103 +39,12 @@ struct lnet_early {
 #define ACK_DELAY_NS 1000000ull  /* an ACK alone waits 1 ms for a ride */
 #define TRY_NS 1000000ull        /* a send tries this long, then waits */
 
-struct lnet_bell {
-    struct sockaddr_un sa;
-    socklen_t len; /* 0: none */
-    int contacted; /* a message went through already */
-};
-
-/* A doorbell's address: a path (a socket in this user's 0700 directory:
-   only this user's processes can ring it), or an abstract name (older
-   peers, or no private directory). */
-static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
+/* The wake-up of lnet_wait that other threads ring (lnet_wake). */
+static int open_wake(lnet *n)
 {
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    size_t n = strlen(name);
-    if (n + 1 > sizeof(sa->sun_path))
-        n = sizeof(sa->sun_path) - 1;
-    if (name[0] == '/') {
-        memcpy(sa->sun_path, name, n);
-        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    }
-    memcpy(sa->sun_path + 1, name, n); /* abstract: leading NUL */
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
-/* This user's private directory for doorbells: $XDG_RUNTIME_DIR/locus or
-   /tmp/locus-<uid>, mode 0700, owned by us; "" when none can be had. */
-static void bell_dir(char *out, size_t len)
-{
-    const char *x = getenv("XDG_RUNTIME_DIR");
-    int n = x && *x && x[0] == '/'
-                ? snprintf(out, len, "%s/locus", x)
-                : snprintf(out, len, "/tmp/locus-%u", (unsigned)getuid());
-    if (n < 0 || (size_t)n >= len) { /* too long for a socket path */
-        out[0] = '\0';
-        return;
-    }
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        out[0] = '\0';
-        return;
-    }
-    struct stat st;
-    if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-        (st.st_mode & 077)) {
-        lc_log(LC_LOG_WARN, "xport",
-               "%s is not a private directory of "
-               "this user (mode 0700): doorbells use abstract sockets, which "
-               "any local process can ring",
-               out);
-        out[0] = '\0';
-    }
-}
-
-/* Doorbells of processes that died without closing them. */
-static void bell_sweep(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    for (struct dirent *e; (e = readdir(d));) {
-        int pid = 0;
-        if (sscanf(e->d_name, "bell-%d-", &pid) != 1 || pid <= 0)
-            continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-}
-
-static int open_bell(lnet *n)
-{
-    static int counter;
-    n->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    n->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (n->wake_fd < 0)
-        return lc_seterr(LOCUS_ESYS, "xport", "doorbell socket: %s",
-                         strerror(errno));
-    int k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    char dir[80]; /* a socket path has at most 108 bytes */
-    bell_dir(dir, sizeof(dir));
-    if (dir[0] &&
-        strlen(dir) + 40 < sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        bell_sweep(dir);
-        snprintf(n->bell, sizeof(n->bell), "%s/bell-%d-%d", dir, (int)getpid(),
-                 k);
-        unlink(n->bell); /* a pid's own leftover */
-    } else {
-        snprintf(n->bell, sizeof(n->bell), "locus-bell-%d-%d", (int)getpid(),
-                 k);
-    }
-    struct sockaddr_un sa;
-    socklen_t len = bell_addr(n->bell, &sa);
-    if (bind(n->wake_fd, (struct sockaddr *)&sa, len) != 0)
-        return lc_seterr(LOCUS_ESYS, "xport", "doorbell bind %s: %s", n->bell,
-                         strerror(errno));
-    n->bell_bound = 1;
+        return lc_seterr(LOCUS_ESYS, "xport", "eventfd: %s", strerror(errno));
     return 0;
 }
 
@@ -152,7 +57,7 @@ int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
     n->self = UINT32_MAX;
     n->dead_ms = 10000;
     chaos_init(n);
-    LC_CHECK_RC(open_bell(n), out, rc);
+    LC_CHECK_RC(open_wake(n), out, rc);
     struct xport_opts o = XPORT_OPTS_INIT;
     o.provider = provider;
     o.node = bind;
@@ -163,22 +68,17 @@ int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
     n->msg_size = xport_msg_size(n->ep[LNET_NET]);
     if (!no_shm) {
         struct xport_opts s = XPORT_OPTS_INIT;
-        s.provider = "shm";
+        s.local = 1;
         if (xport_open(&s, &n->ep[LNET_SHM]) == 0 &&
             xport_name(n->ep[LNET_SHM], n->name[LNET_SHM], XPORT_NAME_MAX) ==
                 0) {
             size_t m = xport_msg_size(n->ep[LNET_SHM]);
             if (m < n->msg_size)
                 n->msg_size = m;
-            size_t l = strlen(n->name[LNET_SHM]);
-            snprintf(n->name[LNET_SHM] + l, XPORT_NAME_MAX - l, "#bell=%s",
-                     n->bell);
-            if (!xport_has_wait_fd(n->ep[LNET_SHM]))
-                xport_set_doorbell(n->ep[LNET_SHM], 1);
         } else {
-            /* shm is an optimisation: run on the net provider alone */
+            /* the local endpoint is an optimisation: run on net alone */
             lc_log(LC_LOG_WARN, "xport",
-                   "no shm endpoint (%s); peers on "
+                   "no local (same-host) endpoint (%s); peers on "
                    "this host use the net provider",
                    locus_last_error());
             xport_close(n->ep[LNET_SHM]);
@@ -216,15 +116,9 @@ void lnet_close(lnet *n)
     }
     free(n->msgbuf);
     n->msgbuf = NULL;
-    free(n->bells);
-    n->bells = NULL;
-    n->nbells = 0;
     if (n->wake_fd >= 0)
         close(n->wake_fd);
     n->wake_fd = -1;
-    if (n->bell_bound && n->bell[0] == '/')
-        unlink(n->bell);
-    n->bell_bound = 0;
 }
 
 static int avref_add(lnet *n, int ep, xport_addr a)
@@ -279,47 +173,16 @@ static void sweep_routes(lnet *n, uint64_t now)
                 continue;
             n->avidle[ep][a] = 0;
             xport_remove(n->ep[ep], a);
-            if (ep == LNET_SHM && a < n->nbells)
-                memset(&n->bells[a], 0, sizeof(n->bells[a]));
         }
 }
 
-static int insert_plain(lnet *n, int ep, const char *name, xport_addr *out);
-
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out)
 {
-    int rc = insert_plain(n, ep, name, out);
+    int rc = xport_insert(n->ep[ep], name, out);
     if (rc == 0 && (rc = avref_add(n, ep, *out)) != 0 &&
         (*out >= n->navref[ep] || !n->avref[ep][*out]))
         xport_remove(n->ep[ep], *out);
     return rc;
-}
-
-static int insert_plain(lnet *n, int ep, const char *name, xport_addr *out)
-{
-    if (ep != LNET_SHM)
-        return xport_insert(n->ep[ep], name, out);
-    char addr[XPORT_NAME_MAX];
-    snprintf(addr, sizeof(addr), "%s", name);
-    char *bell = strstr(addr, "#bell=");
-    if (bell)
-        *bell = '\0';
-    int rc = xport_insert(n->ep[LNET_SHM], addr, out);
-    if (rc || !bell || *out >= (1u << 20))
-        return rc;
-    if (*out >= n->nbells) {
-        size_t nb = n->nbells ? n->nbells : 16;
-        while (nb <= *out)
-            nb *= 2;
-        struct lnet_bell *b = realloc(n->bells, nb * sizeof(*b));
-        if (!b)
-            return 0; /* no doorbell: that peer's wake-ups come late */
-        memset(b + n->nbells, 0, (nb - n->nbells) * sizeof(*b));
-        n->bells = b;
-        n->nbells = nb;
-    }
-    n->bells[*out].len = bell_addr(bell + 6, &n->bells[*out].sa);
-    return 0;
 }
 
 int lnet_route_to(lnet *n, const char *host, const char *net_addr,
@@ -343,37 +206,13 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
     return rc;
 }
 
-static void ring(lnet *n, struct lnet_bell *b)
-{
-    char one = 1;
-    ssize_t s = sendto(n->wake_fd, &one, 1, MSG_DONTWAIT,
-                       (struct sockaddr *)&b->sa, b->len);
-    (void)s; /* a full or gone doorbell: the receiver is awake or dead */
-}
-
-static struct lnet_bell *bell_of(lnet *n, lnet_route r)
-{
-    return r.ep == LNET_SHM && r.addr < n->nbells && n->bells[r.addr].len
-               ? &n->bells[r.addr]
-               : NULL;
-}
-
 /* One transmission; ETIMEDOUT when the provider cannot take it now. */
 static int xmit(lnet *n, lnet_route r, const void *msg, size_t len,
                 uint64_t deadline)
 {
     if (r.ep < 0 || !n->ep[r.ep])
         return lc_seterr(LOCUS_ECLOSED, "xport", "no route to peer");
-    struct lnet_bell *bell = bell_of(n, r);
-    /* shm has no wait fd: the receiver may sleep, and the first message to
-       a peer also needs the receiver's progress to connect */
-    if (bell && !bell->contacted)
-        ring(n, bell);
     int rc = xport_send(n->ep[r.ep], r.addr, WIRE_TAG_CTRL, msg, len, deadline);
-    if (bell) {
-        ring(n, bell);
-        bell->contacted |= rc == 0;
-    }
     if (rc == 0)
         n->st.msgs_out++;
     return rc;
@@ -879,14 +718,8 @@ int lnet_send_handshake(lnet *n, lnet_route r, uint32_t dst, uint64_t sid,
     put_hdr(n->msgbuf, MSG_HANDSHAKE, (uint32_t)len, n->self, dst, sid, 0, 0);
     memcpy(n->msgbuf + WIRE_HDR_LEN, w->buf, w->len);
     wire_wr_reset(w);
-    struct lnet_bell *bell = bell_of(n, r);
-    /* keep ringing a sleeping receiver while the send waits for it */
-    for (;;) {
-        uint64_t step = lc_now_ns() + 2000000ull;
-        rc = xmit(n, r, n->msgbuf, len, step < deadline ? step : deadline);
-        if (rc != LOCUS_ETIMEDOUT || lc_expired(deadline) || !bell)
-            return rc;
-    }
+    /* the transport wakes a sleeping receiver while the send waits */
+    return xmit(n, r, n->msgbuf, len, deadline);
 }
 
 int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len)
@@ -1178,20 +1011,17 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
         if (n->ep[i])
             eps[k++] = n->ep[i];
     int rc = xport_wait(eps, k, n->wake_fd, spin_us, timeout_ms);
-    char buf[64];
-    while (recv(n->wake_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-        ;
+    uint64_t v;
+    ssize_t got = read(n->wake_fd, &v, sizeof(v)); /* nonblocking */
+    (void)got;
     return rc;
 }
 
 void lnet_wake(lnet *n)
 {
-    struct sockaddr_un sa;
-    socklen_t len = bell_addr(n->bell, &sa);
-    char b = 1;
-    ssize_t s =
-        sendto(n->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&sa, len);
-    (void)s;
+    uint64_t one = 1;
+    ssize_t s = write(n->wake_fd, &one, sizeof(one));
+    (void)s; /* EAGAIN: the counter is full, so it is readable already */
 }
 
 void lnet_trim(lnet *n)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A process's fabric presence (private): a net endpoint and, for peers on
- * the same host, a shm endpoint; sessions with peers; waiting on both
- * endpoints plus a wake-up fd for other threads.
+ * the same host, the transport's local endpoint (LNET_SHM); sessions with
+ * peers; waiting on both endpoints plus a wake-up fd for other threads.
  *
  * Sessions.  Everything after the handshake travels in a session: one per
  * pair of processes (peer <-> scheduler, and worker <-> worker, client <->
@@ -125,12 +125,8 @@ typedef struct lnet_stats {
 typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
-    int wake_fd;                  /* the doorbell socket */
-    char bell[128];               /* its path (or abstract name) */
-    int bell_bound;
-    struct lnet_bell *bells; /* shm peers' doorbells, by xport_addr */
-    size_t nbells;
-    uint32_t *avref[2];  /* routes using each address, by xport_addr */
+    int wake_fd;                  /* lnet_wake's eventfd */
+    uint32_t *avref[2];           /* routes using each address, by xport_addr */
     uint64_t *avidle[2]; /* when its last route went (0: in use, gone) */
     size_t navref[2];
     uint64_t sweep_ns;
@@ -153,15 +149,15 @@ typedef struct lnet {
 } lnet;
 
 /* Open the net endpoint on provider (NULL: $FI_PROVIDER or tcp;ofi_rxm)
- * bound to bind (NULL: 127.0.0.1) and port (NULL: any), and the shm
- * endpoint unless no_shm. */
+ * bound to bind (NULL: 127.0.0.1) and port (NULL: any), and the
+ * transport's local (same-host) endpoint, LNET_SHM, unless no_shm. */
 int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
               int no_shm);
 void lnet_close(lnet *n);
 /* Idle: sessions' send buffers that grew big give their memory back. */
 void lnet_trim(lnet *n);
 
-/* Insert a peer's printable address (with its doorbell, on shm). */
+/* Insert a peer's printable address (as its transport endpoint gave it). */
 int lnet_insert(lnet *n, int ep, const char *name, xport_addr *out);
 
 /* Give back a route made by lnet_insert or lnet_route_to: the address

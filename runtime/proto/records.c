@@ -124,9 +124,9 @@ void rec_put_data(wire_wr *w, const rec_data *d)
     if (d->status || d->mode == DATA_INLINE) {
         wire_put_bytes(w, d->bytes, d->nbytes_inline);
     } else if (d->mode == DATA_RMA) {
-        wire_put_u64(w, d->rk.addr);
-        wire_put_u64(w, d->rk.key);
         wire_put_u64(w, d->rk.len);
+        wire_put_bytes(w, d->rk.key,
+                       d->rk.size <= XPORT_RKEY_MAX ? d->rk.size : 0);
     } else {
         wire_put_str(w, d->segment);
         wire_put_u64(w, d->seg_len);
@@ -159,9 +159,20 @@ int rec_get_data(wire_rd *r, rec_data *d)
         if (!d->status && wire_rd_ok(r) && d->nbytes_inline != d->nbytes)
             r->bad = 1;
     } else if (d->mode == DATA_RMA) {
-        d->rk.addr = wire_get_u64(r);
-        d->rk.key = wire_get_u64(r);
         d->rk.len = wire_get_u64(r);
+        size_t n = 0;
+        const void *key = wire_get_bytes(r, &n);
+        if (wire_rd_ok(r) && (n == 0 || n > XPORT_RKEY_MAX))
+            return lc_seterr(LOCUS_EPROTO, "wire",
+                             "malformed DATA record: a remote key of %zu "
+                             "bytes (1..%d allowed)",
+                             n, XPORT_RKEY_MAX);
+        if (wire_rd_ok(r)) {
+            memcpy(d->rk.key, key, n);
+            d->rk.size = (uint32_t)n;
+            if (d->nbytes > d->rk.len)
+                r->bad = 1; /* the value would not fit the region */
+        }
     } else if (d->mode == DATA_SHM) {
         wire_get_str(r, d->segment, sizeof(d->segment));
         d->seg_len = wire_get_u64(r);

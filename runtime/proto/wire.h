@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x324c434cu /* "LCL2" */
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3         /* 3: DATA_RMA carries an opaque remote key */
 #define WIRE_HDR_LEN 48
 #define WIRE_MAC_LEN 16
 #define WIRE_REC_HDR_LEN 6
@@ -123,7 +123,8 @@ enum wire_rec_type {
  * GET         u64 req, u64 key, u8 may_map (requester is on this host);
  *             to a worker for a result, or to a client for an ARG_PUT
  * DATA        u64 req, i32 status, u64 nbytes, u8 mode, then
- *             DATA_INLINE: bytes | DATA_RMA: u64 addr, u64 rkey, u64 len |
+ *             DATA_INLINE: bytes | DATA_RMA: u64 region length, bytes
+ *             remote key (the transport's, opaque: 1..XPORT_RKEY_MAX) |
  *             DATA_SHM: str segment name, u64 segment length, u64 offset,
  *             u8 dedicated | error (status != 0): bytes message
  */

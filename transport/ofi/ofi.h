@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libfabric plugin of the transport: private declarations shared by
- * ofi_ep.c (endpoint, addresses, messages, completions) and ofi_rma.c
- * (registration and reads).
+ * ofi_ep.c (endpoint, addresses, messages, completions), ofi_rma.c
+ * (registration and reads) and ofi_bell.c (doorbells: the wait fd of
+ * providers that have none).
  */
 #ifndef XPORT_OFI_H
 #define XPORT_OFI_H
@@ -15,6 +16,8 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
 #include <rdma/fi_tagged.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "base/base.h"
 #include "xport.h"
@@ -83,9 +86,17 @@ struct ofi_mr {
     struct ofi_mr *prev, *next;
 };
 
+/* A peer's doorbell (its name's "#bell=" part). */
+struct ofi_bell {
+    struct sockaddr_un sa;
+    socklen_t len; /* 0: the peer has none */
+    int contacted; /* a message went through already */
+};
+
 struct ofi_peer {
     unsigned char *raw; /* fi_getname bytes; NULL: free slot */
     size_t rawlen;
+    struct ofi_bell bell;
 };
 
 struct ofi_ep {
@@ -96,7 +107,10 @@ struct ofi_ep {
     struct fid_av *av;
     struct fid_cq *cq;
     struct fid_ep *ep;
-    int wait_fd;
+    int wait_fd;    /* the completion queue's, or bell_fd */
+    int bell_fd;    /* doorbell socket, where the provider has no wait fd */
+    char bell[128]; /* its path (or abstract name); "": none bound */
+    int ring_fd;    /* unbound socket to ring peers when bell_fd < 0 */
 
     char prov[64];
     uint64_t mr_mode; /* provider's duties plus the forced ones */
@@ -133,6 +147,15 @@ int ofi_drain(struct ofi_ep *e);
 int ofi_reg(struct ofi_ep *e, void *buf, size_t len, uint64_t access,
             struct fid_mr **out, const char *what);
 int ofi_peer_ok(const struct ofi_ep *e, xport_addr a);
+
+/* ofi_bell.c */
+int ofi_bell_open(struct ofi_ep *e);
+void ofi_bell_close(struct ofi_ep *e);
+/* Split "#bell=<addr>" off name (in place) into *b (len 0: none). */
+void ofi_bell_parse(char *name, struct ofi_bell *b);
+void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b);
+/* Empty the doorbell before blocking on it. */
+void ofi_bell_drain(struct ofi_ep *e);
 
 /* ofi_rma.c */
 int ofi_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out);

@@ -15,8 +15,15 @@
     (FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY |        \
      FI_MR_ENDPOINT)
 #define OFI_CAPS (FI_TAGGED | FI_RMA | FI_READ | FI_REMOTE_READ | FI_SOURCE)
-/* bits mr_mode_add may force (XPORT_MR_OFFSET is handled apart) */
-#define OFI_MR_FORCIBLE (FI_MR_LOCAL | FI_MR_PROV_KEY | FI_MR_ENDPOINT)
+
+/* The transport's registration duties as libfabric's bits (XPORT_MR_OFFSET
+   is handled apart: it takes FI_MR_VIRT_ADDR away from the offer). */
+static uint64_t fi_mr_bits(uint64_t xport)
+{
+    return (xport & XPORT_MR_LOCAL ? (uint64_t)FI_MR_LOCAL : 0) |
+           (xport & XPORT_MR_PROV_KEY ? (uint64_t)FI_MR_PROV_KEY : 0) |
+           (xport & XPORT_MR_ENDPOINT ? (uint64_t)FI_MR_ENDPOINT : 0);
+}
 
 static const char *fi_msg(int rc)
 {
@@ -311,16 +318,61 @@ static int ofi_trywait(xport_ep *ep)
     struct ofi_ep *e = (struct ofi_ep *)ep;
     if (e->evq_len || e->rx_unposted || e->stalled)
         return 1;
+    if (e->bell_fd >= 0) {
+        /* empty the bell, then look: a message sent after this look rings
+           it again, so blocking on it loses no wake-up */
+        ofi_bell_drain(e);
+        return ofi_poll(ep) != 0;
+    }
     struct fid *f = &e->cq->fid;
     return fi_trywait(e->fabric, &f, 1) == 0 ? 0 : 1;
 }
 
 /* ---- sends ------------------------------------------------------------- */
 
+/* Drive progress while the provider keeps a send waiting; a peer with a
+   doorbell is rung every millisecond meanwhile: it may sleep, and shm
+   needs the receiver's progress to take the message. */
+static void send_wait(struct ofi_ep *e, struct ofi_bell *b, uint64_t *ring_ns)
+{
+    ofi_drain(e);
+    if (b && b->len) {
+        uint64_t now = lc_now_ns();
+        if (now >= *ring_ns) {
+            ofi_bell_ring(e, b);
+            *ring_ns = now + 1000000ull;
+        }
+    }
+}
+
+static int sendv_once(struct ofi_ep *e, xport_addr dst, uint64_t tag,
+                      const struct iovec *iov, int n, uint64_t deadline,
+                      struct ofi_bell *b);
+
 static int ofi_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
                      const struct iovec *iov, int n, uint64_t deadline)
 {
     struct ofi_ep *e = (struct ofi_ep *)ep;
+    struct ofi_bell *b = ofi_peer_ok(e, dst) && e->peers[dst].bell.len
+                             ? &e->peers[dst].bell
+                             : NULL;
+    /* the first message to a peer also needs the receiver's progress to
+       connect */
+    if (b && !b->contacted)
+        ofi_bell_ring(e, b);
+    int rc = sendv_once(e, dst, tag, iov, n, deadline, b);
+    if (b) {
+        ofi_bell_ring(e, b);
+        b->contacted |= rc == 0;
+    }
+    return rc;
+}
+
+static int sendv_once(struct ofi_ep *e, xport_addr dst, uint64_t tag,
+                      const struct iovec *iov, int n, uint64_t deadline,
+                      struct ofi_bell *b)
+{
+    uint64_t ring_ns = lc_now_ns() + 1000000ull;
     size_t len = 0;
     for (int i = 0; i < n; i++)
         len += iov[i].iov_len;
@@ -354,13 +406,13 @@ static int ofi_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
         while ((rc = fi_tinject(e->ep, flat, len, dst, tag)) == -FI_EAGAIN) {
             if (lc_expired(deadline))
                 goto timedout;
-            ofi_drain(e);
+            send_wait(e, b, &ring_ns);
         }
     } else {
         while (!(tx = e->tx_free)) {
             if (lc_expired(deadline))
                 goto timedout;
-            ofi_drain(e);
+            send_wait(e, b, &ring_ns);
         }
         e->tx_free = tx->next;
         size_t off = 0;
@@ -376,7 +428,7 @@ static int ofi_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
                 e->tx_free = tx;
                 goto timedout;
             }
-            ofi_drain(e);
+            send_wait(e, b, &ring_ns);
         }
         if (rc) {
             tx->next = e->tx_free;
@@ -423,6 +475,15 @@ static int ofi_name(xport_ep *ep, char *buf, size_t len)
     for (size_t i = 0; i < rawlen; i++, p += 2)
         snprintf(p, 3, "%02x", raw[i]);
     *p = '\0';
+    if (e->bell[0]) {
+        size_t used = (size_t)(p - buf);
+        int k = snprintf(p, len - used, "#bell=%s", e->bell);
+        if (k < 0 || (size_t)k >= len - used)
+            return lc_seterr(LOCUS_EINVAL, OFI_SUB,
+                             "%s: address with its doorbell does not fit in "
+                             "%zu bytes",
+                             e->prov, len);
+    }
     return 0;
 }
 
@@ -436,9 +497,20 @@ static int hexval(int c)
     return -1;
 }
 
-static int ofi_insert(xport_ep *ep, const char *name, xport_addr *out)
+static int ofi_insert(xport_ep *ep, const char *full, xport_addr *out)
 {
     struct ofi_ep *e = (struct ofi_ep *)ep;
+    char name[XPORT_NAME_MAX];
+    if (strlen(full) >= sizeof(name))
+        return lc_seterr(LOCUS_EADDR, OFI_SUB,
+                         "address '%.80s...' is longer than %d bytes", full,
+                         XPORT_NAME_MAX - 1);
+    memcpy(name, full, strlen(full) + 1);
+    /* only local providers' names carry a doorbell: on others a "#bell="
+       stays part of the name, which is then malformed */
+    struct ofi_bell bell = {0};
+    if (is_local_provider(e->prov))
+        ofi_bell_parse(name, &bell);
     char prov[64];
     int rc = xport_name_provider(name, prov, sizeof(prov));
     if (rc)
@@ -469,6 +541,9 @@ static int ofi_insert(xport_ep *ep, const char *name, xport_addr *out)
     for (size_t i = 0; i < e->npeers; i++)
         if (e->peers[i].raw && e->peers[i].rawlen == rawlen &&
             !memcmp(e->peers[i].raw, raw, rawlen)) {
+            if (bell.len &&
+                memcmp(&bell.sa, &e->peers[i].bell.sa, sizeof(bell.sa)))
+                e->peers[i].bell = bell;
             *out = i;
             return 0;
         }
@@ -516,6 +591,7 @@ static int ofi_insert(xport_ep *ep, const char *name, xport_addr *out)
     }
     memcpy(e->peers[fa].raw, raw, rawlen);
     e->peers[fa].rawlen = rawlen;
+    e->peers[fa].bell = bell;
     *out = fa;
     return 0;
 }
@@ -529,7 +605,7 @@ static int ofi_remove(xport_ep *ep, xport_addr addr)
     fi_addr_t fa = addr;
     int rc = fi_av_remove(e->av, &fa, 1, 0);
     free(e->peers[addr].raw);
-    e->peers[addr].raw = NULL;
+    memset(&e->peers[addr], 0, sizeof(e->peers[addr]));
     if (rc)
         return lc_seterr(ofi_err(rc), OFI_SUB, "%s: fi_av_remove: %s", e->prov,
                          fi_msg(rc));
@@ -557,8 +633,8 @@ int ofi_reg(struct ofi_ep *e, void *buf, size_t len, uint64_t access,
         if (rc) {
             fi_close(&mr->fid);
             return lc_seterr(LOCUS_EFABRIC, OFI_SUB,
-                             "%s: binding %s to the endpoint (FI_MR_ENDPOINT): "
-                             "%s",
+                             "%s: binding %s to the endpoint (FI_MR_ENDPOINT, "
+                             "which XPORT_MR_ENDPOINT forces): %s",
                              e->prov, what, fi_msg(rc));
         }
     }
@@ -591,6 +667,7 @@ static void ofi_close(xport_ep *ep)
         fi_close(&e->fabric->fid);
     if (e->info)
         fi_freeinfo(e->info);
+    ofi_bell_close(e);
     for (size_t i = 0; i < e->npeers; i++)
         free(e->peers[i].raw);
     free(e->peers);
@@ -638,19 +715,17 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
     struct ofi_ep *e = calloc(1, sizeof(*e));
     LC_CHECK(e, fail, ret, LOCUS_ENOMEM, OFI_SUB, "out of memory");
     e->head.ops = &xport_ofi_ops;
-    e->wait_fd = -1;
+    e->wait_fd = e->bell_fd = e->ring_fd = -1;
     e->next_key = 1;
     e->msg_size = opts->msg_size ? opts->msg_size : 64 * 1024;
     e->rx_count = opts->rx_count ? opts->rx_count : 128;
-    e->timeout_ms = 30000;
-    if (opts->size >= offsetof(struct xport_opts, timeout_ms) + sizeof(int) &&
-        opts->timeout_ms > 0)
-        e->timeout_ms = opts->timeout_ms;
+    /* xport_open gives a struct of the current size */
+    e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
     uint64_t forced = opts->mr_mode_add;
-    LC_CHECK(!(forced & ~(uint64_t)(OFI_MR_FORCIBLE | XPORT_MR_OFFSET)), fail,
-             ret, LOCUS_EINVAL, OFI_SUB,
-             "mr_mode_add 0x%llx: only FI_MR_LOCAL, FI_MR_PROV_KEY, "
-             "FI_MR_ENDPOINT and XPORT_MR_OFFSET can be forced",
+    LC_CHECK(!(forced & ~(uint64_t)XPORT_MR_ALL), fail, ret, LOCUS_EINVAL,
+             OFI_SUB,
+             "mr_mode_add 0x%llx: only XPORT_MR_LOCAL, XPORT_MR_PROV_KEY, "
+             "XPORT_MR_ENDPOINT and XPORT_MR_OFFSET can be forced",
              (unsigned long long)forced);
     LC_CHECK(e->msg_size <= ((size_t)1 << 30) && e->rx_count <= 65536, fail,
              ret, LOCUS_EINVAL, OFI_SUB,
@@ -678,7 +753,7 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
         service ? service : "", rc ? fi_msg(rc) : "no match");
     struct fi_info *fi = e->info;
     snprintf(e->prov, sizeof(e->prov), "%s", fi->fabric_attr->prov_name);
-    e->mr_mode = fi->domain_attr->mr_mode | (forced & OFI_MR_FORCIBLE);
+    e->mr_mode = fi->domain_attr->mr_mode | fi_mr_bits(forced);
     e->offset_addr = !(fi->domain_attr->mr_mode & FI_MR_VIRT_ADDR);
     if (e->mr_mode & (FI_MR_BASIC | FI_MR_SCALABLE)) /* pre-1.5 style */
         e->offset_addr = !(e->mr_mode & FI_MR_BASIC);
@@ -719,6 +794,8 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
     if (cq_attr.wait_obj == FI_WAIT_FD &&
         fi_control(&e->cq->fid, FI_GETWAIT, &e->wait_fd) != 0)
         e->wait_fd = -1;
+    if (e->wait_fd < 0)
+        LC_CHECK_RC(ofi_bell_open(e), fail, ret);
 
     rc = fi_endpoint(e->domain, fi, &e->ep, NULL);
     LC_CHECK(rc == 0, fail, ret, LOCUS_EFABRIC, OFI_SUB, "%s: fi_endpoint: %s",
@@ -786,7 +863,7 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
            "inject %zu, wait fd %s, address %s",
            e->prov, fi->fabric_attr->name, fi->domain_attr->name,
            fi_tostr(&mm, FI_TYPE_MR_MODE), e->offset_addr ? " (offsets)" : "",
-           e->inject_size, e->wait_fd >= 0 ? "yes" : "no", name);
+           e->inject_size, e->bell_fd >= 0 ? "doorbell" : "provider's", name);
     fi_freeinfo(hints);
     *out = (xport_ep *)e;
     return 0;
@@ -866,7 +943,13 @@ static int ofi_file_pid(const char *name)
     return (int)pid;
 }
 
+static const char *ofi_local_provider(void)
+{
+    return "shm";
+}
+
 const struct xport_ops xport_ofi_ops = {
+    .size = sizeof(struct xport_ops),
     .name = "ofi",
     .serves = ofi_serves,
     .open = ofi_open,
@@ -890,4 +973,5 @@ const struct xport_ops xport_ofi_ops = {
     .trywait = ofi_trywait,
     .list_providers = ofi_list_providers,
     .file_pid = ofi_file_pid,
+    .local_provider = ofi_local_provider,
 };

@@ -13,6 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The remote key of this plugin: u64 address (virtual or offset), u64
+   fi_mr_key, both little-endian. */
+#define OFI_RKEY_SIZE 16
+
+static void le_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 int ofi_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out)
 {
     struct ofi_ep *e = (struct ofi_ep *)ep;
@@ -89,9 +107,11 @@ int ofi_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
                          "rkey for %zu bytes at %p: outside the registered "
                          "region [%p, +%zu)",
                          len, ptr, (void *)m->base, m->len);
-    out->addr =
-        m->ep->offset_addr ? (uint64_t)(p - m->base) : (uint64_t)(uintptr_t)p;
-    out->key = m->key;
+    memset(out, 0, sizeof(*out));
+    le_put(out->key, m->ep->offset_addr ? (uint64_t)(p - m->base)
+                                        : (uint64_t)(uintptr_t)p);
+    le_put(out->key + 8, m->key);
+    out->size = OFI_RKEY_SIZE;
     out->len = len;
     return 0;
 }
@@ -229,6 +249,12 @@ int ofi_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
     struct ofi_mr *lm = (struct ofi_mr *)local_mr;
     if (!rk || (!dst && len))
         return lc_seterr(LOCUS_EINVAL, OFI_SUB, "xport_read: NULL argument");
+    if (rk->size != OFI_RKEY_SIZE)
+        return lc_seterr(LOCUS_EINVAL, OFI_SUB,
+                         "%s: read from peer %llu: a remote key of %u bytes "
+                         "is not one of this plugin's (%d bytes)",
+                         e->prov, (unsigned long long)src, (unsigned)rk->size,
+                         OFI_RKEY_SIZE);
     if (offset > rk->len || len > rk->len - offset)
         return lc_seterr(LOCUS_ERANGE, OFI_SUB,
                          "%s: read of %zu bytes at offset %llu from peer "
@@ -258,8 +284,8 @@ int ofi_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
     op->peer = src;
     op->dst = dst;
     op->len = len;
-    op->raddr = rk->addr + offset;
-    op->key = rk->key;
+    op->raddr = le_get(rk->key) + offset;
+    op->key = le_get(rk->key + 8);
     for (int i = 0; i < OFI_READ_DEPTH; i++) {
         op->chunk[i].c.kind = OFI_READ;
         op->chunk[i].op = op;

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Doorbells: libfabric's shm provider has no wait fd, so a receiver could
+ * only sleep in steps.  An endpoint of such a provider binds a datagram
+ * socket, its wait fd; its address travels in the endpoint's name
+ * ("...#bell=<addr>"), and senders ring it (ofi_sendv).  A ring is a hint:
+ * a full or gone doorbell means the receiver is awake or dead, and every
+ * wait is bounded anyway.
+ */
+#include "ofi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BELL_TAG "#bell="
+
+/* A doorbell's address: a path (a socket in this user's 0700 directory:
+   only this user's processes can ring it), or an abstract name (older
+   peers, or no private directory). */
+static socklen_t bell_addr(const char *name, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof(sa->sun_path))
+        n = sizeof(sa->sun_path) - 1;
+    if (name[0] == '/') {
+        memcpy(sa->sun_path, name, n);
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    }
+    memcpy(sa->sun_path + 1, name, n); /* abstract: leading NUL */
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+/* This user's private directory for doorbells: $XDG_RUNTIME_DIR/locus or
+   /tmp/locus-<uid>, mode 0700, owned by us; "" when none can be had. */
+static void bell_dir(char *out, size_t len)
+{
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    int n = x && *x && x[0] == '/'
+                ? snprintf(out, len, "%s/locus", x)
+                : snprintf(out, len, "/tmp/locus-%u", (unsigned)getuid());
+    if (n < 0 || (size_t)n >= len) { /* too long for a socket path */
+        out[0] = '\0';
+        return;
+    }
+    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+        out[0] = '\0';
+        return;
+    }
+    struct stat st;
+    if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+        (st.st_mode & 077)) {
+        lc_log(LC_LOG_WARN, OFI_SUB,
+               "%s is not a private directory of "
+               "this user (mode 0700): doorbells use abstract sockets, which "
+               "any local process can ring",
+               out);
+        out[0] = '\0';
+    }
+}
+
+/* Doorbells of processes that died without closing them. */
+static void bell_sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid = 0;
+        if (sscanf(e->d_name, "bell-%d-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+int ofi_bell_open(struct ofi_ep *e)
+{
+    static int counter;
+    e->bell_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (e->bell_fd < 0)
+        return lc_seterr(LOCUS_ESYS, OFI_SUB, "%s: doorbell socket: %s",
+                         e->prov, strerror(errno));
+    int k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    char dir[80]; /* a socket path has at most 108 bytes */
+    bell_dir(dir, sizeof(dir));
+    char name[sizeof(e->bell)];
+    if (dir[0] &&
+        strlen(dir) + 40 < sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        bell_sweep(dir);
+        snprintf(name, sizeof(name), "%s/bell-%d-%d", dir, (int)getpid(), k);
+        unlink(name); /* a pid's own leftover */
+    } else {
+        snprintf(name, sizeof(name), "locus-bell-%d-%d", (int)getpid(), k);
+    }
+    struct sockaddr_un sa;
+    socklen_t len = bell_addr(name, &sa);
+    if (bind(e->bell_fd, (struct sockaddr *)&sa, len) != 0)
+        return lc_seterr(LOCUS_ESYS, OFI_SUB, "%s: doorbell bind %s: %s",
+                         e->prov, name, strerror(errno));
+    memcpy(e->bell, name, sizeof(name));
+    e->wait_fd = e->bell_fd;
+    return 0;
+}
+
+void ofi_bell_close(struct ofi_ep *e)
+{
+    if (e->bell_fd >= 0)
+        close(e->bell_fd);
+    if (e->ring_fd >= 0)
+        close(e->ring_fd);
+    if (e->bell[0] == '/')
+        unlink(e->bell);
+    if (e->wait_fd == e->bell_fd)
+        e->wait_fd = -1;
+    e->bell_fd = e->ring_fd = -1;
+    e->bell[0] = '\0';
+}
+
+void ofi_bell_parse(char *name, struct ofi_bell *b)
+{
+    memset(b, 0, sizeof(*b));
+    char *tag = strstr(name, BELL_TAG);
+    if (!tag)
+        return;
+    *tag = '\0';
+    if (tag[sizeof(BELL_TAG) - 1])
+        b->len = bell_addr(tag + sizeof(BELL_TAG) - 1, &b->sa);
+}
+
+void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b)
+{
+    if (!b->len)
+        return;
+    int fd = e->bell_fd;
+    if (fd < 0) {
+        if (e->ring_fd < 0)
+            e->ring_fd =
+                socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = e->ring_fd;
+    }
+    if (fd < 0)
+        return;
+    char one = 1;
+    ssize_t s =
+        sendto(fd, &one, 1, MSG_DONTWAIT, (struct sockaddr *)&b->sa, b->len);
+    (void)s; /* a full or gone doorbell: the receiver is awake or dead */
+}
+
+void ofi_bell_drain(struct ofi_ep *e)
+{
+    char buf[64];
+    while (e->bell_fd >= 0 &&
+           recv(e->bell_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+}
