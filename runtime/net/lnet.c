@@ -635,8 +635,6 @@ static void timers(lnet *n, uint64_t now)
     /* shm silent this long: the net provider takes over (before the
        session would be declared broken) */
     uint64_t failover_ns = (uint64_t)n->dead_ms * 500000ull;
-    if (failover_ns > 2000000000ull)
-        failover_ns = 2000000000ull;
     for (uint32_t i = 0; i < n->nsess; i++) {
         lsess *s = n->sess[i];
         if (!s || !s->q_head || s->state == LS_BROKEN)

@@ -185,10 +185,12 @@ lsess *lnet_sess_get(const lnet *n, uint32_t peer);
 /*
  * Where to send when the shm route stops delivering: the peer's net
  * address (net_addr, inserted here; "" or NULL: none).  A session whose
- * oldest message stays unacknowledged over shm for half of dead_ms (at
- * most 2 s) moves to it
- * (a peer killed inside the shm provider can leave a receiver's queue
- * locked).  The session owns this route.
+ * oldest message stays unacknowledged over shm for half of dead_ms moves
+ * to it (a peer killed inside the shm provider can leave a receiver's
+ * queue locked).  Not sooner: a receiver that is only slow (a loaded
+ * machine, a long batch) must not lose its shm path for good, nor make
+ * both sides pay for the net provider's buffers.  The session owns this
+ * route.
  */
 void lnet_sess_fallback(lnet *n, lsess *s, const char *net_addr);
 /* Forget the session at once (what it had not sent is dropped). */

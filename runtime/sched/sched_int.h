@@ -137,11 +137,12 @@ typedef struct sched {
     int nunauthed;
     uint64_t dropped;
     uint64_t drops_told, odd_told, drops_ns;
-    uint64_t busy_ns;  /* last message handled, until memory is trimmed */
-    dash *dash;        /* the dashboard's feed; NULL: none */
-    int nchallenges;   /* peers whose CHALLENGE is still to be sent */
-    int done_thread;   /* the DONE being handled: thread it ran on, -1 */
-    uint64_t done_ago; /* and ns since it started; 0: unknown */
+    uint64_t busy_ns;       /* last message handled, until memory is trimmed */
+    dash *dash;             /* the dashboard's feed; NULL: none */
+    uint64_t steal_next_ns; /* no stealing pass before this */
+    int nchallenges;        /* peers whose CHALLENGE is still to be sent */
+    int done_thread;        /* the DONE being handled: thread it ran on, -1 */
+    uint64_t done_ago;      /* and ns since it started; 0: unknown */
 } sched;
 
 static inline speer *peer(sched *s, int id)

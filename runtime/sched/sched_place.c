@@ -325,6 +325,8 @@ void sched_steal_tick(sched *s)
     if (s->ready.n)
         return; /* idle workers take the ready queue first */
     uint64_t now = lc_now_ns();
+    if (now < s->steal_next_ns)
+        return;
     int idle = 0, stuck = 0;
     for (int i = 1; i < s->npeers; i++) {
         speer *w = worker(s, i);
@@ -336,7 +338,9 @@ void sched_steal_tick(sched *s)
     if (!idle || !stuck)
         return;
     /* the most recently sent tasks of stuck workers: one pass over the
-       table, only while some worker is stuck and another idle */
+       table, only while some worker is stuck and another idle; a pass
+       that moves nothing is not repeated for a while (it costs O(tasks),
+       and a million tasks must not be scanned every 20 ms) */
     stask *cand[STEAL_CANDIDATES];
     int nc = 0;
     size_t it = 0;
@@ -359,6 +363,7 @@ void sched_steal_tick(sched *s)
             cand[at] = x;
         }
     }
+    int stolen = 0;
     for (int c = 0; c < nc && idle > 0; c++) {
         stask *t = cand[c];
         speer *victim = worker(s, t->worker);
@@ -383,6 +388,7 @@ void sched_steal_tick(sched *s)
         }
         if (!thief)
             continue;
+        stolen++;
         t->stealing = 1;
         t->thief = thief->id;
         thief->reserved++;
@@ -396,6 +402,11 @@ void sched_steal_tick(sched *s)
                "asking worker %d (stuck %.0f ms) for task %llx for idle "
                "worker %d",
                victim->id, wait / 1e6, (unsigned long long)t->key, thief->id);
+    }
+    if (!stolen) {
+        uint64_t cost = lc_now_ns() - now, pause = 20 * cost;
+        s->steal_next_ns =
+            lc_now_ns() + (pause > 200000000ull ? pause : 200000000ull);
     }
 }
 
