@@ -414,3 +414,243 @@ Test(api, require_before_any_worker_joins)
     locus_release(f);
     PASS();
 }
+
+/* ---- contracts of the headers
+ * ------------------------------------------------------------ */
+
+/* An option struct of an older header is smaller: its size runs from the
+ * end of the first version's last field up to sizeof.  The library reads
+ * no byte past size (AddressSanitizer would see it: the structs below are
+ * malloc'd to exactly that size) and refuses sizes outside that range. */
+/* Write the size field of a struct that may be shorter than its type. */
+static void set_size(void *opts, size_t size)
+{
+    memcpy(opts, &size, sizeof(size));
+}
+
+Test(api, option_structs_take_every_size_of_their_versions)
+{
+    up(2, 1);
+    size_t cmin = LC_OPTS_END(struct locus_connect_opts, flags);
+    struct locus_connect_opts init = LOCUS_CONNECT_OPTS_INIT;
+    init.timeout_ms = T_MS;
+    void *co = malloc(cmin);
+    cr_assert_not_null(co);
+    memcpy(co, &init, cmin);
+    set_size(co, cmin);
+    locus_client *c2 = NULL;
+    OK(locus_connect(C.file, co, &c2));
+    cr_expect_str_eq(locus_last_error(), "");
+    OK(locus_disconnect(c2));
+    set_size(co, cmin - 1);
+    EXPECT_ERR(locus_connect(C.file, co, &c2), LOCUS_EINVAL);
+    cr_expect(strstr(lasterr, "LOCUS_CONNECT_OPTS_INIT"), "%s", lasterr);
+    init.size = sizeof(init) + 8; /* a newer header's */
+    EXPECT_ERR(locus_connect(C.file, &init, &c2), LOCUS_EINVAL);
+    cr_expect_null(c2);
+    free(co);
+
+    size_t smin = LC_OPTS_END(struct locus_submit_opts, flags);
+    struct locus_submit_opts sinit = LOCUS_SUBMIT_OPTS_INIT;
+    locus_worker_info w2[2];
+    size_t nw2 = 0;
+    OK(locus_workers(cl, w2, 2, &nw2));
+    cr_assert_eq(nw2, 2);
+    int w = w2[1].id; /* not where the load balancer starts */
+    sinit.workers = &w;
+    sinit.nworkers = 1;
+    void *so = malloc(smin);
+    cr_assert_not_null(so);
+    memcpy(so, &sinit, smin);
+    set_size(so, smin);
+    locus_arg one = locus_arg_i64(1);
+    locus_future *f = NULL;
+    OK(locus_submit(cl, "f1", &one, 1, so, &f));
+    cr_expect_eq(result_i64(f), 2);
+    size_t who = 0;
+    int on = -1;
+    OK(locus_who_has(f, &on, 1, &who));
+    cr_expect_eq(on, w, "the restriction of a short struct was lost");
+    locus_release(f);
+    locus_future *fs[2];
+    locus_arg two[2] = {locus_arg_i64(1), locus_arg_i64(2)};
+    for (int k = 0; k < 2; k++) {
+        if (k == 0)
+            OK(locus_map(cl, "f1", two, 2, so, fs));
+        else
+            OK(locus_scatter(cl, two, 2, so, fs));
+        for (int i = 0; i < 2; i++) {
+            OK(locus_result(fs[i], T_MS, NULL, NULL));
+            OK(locus_who_has(fs[i], &on, 1, &who));
+            cr_expect_eq(on, w, "%s", k ? "scatter" : "map");
+            locus_release(fs[i]);
+        }
+    }
+    set_size(so, smin - 1);
+    f = NULL;
+    EXPECT_ERR(locus_submit(cl, "f1", &one, 1, so, &f), LOCUS_EINVAL);
+    EXPECT_ERR(locus_map(cl, "f1", two, 2, so, fs), LOCUS_EINVAL);
+    EXPECT_ERR(locus_scatter(cl, two, 2, so, fs), LOCUS_EINVAL);
+    sinit.size = sizeof(sinit) + 8;
+    EXPECT_ERR(locus_submit(cl, "f1", &one, 1, &sinit, &f), LOCUS_EINVAL);
+    cr_expect_null(f);
+    free(so);
+
+    /* locus_worker_info: the stride is the caller's sizeof */
+    locus_worker_info wi[2];
+    memset(wi, 0xa5, sizeof(wi));
+    size_t n = 0;
+    OK(locus_workers(cl, wi, 2, &n));
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect_eq(wi[i].size, sizeof(wi[i]));
+        cr_expect_gt(wi[i].id, 0);
+        cr_expect_str_neq(wi[i].host, "");
+    }
+    EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) - 8, 2, &n),
+               LOCUS_EINVAL);
+    EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) + 8, 2, &n),
+               LOCUS_EINVAL);
+    PASS();
+}
+
+Test(api, cluster_options_of_a_newer_header_are_refused)
+{
+    cr_assert_eq(lt_cluster_init(&C), 0);
+    locus_cluster *lc = NULL;
+    struct locus_cluster_opts o = LOCUS_CLUSTER_OPTS_INIT;
+    o.dir = C.dir;
+    o.size = sizeof(o) + 8;
+    EXPECT_ERR(locus_local_cluster_start(&o, &lc), LOCUS_EINVAL);
+    cr_expect(strstr(lasterr, "LOCUS_CLUSTER_OPTS_INIT"), "%s", lasterr);
+    o.size = LC_OPTS_END(struct locus_cluster_opts, flags) - 1;
+    EXPECT_ERR(locus_local_cluster_start(&o, &lc), LOCUS_EINVAL);
+    cr_expect_null(lc);
+    PASS();
+}
+
+/* errors.h: locus_last_error() is "" after a call that succeeded, even
+ * when the call before it failed. */
+Test(api, last_error_is_empty_after_a_success)
+{
+    up(1, 1);
+    locus_arg one = locus_arg_i64(1);
+    locus_future *f = NULL;
+#define FAIL_THEN_OK(call)                                                     \
+    do {                                                                       \
+        locus_future *g_ = NULL;                                               \
+        cr_assert_neq(locus_submit(cl, "", NULL, 0, NULL, &g_), 0);            \
+        cr_assert_neq(locus_last_error()[0], '\0');                            \
+        OK(call);                                                              \
+        cr_expect_str_eq(locus_last_error(), "", "after %s", #call);           \
+    } while (0)
+    FAIL_THEN_OK(locus_submit(cl, "f1", &one, 1, NULL, &f));
+    FAIL_THEN_OK(locus_result(f, T_MS, NULL, NULL));
+    int64_t v = 0;
+    FAIL_THEN_OK(locus_result_i64(f, T_MS, &v));
+    cr_expect_eq(v, 2);
+    FAIL_THEN_OK(locus_wait(&f, 1, T_MS));
+    locus_value val;
+    FAIL_THEN_OK(locus_gather(&f, 1, T_MS, &val));
+    size_t n = 0;
+    FAIL_THEN_OK(locus_workers(cl, NULL, 0, &n));
+    FAIL_THEN_OK(locus_cancel(f));
+    FAIL_THEN_OK(locus_require(cl, TASKLIB, T_MS));
+    locus_future *g = NULL;
+    FAIL_THEN_OK(locus_scatter(cl, &one, 1, NULL, &g));
+    locus_future **all = NULL;
+    FAIL_THEN_OK(locus_run_on_all(cl, "f1", &one, 1, &all, NULL, &n));
+    for (size_t i = 0; i < n; i++)
+        locus_release(all[i]);
+    free(all);
+    locus_array *a = NULL, *r = NULL;
+    FAIL_THEN_OK(locus_array_arange(cl, 10, 5, &a));
+    FAIL_THEN_OK(locus_array_reduce(a, LOCUS_SUM, -1, &r));
+    double sum = 0;
+    FAIL_THEN_OK(locus_array_compute_f64(r, T_MS, &sum));
+    cr_expect_eq(sum, 45.0);
+    locus_array_free(r);
+    locus_array_free(a);
+#undef FAIL_THEN_OK
+    locus_release(f);
+    locus_release(g);
+    PASS();
+}
+
+/* A future knows the type of the 8 bytes the client gave it (scatter of
+ * an I64 or F64 argument) and refuses the other getter; a task's 8 bytes
+ * are untyped. */
+Test(api, typed_scatter_values_are_read_with_their_type)
+{
+    up(1, 1);
+    locus_arg vals[2] = {locus_arg_f64(2.5), locus_arg_i64(7)};
+    locus_future *fs[2];
+    OK(locus_scatter(cl, vals, 2, NULL, fs));
+    double d = 0;
+    int64_t v = 0;
+    OK(locus_result_f64(fs[0], T_MS, &d));
+    cr_expect_eq(d, 2.5);
+    EXPECT_ERR(locus_result_i64(fs[0], T_MS, &v), LOCUS_EINVAL);
+    cr_expect(strstr(lasterr, "float") && strstr(lasterr, "locus_result_f64"),
+              "%s", lasterr);
+    OK(locus_result_i64(fs[1], T_MS, &v));
+    cr_expect_eq(v, 7);
+    EXPECT_ERR(locus_result_f64(fs[1], T_MS, &d), LOCUS_EINVAL);
+    locus_arg one = locus_arg_i64(1);
+    locus_future *t = submit("f1", &one, 1);
+    OK(locus_result_i64(t, T_MS, &v));
+    OK(locus_result_f64(t, T_MS, &d)); /* untyped: read as asked */
+    locus_release(t);
+    locus_release(fs[0]);
+    locus_release(fs[1]);
+    PASS();
+}
+
+/* locus_arg_str(NULL) is an empty BYTES argument, not a crash. */
+Test(api, arg_str_of_null_is_empty_bytes)
+{
+    locus_arg a = locus_arg_str(NULL);
+    cr_expect_eq(a.kind, LOCUS_ARG_BYTES);
+    cr_expect_null(a.data);
+    cr_expect_eq(a.len, 0);
+    locus_arg b = locus_arg_str("ab");
+    cr_expect_eq(b.len, 3);
+    up(1, 1);
+    locus_future *f = submit("locus.identity", &a, 1);
+    const void *p;
+    size_t len = 99;
+    OK(locus_result(f, T_MS, &p, &len));
+    cr_expect_eq(len, 0);
+    locus_release(f);
+    PASS();
+}
+
+/* References: a future lives while any holds it and is usable through
+ * each; the last release frees it (using it after that is undefined, as
+ * client.h says, and an AddressSanitizer build checks nothing reads it). */
+Test(api, a_future_lives_while_a_reference_holds_it)
+{
+    up(1, 1);
+    locus_arg one = locus_arg_i64(1);
+    locus_future *f = submit("f1", &one, 1);
+    cr_assert_eq(locus_future_ref(f), f);
+    cr_assert_eq(locus_future_ref(f), f);
+    locus_release(f);
+    locus_release(f);
+    cr_expect_eq(result_i64(f), 2);
+    locus_arg fa = locus_arg_future(f);
+    locus_future *g = submit("f1", &fa, 1);
+    locus_release(f); /* the last: g keeps its input on the worker */
+    cr_expect_eq(result_i64(g), 3);
+    locus_release(g);
+    /* a future of another client is refused */
+    locus_client *c2 = connect_to(C.file, 0);
+    locus_future *h = submit("f1", &one, 1);
+    locus_arg ha = locus_arg_future(h);
+    locus_future *x = NULL;
+    EXPECT_ERR(locus_submit(c2, "f1", &ha, 1, NULL, &x), LOCUS_EINVAL);
+    cr_expect_null(x);
+    OK(locus_disconnect(c2));
+    locus_release(h);
+    PASS();
+}

@@ -87,6 +87,7 @@ static int chunk_error(locus_array *a, size_t i, int rc, int timeout_ms)
 
 int locus_array_persist(locus_array *a, int timeout_ms)
 {
+    lc_clearerr();
     if (!a)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_persist: NULL "
@@ -106,6 +107,7 @@ int locus_array_persist(locus_array *a, int timeout_ms)
 
 int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
 {
+    lc_clearerr();
     if (!a || !buf || !len)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_compute: NULL "
@@ -178,6 +180,7 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
 
 int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 {
+    lc_clearerr();
     if (!a || !v)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_compute_f64: "
@@ -203,6 +206,7 @@ int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 
 int locus_array_chunk_future(locus_array *a, size_t i, locus_future **out)
 {
+    lc_clearerr();
     if (!a || !out)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_chunk_future: "

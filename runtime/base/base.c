@@ -142,6 +142,23 @@ void lc_clearerr(void)
     last_error[0] = '\0';
 }
 
+int lc_opts_copy(void *dst, const void *src, size_t min, size_t max,
+                 const char *what, const char *init)
+{
+    if (!src)
+        return 0;
+    size_t size;
+    memcpy(&size, src, sizeof(size));
+    if (size < min || size > max)
+        return lc_seterr(LOCUS_EINVAL, "opts",
+                         "%s: size is %zu; this library takes %zu to %zu "
+                         "(set it with %s, from a locus header no newer "
+                         "than the library)",
+                         what, size, min, max, init);
+    memcpy(dst, src, size);
+    return 0;
+}
+
 uint64_t lc_now_ns(void)
 {
     struct timespec ts;

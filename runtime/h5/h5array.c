@@ -41,6 +41,7 @@ int locus_array_from_hdf5(locus_client *c, const char *file,
                           const char *dataset, const int64_t *chunks,
                           unsigned flags, locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_from_hdf5");
     if (!rc)
         rc = h5_check_names(file, dataset, flags, LOCUS_H5_NO_LOCKING,
@@ -87,6 +88,7 @@ int locus_array_from_files(locus_client *c, const char *const *files, size_t n,
                            const char *dataset, int axis, unsigned flags,
                            locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_from_files");
     if (rc)
         return rc;
@@ -148,6 +150,7 @@ done:
 int locus_array_store_hdf5(locus_array *a, const char *file,
                            const char *dataset, unsigned flags, int timeout_ms)
 {
+    lc_clearerr();
     if (!a)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_store_hdf5: "

@@ -32,6 +32,7 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
                   const locus_h5_sel *sel, unsigned flags,
                   const struct locus_submit_opts *opts, locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out)
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_load: NULL client or "
@@ -71,6 +72,7 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
 int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
                         const char *dataset, unsigned flags, locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out || (n && !files))
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_load_files: NULL "
@@ -107,6 +109,7 @@ int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
 int locus_h5_info_get(locus_client *c, const char *file, const char *dataset,
                       unsigned flags, int timeout_ms, locus_h5_info *out)
 {
+    lc_clearerr();
     if (!c || !out)
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_info_get: NULL "
