@@ -165,9 +165,10 @@ struct locus_submit_opts {
 
 /*
  * Submit fn(args...) and return its future at once.  fn names a function of
- * a library given to locus_require (or a built-in, "locus.*").  Future
- * arguments are not fetched to the client: the task runs where its data is.
- * opts may be NULL.  Errors at submit: LOCUS_EINVAL (bad argument, a future
+ * a library given to locus_require (or a built-in, "locus.*"), at most 255
+ * bytes; a task takes at most 65535 arguments (both LOCUS_EINVAL beyond).
+ * Future arguments are not fetched to the client: the task runs where its data
+ * is. opts may be NULL.  Errors at submit: LOCUS_EINVAL (bad argument, a future
  * of another client), LOCUS_ECLOSED (not connected).  Errors of the task
  * itself arrive in the future.
  */
@@ -289,7 +290,7 @@ typedef struct locus_worker_info {
     size_t size; /* set by locus_workers: the size of this struct it wrote */
     int id;
     int pid;
-    char host[64];
+    char host[64];   /* host names are 63 bytes at most in locus */
     int numa_node;   /* logical NUMA node the worker is bound to */
     char cpuset[64]; /* "0-3" */
     int nthreads;

@@ -228,6 +228,10 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
     lc = calloc(1, sizeof(*lc));
     LC_CHECK(lc, fail, rc, LOCUS_ENOMEM, "cluster", "no memory");
     if (opts && opts->dir) {
+        /* a cut path would be another directory */
+        LC_CHECK(strlen(opts->dir) < sizeof(lc->dir), fail, rc, LOCUS_EINVAL,
+                 "cluster", "opts.dir is %zu bytes long (at most %zu)",
+                 strlen(opts->dir), sizeof(lc->dir) - 1);
         snprintf(lc->dir, sizeof(lc->dir), "%s", opts->dir);
         if (mkdir(lc->dir, 0700) != 0 && errno != EEXIST) {
             rc = lc_seterr(LOCUS_EIO, "cluster", "cannot create %s: %s",
