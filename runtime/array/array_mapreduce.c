@@ -63,6 +63,7 @@ int locus_array_map(locus_array *a, const char *fn, const locus_arg *args,
         anode *nn = array_node_new(a->c, fn, dtype, src->ndim, src->shape);
         if (nn) {
             nn->hint = src->hint;
+            nn->check = 1;
             array_arg_node(nn, src);
             for (size_t k = 0; k < nargs; k++) {
                 const locus_arg *x = &args[k];

@@ -29,6 +29,8 @@ int array_submit_all(locus_array *a, locus_future **futs)
 /* after waiting: record stats, drop what is no longer needed */
 void array_finish(locus_array *a, locus_future **futs, uint64_t client_bytes)
 {
+    char keep[LC_ERR_MAX]; /* the walk's calls must not clear a failure */
+    lc_err_save(keep);
     pthread_mutex_lock(&array_mu);
     memset(&a->stats, 0, sizeof(a->stats));
     array_mark_gen++;
@@ -41,6 +43,7 @@ void array_finish(locus_array *a, locus_future **futs, uint64_t client_bytes)
     for (size_t i = 0; futs && i < a->nchunks; i++)
         locus_release(futs[i]);
     free(futs);
+    lc_err_restore(keep);
 }
 
 int array_left_ms(int timeout_ms, uint64_t dl)
@@ -101,6 +104,8 @@ int locus_array_persist(locus_array *a, int timeout_ms)
         if ((rc = locus_result(futs[i], array_left_ms(timeout_ms, dl), NULL,
                                NULL)))
             rc = chunk_error(a, i, rc, array_left_ms(timeout_ms, dl));
+    if (!rc)
+        rc = array_check_maps(a, timeout_ms, dl);
     array_finish(a, futs, 0);
     return rc;
 }
@@ -168,6 +173,8 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
         }
         ndbuf_copy(&y, off, &x, zero, one, cs);
     }
+    if (!rc)
+        rc = array_check_maps(a, timeout_ms, dl);
     array_finish(a, futs, fetched);
     if (rc) {
         free(res);

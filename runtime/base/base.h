@@ -34,6 +34,12 @@ int lc_seterr(int rc, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int lc_vseterr(int rc, const char *sub, const char *fmt, va_list ap);
 void lc_clearerr(void);
+/* Public status calls clear the message when they succeed; cleanup code
+ * that makes such calls after a failure keeps the failure's message:
+ * char keep[LC_ERR_MAX]; lc_err_save(keep); ...; lc_err_restore(keep). */
+#define LC_ERR_MAX 1024
+void lc_err_save(char keep[LC_ERR_MAX]);
+void lc_err_restore(const char keep[LC_ERR_MAX]);
 
 /*
  * The size rule of public option structs (their first field is size_t
