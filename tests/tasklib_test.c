@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Task library of the runtime tests (tests/test_runtime.c): workers load it
+ * Task library of the runtime tests (tests/test_client_*.c): workers load it
  * as libtasklib_test.so with locus_require and call its functions by name.
  * Every function is thread-safe (no state).
  */

@@ -604,6 +604,19 @@ Test(array, maps_with_task_functions)
     EXPECT_ERR(locus_array_compute(bad, T_MS, &buf, &len), LOCUS_EPROTO);
     cr_expect(strstr(locus_last_error(), "bad_shape"), "%s",
               locus_last_error());
+    /* ... also when only a reduction of it is computed (it summed the one
+       element of each chunk, 42 * 12, and said nothing) */
+    locus_array *badsum = NULL;
+    OK(locus_array_reduce(bad, LOCUS_SUM, -1, &badsum));
+    for (int k = 0; k < 2; k++) { /* and again: it is not remembered as ok */
+        EXPECT_ERR(locus_array_compute_f64(badsum, T_MS, &got), LOCUS_EINVAL);
+        const char *e = locus_last_error();
+        cr_expect(strstr(e, "bad_shape") && strstr(e, "(1,)") &&
+                      strstr(e, "(6, 5)"),
+                  "%s", e);
+    }
+    EXPECT_ERR(locus_array_persist(bad, T_MS), LOCUS_EINVAL);
+    locus_array_free(badsum);
     OK(locus_array_map(a, "no_such_function", NULL, 0, 0, &nosuch));
     EXPECT_ERR(locus_array_compute(nosuch, T_MS, &buf, &len), LOCUS_ENOSYM);
     cr_expect(strstr(locus_last_error(), "no_such_function"), "%s",

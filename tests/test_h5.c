@@ -700,3 +700,43 @@ Test(h5, concurrent_hyperslab_loads_on_task_threads)
     }
     PASS();
 }
+
+/* A relative file is the client's: made absolute on the client (as
+ * locus_require does), not resolved in the workers' working directory.
+ * The client moves into the test's directory after the workers started
+ * elsewhere. */
+Test(h5, relative_paths_are_the_clients)
+{
+    up(2, 1);
+    char old[4096];
+    cr_assert_not_null(getcwd(old, sizeof(old)));
+    cr_assert_eq(chdir(dir), 0);
+    locus_array *a = NULL, *b = NULL;
+    OK(locus_array_arange(cl, 12, 5, &a));
+    int rc = locus_array_store_hdf5(a, "rel.h5", "/x", 0, T_MS);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s", locus_last_error());
+    locus_h5_info info;
+    int rc2 = rc ? rc : locus_h5_info_get(cl, "rel.h5", "/x", 0, T_MS, &info);
+    int rc3 =
+        rc2 ? rc2 : locus_array_from_hdf5(cl, "rel.h5", "/x", NULL, 0, &b);
+    if (rc2 && !rc)
+        snprintf(msg, sizeof(msg), "%s", locus_last_error());
+    cr_assert_eq(chdir(old), 0);
+    cr_assert_eq(rc, 0, "store to rel.h5: %s", msg);
+    cr_assert_eq(rc2, 0, "info of rel.h5: %s", msg);
+    cr_assert_eq(rc3, 0, "array from rel.h5: %s", locus_last_error());
+    cr_expect(info.ndim == 1 && info.shape[0] == 12);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/rel.h5", dir);
+    cr_expect_eq(access(path, F_OK), 0, "written next to the client: %s", path);
+    locus_array *s = NULL;
+    OK(locus_array_reduce(b, LOCUS_SUM, -1, &s));
+    double sum = 0;
+    OK(locus_array_compute_f64(s, T_MS, &sum));
+    cr_expect_eq(sum, 66.0);
+    locus_array_free(s);
+    locus_array_free(b);
+    locus_array_free(a);
+    PASS();
+}

@@ -52,6 +52,12 @@
  *    (malformed arguments), LOCUS_EHDF5 (HDF5 failed: its own message is
  *    quoted), LOCUS_ENOMEM.  A failure never stops the worker.
  *
+ *    The client helpers below (locus_h5_*, locus_array_from_hdf5,
+ *    locus_array_from_files, locus_array_store_hdf5) make a relative file
+ *    absolute against the client's working directory, as locus_require
+ *    does: the workers run elsewhere.  A task submitted by name gets its
+ *    file as given, resolved in the worker's working directory.
+ *
  *    HDF5 calls of one worker are serialized with a mutex unless the HDF5
  *    library reports itself thread-safe (H5is_library_threadsafe) and
  *    $LOCUS_H5_SERIALIZE (in the workers' environment) is not 1.  Writes

@@ -15,11 +15,19 @@
  * - Result bytes returned by locus_result / locus_gather are owned by the
  *   future and valid until it is released.
  *
+ * Option structs (locus_connect_opts, locus_submit_opts, and
+ * locus_cluster_opts in cluster.h) start with size, set by their _INIT
+ * macro to sizeof the struct of the caller's header.  The library takes any
+ * size from its first version's (the end of its flags field) to its own:
+ * fields a smaller struct lacks get their defaults.  A smaller or bigger
+ * size is LOCUS_EINVAL.
+ *
  * Threads: every call may be made from any thread.  A client runs one
  * progress thread of its own, which owns its fabric endpoints.
  *
  * Errors: every call returns 0 or a negative LOCUS_E* code;
- * locus_last_error() says what went wrong.  No call waits forever: calls
+ * locus_last_error() says what went wrong, and is "" after a call that
+ * succeeded.  No call waits forever: calls
  * that wait take a timeout in milliseconds (-1 means "the client's default
  * timeout", never "forever").
  */
@@ -109,9 +117,13 @@ static inline locus_arg locus_arg_bytes(const void *data, size_t len)
     locus_arg a = {LOCUS_ARG_BYTES, data, len, NULL, {0}};
     return a;
 }
+/* A C string with its terminating NUL.  NULL gives a BYTES argument of
+ * no bytes (data NULL, len 0), not a crash. */
 static inline locus_arg locus_arg_str(const char *s)
 {
     size_t n = 0;
+    if (!s)
+        return locus_arg_bytes(NULL, 0);
     while (s[n])
         n++;
     return locus_arg_bytes(s, n + 1);
@@ -153,11 +165,12 @@ struct locus_submit_opts {
 
 /*
  * Submit fn(args...) and return its future at once.  fn names a function of
- * a library given to locus_require (or a built-in, "locus.*").  Future
- * arguments are not fetched to the client: the task runs where its data is.
- * opts may be NULL.  Errors at submit: LOCUS_EINVAL (bad argument, released
- * future), LOCUS_ECLOSED (not connected).  Errors of the task itself arrive
- * in the future.
+ * a library given to locus_require (or a built-in, "locus.*"), at most 255
+ * bytes; a task takes at most 65535 arguments (both LOCUS_EINVAL beyond).
+ * Future arguments are not fetched to the client: the task runs where its data
+ * is. opts may be NULL.  Errors at submit: LOCUS_EINVAL (bad argument, a future
+ * of another client), LOCUS_ECLOSED (not connected).  Errors of the task
+ * itself arrive in the future.
  */
 LOCUS_EXPORT int locus_submit(locus_client *c, const char *fn,
                               const locus_arg *args, size_t nargs,
@@ -203,7 +216,14 @@ LOCUS_EXPORT int locus_run_on_all(locus_client *c, const char *fn,
  */
 LOCUS_EXPORT int locus_result(locus_future *f, int timeout_ms,
                               const void **data, size_t *len);
-/* Same, for a value of exactly 8 bytes. */
+/*
+ * Same, for a value of exactly 8 bytes.  A future does not know the type of
+ * its bytes except for values the client itself made: a locus_scatter of a
+ * LOCUS_ARG_I64 / LOCUS_ARG_F64 argument.  Reading such a value with the
+ * other type is LOCUS_EINVAL ("an 8-byte float, read it with
+ * locus_result_f64"), not the bit pattern; a task's 8-byte result is
+ * untyped and read as asked.  Values that are not 8 bytes: LOCUS_EINVAL.
+ */
 LOCUS_EXPORT int locus_result_i64(locus_future *f, int timeout_ms, int64_t *v);
 LOCUS_EXPORT int locus_result_f64(locus_future *f, int timeout_ms, double *v);
 
@@ -241,9 +261,15 @@ LOCUS_EXPORT int locus_as_completed(locus_future *const *fs, size_t n,
  */
 LOCUS_EXPORT int locus_cancel(locus_future *f);
 
-/* Drop one reference; the last frees the data on the workers.  NULL ok. */
+/*
+ * Drop one reference; the last frees the data on the workers and the future
+ * itself, like free(): after it, f is a dangling pointer and passing it to
+ * any locus call (or as a LOCUS_ARG_FUTURE) is undefined behaviour that the
+ * library cannot detect.  Hold a reference of your own (locus_future_ref)
+ * for as long as you use a future.  NULL ok.
+ */
 LOCUS_EXPORT void locus_release(locus_future *f);
-/* Add a reference; returns f. */
+/* Add a reference; returns f (which must hold a reference already). */
 LOCUS_EXPORT locus_future *locus_future_ref(locus_future *f);
 
 /* LOCUS_EAGAIN while pending, 0 when done, else the error. Never waits. */
@@ -261,9 +287,10 @@ LOCUS_EXPORT int locus_who_has(locus_future *f, int *worker_ids, size_t max,
  * ------------------------------------------------------------------------ */
 
 typedef struct locus_worker_info {
+    size_t size; /* set by locus_workers: the size of this struct it wrote */
     int id;
     int pid;
-    char host[64];
+    char host[64];   /* host names are 63 bytes at most in locus */
     int numa_node;   /* logical NUMA node the worker is bound to */
     char cpuset[64]; /* "0-3" */
     int nthreads;
@@ -281,10 +308,22 @@ typedef struct locus_worker_info {
     uint64_t tasks_remote; /* tasks that fetched an input */
 } locus_worker_info;
 
-/* Workers connected now, with their counters (as of their last heartbeat,
- * at most ~0.5 s old).  *n gets the total (which may exceed max). */
-LOCUS_EXPORT int locus_workers(locus_client *c, locus_worker_info *out,
-                               size_t max, size_t *n);
+/*
+ * Workers connected now, with their counters (as of their last heartbeat,
+ * at most ~0.5 s old).  *n gets the total (which may exceed max: count with
+ * max 0, then allocate).
+ *
+ * locus_workers is a macro that passes sizeof(locus_worker_info) as this
+ * header declares it: that size is the stride of out[], so a program built
+ * against an older header, whose struct is smaller, gets the fields it
+ * knows and nothing is written past its elements.  Every element written
+ * has its size field set to that stride.  A size smaller than the first
+ * version's (locus 0.2) or bigger than the library's struct: LOCUS_EINVAL.
+ */
+LOCUS_EXPORT int locus_workers_sized(locus_client *c, locus_worker_info *out,
+                                     size_t size, size_t max, size_t *n);
+#define locus_workers(c, out, max, n)                                          \
+    locus_workers_sized((c), (out), sizeof(locus_worker_info), (max), (n))
 
 #ifdef __cplusplus
 }

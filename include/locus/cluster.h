@@ -24,11 +24,13 @@ typedef struct locus_cluster locus_cluster;
 
 struct locus_cluster_opts {
     size_t size;          /* sizeof(struct locus_cluster_opts) */
-    int nworkers;         /* 0: one per NUMA node */
-    int nthreads;         /* per worker; 0: the cores of its NUMA node */
+    int nworkers;         /* 0: one per NUMA node; at most 1024 */
+    int nthreads;         /* per worker; 0: the cores of its NUMA node;
+                             at most 4096 */
     const char *provider; /* net provider; NULL: $FI_PROVIDER or tcp;ofi_rxm */
-    const char *dir;      /* scheduler file and logs; NULL: a new
-                             directory under $TMPDIR or /tmp */
+    const char *dir;      /* scheduler file and logs (at most 1023
+                             bytes); NULL: a new directory under $TMPDIR
+                             or /tmp */
     const char *topology; /* hwloc synthetic topology or XML path given to
                              the workers (tests); NULL: this machine */
     int timeout_ms;       /* start-up deadline; 0: 30 s */

@@ -4,10 +4,12 @@
  * submitting a node with what it needs, pruning after a wait, and the
  * stats of what ran where (see array_int.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array/array_int.h"
+#include "array/array_tasks.h"
 #include "array/ndbuf.h"
 #include "base/base.h"
 
@@ -50,6 +52,8 @@ void array_node_unref(anode *n)
         arg_clear(&n->args[i]);
     free(n->args);
     locus_release(n->fut);
+    locus_release(n->chk);
+    free(n->bad);
     free(n->fn);
     free(n);
 }
@@ -207,7 +211,119 @@ int array_submit_node(anode *n)
     }
     if (args != stack)
         free(args);
+    if (!rc && n->check && !n->chk) {
+        /* next to the result (placement follows its bytes): only its
+           header is read */
+        locus_arg ca[3 + LOCUS_NDIM_MAX];
+        ca[0] = locus_arg_future(n->fut);
+        ca[1] = locus_arg_str(n->fn);
+        ca[2] = locus_arg_i64(n->dtype);
+        for (int d = 0; d < n->ndim; d++)
+            ca[3 + d] = locus_arg_i64(n->shape[d]);
+        rc = locus_submit(n->c, ARRAY_FN_CHECK, ca, 3 + (size_t)n->ndim, NULL,
+                          &n->chk);
+    }
     return rc;
+}
+
+/* under array_mu: references to the map checks below n not yet passed */
+static void collect_checks(anode *n, locus_future ***v, anode ***who,
+                           size_t *len, size_t *cap)
+{
+    if (n->mark == array_mark_gen)
+        return;
+    n->mark = array_mark_gen;
+    if (n->chk || n->bad) {
+        if (*len == *cap) {
+            size_t nc = *cap ? 2 * *cap : 16;
+            locus_future **nv = realloc(*v, nc * sizeof(*nv));
+            if (nv)
+                *v = nv;
+            anode **nw = nv ? realloc(*who, nc * sizeof(*nw)) : NULL;
+            if (nw)
+                *who = nw;
+            if (!nv || !nw)
+                return;
+            *cap = nc;
+        }
+        (*who)[*len] = array_node_ref(n);
+        (*v)[(*len)++] = n->chk ? locus_future_ref(n->chk) : NULL;
+    }
+    for (uint32_t i = 0; i < n->nargs; i++)
+        if (n->args[i].kind == AK_NODE)
+            collect_checks(n->args[i].node, v, who, len, cap);
+}
+
+/* under array_mu: forget the futures of every node above a bad map result,
+   so that nothing computed from it is reused and it is met again */
+static int taint(anode *n)
+{
+    if (n->mark == array_mark_gen)
+        return n->tainted;
+    n->mark = array_mark_gen;
+    int t = n->bad != NULL;
+    for (uint32_t i = 0; i < n->nargs; i++)
+        if (n->args[i].kind == AK_NODE && taint(n->args[i].node))
+            t = 1;
+    n->tainted = t;
+    if (t && !n->bad && n->fut) {
+        locus_release(n->fut);
+        n->fut = NULL;
+    }
+    return t;
+}
+
+int array_check_maps(locus_array *a, int timeout_ms, uint64_t dl)
+{
+    locus_future **v = NULL;
+    anode **who = NULL;
+    size_t len = 0, cap = 0;
+    pthread_mutex_lock(&array_mu);
+    array_mark_gen++;
+    for (size_t i = 0; i < a->nchunks; i++)
+        collect_checks(a->nodes[i], &v, &who, &len, &cap);
+    pthread_mutex_unlock(&array_mu);
+    int rc = 0, bad = 0;
+    char msg[LC_ERR_MAX] = "";
+    for (size_t i = 0; i < len; i++) {
+        int st = 0;
+        if (v[i] && !rc)
+            st = locus_result(v[i], timeout_ms < 0 ? -1 : lc_remaining_ms(dl),
+                              NULL, NULL);
+        pthread_mutex_lock(&array_mu);
+        anode *n = who[i];
+        if (st == 0 && v[i] && !rc && n->chk == v[i]) {
+            locus_release(n->chk); /* passed: never checked again */
+            n->chk = NULL;
+            n->check = 0;
+        } else if (st && st != LOCUS_ETIMEDOUT && n->chk == v[i]) {
+            locus_release(n->chk);
+            n->chk = NULL;
+            free(n->bad);
+            n->bad = strdup(locus_last_error());
+        }
+        if (st == LOCUS_ETIMEDOUT && !rc) {
+            snprintf(msg, sizeof(msg), "%s", locus_last_error());
+            rc = st;
+        } else if (n->bad && !rc) {
+            snprintf(msg, sizeof(msg), "%s", n->bad);
+            rc = LOCUS_EINVAL;
+            bad = 1;
+        }
+        pthread_mutex_unlock(&array_mu);
+        locus_release(v[i]);
+        array_node_unref(n);
+    }
+    free(v);
+    free(who);
+    if (bad) {
+        pthread_mutex_lock(&array_mu);
+        array_mark_gen++;
+        for (size_t i = 0; i < a->nchunks; i++)
+            taint(a->nodes[i]);
+        pthread_mutex_unlock(&array_mu);
+    }
+    return rc ? lc_seterr(rc, "array", "%s", msg) : 0;
 }
 
 /* under array_mu, after a wait: a done node drops its children; a failed one
@@ -223,6 +339,8 @@ void array_prune(anode *n)
     if (st != 0) {
         locus_release(n->fut);
         n->fut = NULL;
+        locus_release(n->chk);
+        n->chk = NULL;
         for (uint32_t i = 0; i < n->nargs; i++)
             if (n->args[i].kind == AK_NODE)
                 array_prune(n->args[i].node);

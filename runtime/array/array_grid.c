@@ -181,6 +181,7 @@ size_t locus_array_nchunks(const locus_array *a)
 int locus_array_chunks(const locus_array *a, int axis, const int64_t **sizes,
                        size_t *n)
 {
+    lc_clearerr();
     if (!a || !sizes || !n || axis < 0 || axis >= a->ndim)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_chunks: NULL "
@@ -192,6 +193,7 @@ int locus_array_chunks(const locus_array *a, int axis, const int64_t **sizes,
 
 int locus_array_describe(const locus_array *a, char *buf, size_t len)
 {
+    lc_clearerr();
     if (!a || (len && !buf))
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_describe: NULL "

@@ -90,6 +90,13 @@ struct anode {
     uint64_t mark;
     int dtype, ndim;
     int64_t shape[LOCUS_NDIM_MAX];
+    /* a map's chunk: its result is checked against dtype and shape by a
+       locus.array.check task next to it (chk), once */
+    int check;
+    locus_future *chk;
+    char *bad;   /* the check failed: why (sticky: the same function on the
+                    same chunk returns the same wrong shape) */
+    int tainted; /* a walk's memo: a bad map result lies below */
 };
 
 extern pthread_mutex_t array_mu;
@@ -101,6 +108,11 @@ anode *array_node_new(locus_client *c, const char *fn, int dtype, int ndim,
                       const int64_t *shape);
 anode *array_node_ref(anode *n);
 void array_node_unref(anode *n);
+/* After the chunks of a finished: wait for the checks of the map results
+ * below them; LOCUS_EINVAL naming the function and both shapes when one
+ * returned the wrong dtype or shape.  Before array_finish (which drops the
+ * nodes below a finished chunk). */
+int array_check_maps(locus_array *a, int timeout_ms, uint64_t dl);
 /* Append an argument.  A failure is remembered in the node, which
  * array_node_done then frees. */
 void array_arg_bytes(anode *n, const void *p, size_t len);

@@ -18,6 +18,7 @@
 int locus_array_map(locus_array *a, const char *fn, const locus_arg *args,
                     size_t nargs, int dtype, locus_array **out)
 {
+    lc_clearerr();
     if (!a || !out || !fn || !*fn || strlen(fn) > 255 || (nargs && !args))
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_map: NULL "
@@ -62,6 +63,7 @@ int locus_array_map(locus_array *a, const char *fn, const locus_arg *args,
         anode *nn = array_node_new(a->c, fn, dtype, src->ndim, src->shape);
         if (nn) {
             nn->hint = src->hint;
+            nn->check = 1;
             array_arg_node(nn, src);
             for (size_t k = 0; k < nargs; k++) {
                 const locus_arg *x = &args[k];
@@ -147,6 +149,7 @@ static anode *combine_tree(locus_client *c, anode **list, size_t n, int op,
 
 int locus_array_reduce(locus_array *a, int op, int axis, locus_array **out)
 {
+    lc_clearerr();
     if (!a || !out)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_reduce: NULL "

@@ -22,6 +22,7 @@ int array_check_client(locus_client *c, locus_array **out, const char *what)
 int locus_array_arange(locus_client *c, int64_t n, int64_t chunk,
                        locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_arange");
     if (rc)
         return rc;
@@ -56,6 +57,7 @@ int locus_array_random_normal(locus_client *c, uint64_t seed, double loc,
                               double scale, int ndim, const int64_t *shape,
                               const int64_t *chunks, locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_random_normal");
     if (!rc)
         rc = array_check_shape(ndim, shape, "locus_array_random_normal");
@@ -185,6 +187,7 @@ int array_wait_infos(locus_future **fs, size_t n, int timeout_ms, int *dtype,
 int locus_array_from_futures(locus_client *c, locus_future *const *fs, size_t n,
                              int axis, int timeout_ms, locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_from_futures");
     if (rc)
         return rc;

@@ -110,6 +110,7 @@ static int rechunk_to(locus_array *a, int64_t *const *sizes,
 int locus_array_rechunk(locus_array *a, const int64_t *chunks,
                         locus_array **out)
 {
+    lc_clearerr();
     if (!a || !out || (a->ndim && !chunks))
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_rechunk: NULL "
@@ -129,6 +130,7 @@ int locus_array_rechunk(locus_array *a, const int64_t *chunks,
 int locus_array_concatenate(locus_array *const *arrays, size_t n, int axis,
                             locus_array **out)
 {
+    lc_clearerr();
     if (!arrays || n == 0 || !out)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_concatenate: "

@@ -29,6 +29,8 @@ int array_submit_all(locus_array *a, locus_future **futs)
 /* after waiting: record stats, drop what is no longer needed */
 void array_finish(locus_array *a, locus_future **futs, uint64_t client_bytes)
 {
+    char keep[LC_ERR_MAX]; /* the walk's calls must not clear a failure */
+    lc_err_save(keep);
     pthread_mutex_lock(&array_mu);
     memset(&a->stats, 0, sizeof(a->stats));
     array_mark_gen++;
@@ -41,6 +43,7 @@ void array_finish(locus_array *a, locus_future **futs, uint64_t client_bytes)
     for (size_t i = 0; futs && i < a->nchunks; i++)
         locus_release(futs[i]);
     free(futs);
+    lc_err_restore(keep);
 }
 
 int array_left_ms(int timeout_ms, uint64_t dl)
@@ -87,6 +90,7 @@ static int chunk_error(locus_array *a, size_t i, int rc, int timeout_ms)
 
 int locus_array_persist(locus_array *a, int timeout_ms)
 {
+    lc_clearerr();
     if (!a)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_persist: NULL "
@@ -100,12 +104,15 @@ int locus_array_persist(locus_array *a, int timeout_ms)
         if ((rc = locus_result(futs[i], array_left_ms(timeout_ms, dl), NULL,
                                NULL)))
             rc = chunk_error(a, i, rc, array_left_ms(timeout_ms, dl));
+    if (!rc)
+        rc = array_check_maps(a, timeout_ms, dl);
     array_finish(a, futs, 0);
     return rc;
 }
 
 int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
 {
+    lc_clearerr();
     if (!a || !buf || !len)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_compute: NULL "
@@ -166,6 +173,8 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
         }
         ndbuf_copy(&y, off, &x, zero, one, cs);
     }
+    if (!rc)
+        rc = array_check_maps(a, timeout_ms, dl);
     array_finish(a, futs, fetched);
     if (rc) {
         free(res);
@@ -178,6 +187,7 @@ int locus_array_compute(locus_array *a, int timeout_ms, void **buf, size_t *len)
 
 int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 {
+    lc_clearerr();
     if (!a || !v)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_compute_f64: "
@@ -203,6 +213,7 @@ int locus_array_compute_f64(locus_array *a, int timeout_ms, double *v)
 
 int locus_array_chunk_future(locus_array *a, size_t i, locus_future **out)
 {
+    lc_clearerr();
     if (!a || !out)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_chunk_future: "

@@ -55,6 +55,7 @@ typedef struct spiece {
 int locus_array_slice(locus_array *a, const locus_slice *s, size_t n,
                       locus_array **out)
 {
+    lc_clearerr();
     if (!a || !out || (n && !s))
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_slice: NULL "

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "array/ndbuf.h"
@@ -526,8 +527,56 @@ static int b_combine(locus_task *t)
     return 0;
 }
 
+/* A map function's result against the shape of its chunk: read where the
+   result is, header only, so that a wrong shape is an error instead of a
+   quietly wrong reduction. */
+static int b_check(locus_task *t)
+{
+    const void *p;
+    size_t len;
+    int64_t dtype;
+    char fn[256] = "the map function";
+    if (locus_task_arg(t, 1, &p, &len) == 0 && len > 1 && len <= sizeof(fn))
+        snprintf(fn, sizeof(fn), "%.*s", (int)len - 1, (const char *)p);
+    int rc = arg_i64(t, 2, &dtype);
+    if (rc)
+        return rc;
+    size_t nargs = locus_task_nargs(t);
+    if (nargs < 3 || nargs - 3 > LOCUS_NDIM_MAX)
+        return FAIL(t, LOCUS_EINVAL, "check: %zu arguments", nargs);
+    int ndim = (int)(nargs - 3);
+    int64_t shape[LOCUS_NDIM_MAX];
+    for (int d = 0; d < ndim; d++)
+        if ((rc = arg_i64(t, 3 + (size_t)d, &shape[d])))
+            return rc;
+    if (locus_task_arg(t, 0, &p, &len) != 0)
+        return FAIL(t, LOCUS_EINVAL, "check: no result to check");
+    locus_ndview v;
+    char want[160], got[160];
+    ndbuf_shape_str(ndim, shape, want, sizeof(want));
+    if (locus_ndbuf_view(p, len, &v) != 0)
+        return FAIL(t, LOCUS_EINVAL,
+                    "%s returned %zu bytes that are no ndbuf (%s), "
+                    "expected %s %s",
+                    fn, len, locus_last_error(), locus_dtype_name((int)dtype),
+                    want);
+    int same = v.dtype == dtype && v.ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = v.shape[d] == shape[d];
+    if (!same) {
+        ndbuf_shape_str(v.ndim, v.shape, got, sizeof(got));
+        return FAIL(t, LOCUS_EINVAL,
+                    "%s returned %s %s for a chunk of %s %s (a map keeps "
+                    "the chunk's shape)",
+                    fn, locus_dtype_name(v.dtype), got,
+                    locus_dtype_name((int)dtype), want);
+    }
+    return locus_task_return_i64(t, 0);
+}
+
 static const locus_task_def array_defs[] = {
     {"locus.array.info", b_info},
+    {ARRAY_FN_CHECK, b_check},
     {"locus.array.arange", b_arange},
     {"locus.array.random_normal", b_random_normal},
     {"locus.array.slice", b_slice},

@@ -18,11 +18,16 @@
  *   locus.array.reduce(x, op i64, axis i64 (-1: all)) -> partial
  *   locus.array.combine(op i64, divisor f64 (0: none), pieces...) ->
  *       element-wise op of equal pieces, divided by divisor if not 0
+ *   locus.array.check(x, fn str, dtype i64, shape i64...) -> int64 0, or
+ *       LOCUS_EINVAL when x is not an ndbuf of that dtype and shape (the
+ *       result of map function fn)
  */
 #ifndef LC_ARRAY_TASKS_H
 #define LC_ARRAY_TASKS_H
 
 #include "array/ndbuf.h"
+
+#define ARRAY_FN_CHECK "locus.array.check"
 
 /* op codes of reduce and combine */
 enum {

@@ -101,6 +101,7 @@ static void describe(locus_ndview *out, int dtype, int ndim,
 int locus_ndbuf_init(void *bytes, size_t len, int dtype, int ndim,
                      const int64_t *shape, locus_ndview *out)
 {
+    lc_clearerr();
     size_t need = locus_ndbuf_size(dtype, ndim, shape);
     if (!bytes || !need)
         return lc_seterr(LOCUS_EINVAL, "array",
@@ -135,6 +136,7 @@ int locus_ndbuf_init(void *bytes, size_t len, int dtype, int ndim,
 
 int locus_ndbuf_view(const void *bytes, size_t len, locus_ndview *out)
 {
+    lc_clearerr();
     if (!out || (len && !bytes))
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_ndbuf_view: NULL "
@@ -222,6 +224,7 @@ int ndbuf_task_fail(locus_task *t, int code, const char *fmt, ...)
 
 int locus_task_arg_ndbuf(locus_task *t, size_t i, locus_ndview *out)
 {
+    lc_clearerr();
     const void *p;
     size_t n;
     if (!t || !out)
@@ -240,6 +243,7 @@ int locus_task_arg_ndbuf(locus_task *t, size_t i, locus_ndview *out)
 int locus_task_result_ndbuf(locus_task *t, int dtype, int ndim,
                             const int64_t *shape, locus_ndview *out)
 {
+    lc_clearerr();
     if (!t || !out)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_task_result_ndbuf: "

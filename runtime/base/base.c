@@ -11,7 +11,7 @@
 
 static int log_level = -1;
 static char log_prog[32] = "locus";
-static _Thread_local char last_error[1024];
+static _Thread_local char last_error[LC_ERR_MAX];
 
 static const struct {
     int code;
@@ -140,6 +140,33 @@ int lc_seterr(int rc, const char *sub, const char *fmt, ...)
 void lc_clearerr(void)
 {
     last_error[0] = '\0';
+}
+
+void lc_err_save(char keep[LC_ERR_MAX])
+{
+    memcpy(keep, last_error, LC_ERR_MAX);
+}
+
+void lc_err_restore(const char keep[LC_ERR_MAX])
+{
+    memcpy(last_error, keep, LC_ERR_MAX);
+}
+
+int lc_opts_copy(void *dst, const void *src, size_t min, size_t max,
+                 const char *what, const char *init)
+{
+    if (!src)
+        return 0;
+    size_t size;
+    memcpy(&size, src, sizeof(size));
+    if (size < min || size > max)
+        return lc_seterr(LOCUS_EINVAL, "opts",
+                         "%s: size is %zu; this library takes %zu to %zu "
+                         "(set it with %s, from a locus header no newer "
+                         "than the library)",
+                         what, size, min, max, init);
+    memcpy(dst, src, size);
+    return 0;
 }
 
 uint64_t lc_now_ns(void)

@@ -34,6 +34,28 @@ int lc_seterr(int rc, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int lc_vseterr(int rc, const char *sub, const char *fmt, va_list ap);
 void lc_clearerr(void);
+/* Public status calls clear the message when they succeed; cleanup code
+ * that makes such calls after a failure keeps the failure's message:
+ * char keep[LC_ERR_MAX]; lc_err_save(keep); ...; lc_err_restore(keep). */
+#define LC_ERR_MAX 1024
+void lc_err_save(char keep[LC_ERR_MAX]);
+void lc_err_restore(const char keep[LC_ERR_MAX]);
+
+/*
+ * The size rule of public option structs (their first field is size_t
+ * size): a caller built against an older header passes a smaller size, one
+ * built against a newer header a bigger one.  Copy the caller's size bytes
+ * of src over dst, which holds the defaults of every field (so fields the
+ * caller's version did not have keep their defaults), and accept sizes from
+ * min (the end of the last field of the first version) to max (sizeof the
+ * current struct).  Anything else is LOCUS_EINVAL with a message naming
+ * what (e.g. "locus_connect opts") and init (the initializer macro).  A NULL
+ * src leaves dst as it is.
+ */
+#define LC_OPTS_END(type, field)                                               \
+    (offsetof(type, field) + sizeof(((type *)0)->field))
+int lc_opts_copy(void *dst, const void *src, size_t min, size_t max,
+                 const char *what, const char *init);
 
 /*
  * Goto-cleanup check: when cond is false, set ret to code with a message

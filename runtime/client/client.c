@@ -121,6 +121,7 @@ static void client_free(locus_client *c)
 int locus_connect(const char *target, const struct locus_connect_opts *opts,
                   locus_client **out)
 {
+    lc_clearerr();
     int rc = 0;
     locus_client *c = NULL;
     lc_clearerr();
@@ -128,11 +129,13 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
              "locus_connect: out is "
              "NULL");
     *out = NULL;
-    LC_CHECK(!opts || opts->size == sizeof(*opts), fail, rc, LOCUS_EINVAL,
-             "client",
-             "locus_connect: opts->size is %zu, expected %zu "
-             "(use LOCUS_CONNECT_OPTS_INIT)",
-             opts ? opts->size : 0, sizeof(*opts));
+    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
+    /* the first version ends at flags */
+    LC_CHECK_RC(lc_opts_copy(
+                    &o, opts, LC_OPTS_END(struct locus_connect_opts, flags),
+                    sizeof(o), "locus_connect opts", "LOCUS_CONNECT_OPTS_INIT"),
+                fail, rc);
+    opts = &o;
     LC_CHECK(!opts || (opts->flags & ~LOCUS_CONNECT_NO_SHM) == 0, fail, rc,
              LOCUS_EINVAL, "client",
              "locus_connect: unknown flag bits "
@@ -216,6 +219,7 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
              "the scheduler at %s (from %s) did not answer within %d ms; "
              "is it running?",
              c->sf.net_addr, target, c->timeout_ms);
+    lc_clearerr(); /* what failed on the way was worked around */
     *out = c;
     return 0;
 fail:
@@ -232,6 +236,7 @@ fail:
 
 int locus_disconnect(locus_client *c)
 {
+    lc_clearerr();
     if (!c)
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_disconnect: NULL "
@@ -311,6 +316,7 @@ int client_check_open(locus_client *c)
 
 int locus_require(locus_client *c, const char *path, int timeout_ms)
 {
+    lc_clearerr();
     if (!c || !path || !*path)
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_require: NULL client "
@@ -339,13 +345,25 @@ int locus_require(locus_client *c, const char *path, int timeout_ms)
     return rc;
 }
 
-int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
-                  size_t *n)
+/* sizeof(locus_worker_info) in locus 0.2, the first version with size */
+#define WORKER_INFO_V02 LC_OPTS_END(locus_worker_info, tasks_remote)
+
+int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
+                        size_t max, size_t *n)
 {
+    lc_clearerr();
     if (!c || !n || (max && !out))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_workers: NULL "
                          "argument");
+    /* the caller's sizeof: the stride of out[] */
+    size_t stride = size;
+    if (stride < WORKER_INFO_V02 || stride > sizeof(*out))
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "locus_workers: the caller's locus_worker_info has "
+                         "%zu bytes; this library takes %zu to %zu (build "
+                         "against a locus header no newer than the library)",
+                         size, (size_t)WORKER_INFO_V02, sizeof(*out));
     creq *q;
     int rc = req_begin(c, REC_WORKERS_REQ, &q);
     if (rc)
@@ -367,6 +385,7 @@ int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
         for (uint32_t i = 0; i < cnt && wire_rd_ok(&r); i++) {
             locus_worker_info wi;
             memset(&wi, 0, sizeof(wi));
+            wi.size = stride;
             wi.id = (int)wire_get_u32(&r);
             wi.pid = (int)wire_get_u32(&r);
             wire_get_str(&r, wi.host, sizeof(wi.host));
@@ -384,7 +403,7 @@ int locus_workers(locus_client *c, locus_worker_info *out, size_t max,
             wi.tasks_local = wire_get_u64(&r);
             wi.tasks_remote = wire_get_u64(&r);
             if (i < max)
-                out[i] = wi;
+                memcpy((char *)out + i * stride, &wi, stride);
         }
         if (!wire_rd_ok(&r))
             rc = lc_seterr(LOCUS_EPROTO, "client", "malformed WORKERS reply");

@@ -78,12 +78,9 @@ static int value_of(struct locus_future *f, uint64_t dl, const void **data,
 int locus_result(locus_future *f, int timeout_ms, const void **data,
                  size_t *len)
 {
+    lc_clearerr();
     if (!f)
         return lc_seterr(LOCUS_EINVAL, "client", "locus_result: NULL future");
-    if (atomic_load(&f->refs) <= 0)
-        return lc_seterr(LOCUS_EINVAL, "client",
-                         "locus_result: future was "
-                         "released");
     uint64_t dl = lc_deadline_ms(client_deadline_of(f->c, timeout_ms));
     if (wait_finished(f, dl))
         return lc_seterr(LOCUS_ETIMEDOUT, "client",
@@ -95,7 +92,7 @@ int locus_result(locus_future *f, int timeout_ms, const void **data,
     return value_of(f, dl, data, len);
 }
 
-static int result8(locus_future *f, int timeout_ms, void *v)
+static int result8(locus_future *f, int timeout_ms, int kind, void *v)
 {
     const void *p;
     size_t n;
@@ -107,36 +104,46 @@ static int result8(locus_future *f, int timeout_ms, void *v)
                          "%s: value has %zu bytes, "
                          "not an 8-byte number",
                          f->keystr, n);
+    if (f->vkind && f->vkind != kind)
+        return lc_seterr(LOCUS_EINVAL, "client",
+                         "%s: value is an 8-byte %s; read it with "
+                         "locus_result_%s",
+                         f->keystr,
+                         f->vkind == LOCUS_ARG_F64 ? "float" : "integer",
+                         f->vkind == LOCUS_ARG_F64 ? "f64" : "i64");
     memcpy(v, p, 8);
     return 0;
 }
 
 int locus_result_i64(locus_future *f, int timeout_ms, int64_t *v)
 {
+    lc_clearerr();
     if (!v)
         return lc_seterr(LOCUS_EINVAL, "client", "locus_result_i64: NULL v");
-    return result8(f, timeout_ms, v);
+    return result8(f, timeout_ms, LOCUS_ARG_I64, v);
 }
 
 int locus_result_f64(locus_future *f, int timeout_ms, double *v)
 {
+    lc_clearerr();
     if (!v)
         return lc_seterr(LOCUS_EINVAL, "client", "locus_result_f64: NULL v");
-    return result8(f, timeout_ms, v);
+    return result8(f, timeout_ms, LOCUS_ARG_F64, v);
 }
 
 int locus_gather(locus_future *const *fs, size_t n, int timeout_ms,
                  locus_value *out)
 {
+    lc_clearerr();
     if ((n && (!fs || !out)))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_gather: NULL "
                          "argument");
     for (size_t i = 0; i < n; i++)
-        if (!fs[i] || atomic_load(&fs[i]->refs) <= 0)
+        if (!fs[i])
             return lc_seterr(LOCUS_EINVAL, "client",
                              "locus_gather: future "
-                             "%zu is NULL or released",
+                             "%zu is NULL",
                              i);
     if (n == 0)
         return 0;
@@ -168,6 +175,7 @@ int locus_gather(locus_future *const *fs, size_t n, int timeout_ms,
 
 int locus_wait(locus_future *const *fs, size_t n, int timeout_ms)
 {
+    lc_clearerr();
     if (n && !fs)
         return lc_seterr(LOCUS_EINVAL, "client", "locus_wait: NULL futures");
     for (size_t i = 0; i < n; i++)
@@ -191,6 +199,7 @@ int locus_wait(locus_future *const *fs, size_t n, int timeout_ms)
 int locus_as_completed(locus_future *const *fs, size_t n, unsigned char *seen,
                        int timeout_ms, size_t *index)
 {
+    lc_clearerr();
     if (!fs || !seen || !index || n == 0)
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_as_completed: NULL "
@@ -237,10 +246,9 @@ int locus_as_completed(locus_future *const *fs, size_t n, unsigned char *seen,
 
 int locus_cancel(locus_future *f)
 {
-    if (!f || atomic_load(&f->refs) <= 0)
-        return lc_seterr(LOCUS_EINVAL, "client",
-                         "locus_cancel: NULL or "
-                         "released future");
+    lc_clearerr();
+    if (!f)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_cancel: NULL future");
     locus_client *c = f->c;
     pthread_mutex_lock(&c->mu);
     if (atomic_load(&f->state) == F_PENDING) {
@@ -314,6 +322,7 @@ const char *locus_future_key(const locus_future *f)
 
 int locus_who_has(locus_future *f, int *worker_ids, size_t max, size_t *n)
 {
+    lc_clearerr();
     if (!f || !n || (max && !worker_ids))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_who_has: NULL "

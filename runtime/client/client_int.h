@@ -58,6 +58,8 @@ struct locus_future {
     struct locus_future *fetch_next;
     uint64_t *puts; /* big arguments kept for the workers to fetch */
     int nputs;
+    int vkind; /* LOCUS_ARG_I64 / _F64 when the client made the value
+                  (scatter), else 0: a task's bytes are untyped */
 };
 
 /* A big argument: kept in the client's arena until its task finished. */

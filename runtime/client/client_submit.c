@@ -3,6 +3,15 @@
  * scheduler, big arguments kept in the client's arena. */
 #include "client/client_int.h"
 
+/* The caller's options over the defaults in *o (any size from the first
+   version's, which ends at flags, to this one's). */
+static int submit_opts(struct locus_submit_opts *o,
+                       const struct locus_submit_opts *opts)
+{
+    return lc_opts_copy(o, opts, LC_OPTS_END(struct locus_submit_opts, flags),
+                        sizeof(*o), "submit opts", "LOCUS_SUBMIT_OPTS_INIT");
+}
+
 /* max_args: arguments one task may take (a map's inputs are not that) */
 static int check_args(const char *fn, const locus_arg *args, size_t nargs,
                       size_t max_args, const struct locus_submit_opts *opts,
@@ -23,11 +32,6 @@ static int check_args(const char *fn, const locus_arg *args, size_t nargs,
                          "%zu)",
                          fn, nargs, max_args);
     if (opts) {
-        if (opts->size != sizeof(*opts))
-            return lc_seterr(LOCUS_EINVAL, "client",
-                             "submit opts size %zu, "
-                             "expected %zu (use LOCUS_SUBMIT_OPTS_INIT)",
-                             opts->size, sizeof(*opts));
         if (opts->flags)
             return lc_seterr(LOCUS_EINVAL, "client",
                              "unknown submit flag "
@@ -53,11 +57,12 @@ static int check_args(const char *fn, const locus_arg *args, size_t nargs,
         case LOCUS_ARG_F64:
             break;
         case LOCUS_ARG_FUTURE:
-            if (!a->future || a->future->c != c ||
-                atomic_load(&a->future->refs) <= 0)
+            /* a released future cannot be told from here: it is freed
+               (locus_release says so) */
+            if (!a->future || a->future->c != c)
                 return lc_seterr(LOCUS_EINVAL, "client",
                                  "%s: argument %zu is "
-                                 "not a live future of this client",
+                                 "NULL or a future of another client",
                                  fn, i);
             break;
         default:
@@ -220,12 +225,18 @@ int locus_submit(locus_client *c, const char *fn, const locus_arg *args,
                  size_t nargs, const struct locus_submit_opts *opts,
                  locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out)
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_submit: NULL client "
                          "or out");
     *out = NULL;
-    int rc = check_args(fn, args, nargs, 65535, opts, c);
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    int rc = submit_opts(&o, opts);
+    if (rc)
+        return rc;
+    opts = &o;
+    rc = check_args(fn, args, nargs, 65535, opts, c);
     if (rc)
         return rc;
     return submit_many(c, fn, args, nargs, 1, 0, opts, NULL, out);
@@ -235,22 +246,76 @@ int locus_map(locus_client *c, const char *fn, const locus_arg *inputs,
               size_t n, const struct locus_submit_opts *opts,
               locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out || (n && !inputs))
         return lc_seterr(LOCUS_EINVAL, "client", "locus_map: NULL argument");
-    int rc = check_args(fn, inputs, n, SIZE_MAX, opts, c);
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    int rc = submit_opts(&o, opts);
+    if (rc)
+        return rc;
+    opts = &o;
+    rc = check_args(fn, inputs, n, SIZE_MAX, opts, c);
     if (rc)
         return rc;
     return submit_many(c, fn, inputs, 1, n, 1, opts, NULL, out);
 }
 
+/* Ids of every worker connected now, in the scheduler's order: counted,
+   then allocated (a worker that joins between the two asks is waited
+   for by asking again).  *ids is malloc'd; LOCUS_ENOWORKERS if none. */
+static int connected_workers(locus_client *c, const char *who, int **ids,
+                             size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t cap = 0, got = 0;
+    int rc = locus_workers(c, NULL, 0, &got);
+    locus_worker_info *wi = NULL;
+    for (int tries = 0; !rc && got > cap; tries++) {
+        if (tries == 8) {
+            rc = lc_seterr(LOCUS_EAGAIN, "client",
+                           "%s: workers keep joining; try again", who);
+            break;
+        }
+        cap = got + 4;
+        locus_worker_info *nwi = realloc(wi, cap * sizeof(*wi));
+        if (!nwi) {
+            rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+            break;
+        }
+        wi = nwi;
+        rc = locus_workers(c, wi, cap, &got);
+    }
+    if (!rc && got == 0)
+        rc = lc_seterr(LOCUS_ENOWORKERS, "client", "%s: no worker is connected",
+                       who);
+    int *out = rc ? NULL : malloc(got * sizeof(*out));
+    if (!rc && !out)
+        rc = lc_seterr(LOCUS_ENOMEM, "client", "no memory");
+    for (size_t i = 0; !rc && i < got; i++)
+        out[i] = wi[i].id;
+    free(wi);
+    if (!rc) {
+        *ids = out;
+        *n = got;
+    }
+    return rc;
+}
+
 int locus_scatter(locus_client *c, const locus_arg *values, size_t n,
                   const struct locus_submit_opts *opts, locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out || (n && !values))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_scatter: NULL "
                          "argument");
-    int rc = check_args("locus.identity", values, n, SIZE_MAX, opts, c);
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    int rc = submit_opts(&o, opts);
+    if (rc)
+        return rc;
+    opts = &o;
+    rc = check_args("locus.identity", values, n, SIZE_MAX, opts, c);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++)
@@ -268,31 +333,22 @@ int locus_scatter(locus_client *c, const locus_arg *values, size_t n,
             memcpy(ids, opts->workers, opts->nworkers * sizeof(int));
         nids = opts->nworkers;
     } else {
-        locus_worker_info wi[256];
-        size_t nw = 0;
-        rc = locus_workers(c, wi, 256, &nw);
+        rc = connected_workers(c, "locus_scatter", &ids, &nids);
         if (rc)
             return rc;
-        if (nw > 256)
-            nw = 256;
-        if (nw == 0)
-            return lc_seterr(LOCUS_ENOWORKERS, "client",
-                             "locus_scatter: no "
-                             "worker is connected");
-        ids = malloc(nw * sizeof(int));
-        for (size_t i = 0; ids && i < nw; i++)
-            ids[i] = wi[i].id;
-        nids = nw;
     }
-    int *per = ids ? malloc((n ? n : 1) * sizeof(int)) : NULL;
+    int *per = ids ? calloc(n ? n : 1, sizeof(int)) : NULL;
     if (!per) {
         free(ids);
         return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
     }
     for (size_t i = 0; i < n; i++)
         per[i] = ids[i % nids];
-    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
-    rc = submit_many(c, "locus.identity", values, 1, n, 1, &o, per, out);
+    struct locus_submit_opts so = LOCUS_SUBMIT_OPTS_INIT;
+    rc = submit_many(c, "locus.identity", values, 1, n, 1, &so, per, out);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (values[i].kind == LOCUS_ARG_I64 || values[i].kind == LOCUS_ARG_F64)
+            out[i]->vkind = values[i].kind;
     free(per);
     free(ids);
     return rc;
@@ -302,6 +358,7 @@ int locus_run_on_all(locus_client *c, const char *fn, const locus_arg *args,
                      size_t nargs, locus_future ***out, int **worker_ids,
                      size_t *n)
 {
+    lc_clearerr();
     if (!c || !out || !n)
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_run_on_all: NULL "
@@ -313,26 +370,16 @@ int locus_run_on_all(locus_client *c, const char *fn, const locus_arg *args,
     int rc = check_args(fn, args, nargs, 65535, NULL, c);
     if (rc)
         return rc;
-    locus_worker_info wi[1024];
+    int *ids = NULL;
     size_t nw = 0;
-    rc = locus_workers(c, wi, 1024, &nw);
+    rc = connected_workers(c, "locus_run_on_all", &ids, &nw);
     if (rc)
         return rc;
-    if (nw > 1024)
-        nw = 1024;
-    if (nw == 0)
-        return lc_seterr(LOCUS_ENOWORKERS, "client",
-                         "locus_run_on_all: no "
-                         "worker is connected");
-    int *ids = malloc(nw * sizeof(int));
     locus_future **fs = calloc(nw, sizeof(*fs));
-    if (!ids || !fs) {
+    if (!fs) {
         free(ids);
-        free(fs);
         return lc_seterr(LOCUS_ENOMEM, "client", "no memory");
     }
-    for (size_t i = 0; i < nw; i++)
-        ids[i] = wi[i].id;
     struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
     o.retries = 0; /* bound to its worker: retrying elsewhere is wrong */
     rc = submit_many(c, fn, args, nargs, nw, 0, &o, ids, fs);

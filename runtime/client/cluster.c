@@ -203,11 +203,14 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
     topo *t = NULL;
     LC_CHECK(out, fail, rc, LOCUS_EINVAL, "cluster", "out is NULL");
     *out = NULL;
-    LC_CHECK(!opts || opts->size == sizeof(*opts), fail, rc, LOCUS_EINVAL,
-             "cluster",
-             "opts->size is %zu, expected %zu (use "
-             "LOCUS_CLUSTER_OPTS_INIT)",
-             opts ? opts->size : 0, sizeof(*opts));
+    struct locus_cluster_opts o = LOCUS_CLUSTER_OPTS_INIT;
+    /* the first version ends at flags */
+    LC_CHECK_RC(lc_opts_copy(&o, opts,
+                             LC_OPTS_END(struct locus_cluster_opts, flags),
+                             sizeof(o), "locus_local_cluster_start opts",
+                             "LOCUS_CLUSTER_OPTS_INIT"),
+                fail, rc);
+    opts = &o;
     LC_CHECK(!opts || (opts->flags & ~LOCUS_CLUSTER_NO_SHM) == 0, fail, rc,
              LOCUS_EINVAL, "cluster", "unknown flag bits 0x%x",
              opts ? opts->flags & ~LOCUS_CLUSTER_NO_SHM : 0);
@@ -225,6 +228,10 @@ int cluster_start(const struct locus_cluster_opts *opts, locus_cluster **out)
     lc = calloc(1, sizeof(*lc));
     LC_CHECK(lc, fail, rc, LOCUS_ENOMEM, "cluster", "no memory");
     if (opts && opts->dir) {
+        /* a cut path would be another directory */
+        LC_CHECK(strlen(opts->dir) < sizeof(lc->dir), fail, rc, LOCUS_EINVAL,
+                 "cluster", "opts.dir is %zu bytes long (at most %zu)",
+                 strlen(opts->dir), sizeof(lc->dir) - 1);
         snprintf(lc->dir, sizeof(lc->dir), "%s", opts->dir);
         if (mkdir(lc->dir, 0700) != 0 && errno != EEXIST) {
             rc = lc_seterr(LOCUS_EIO, "cluster", "cannot create %s: %s",
@@ -420,6 +427,7 @@ void cluster_forget(locus_cluster *lc)
 
 int locus_local_cluster_stop(locus_cluster *lc)
 {
+    lc_clearerr();
     if (!lc)
         return 0;
     /* the scheduler tells its workers to stop; signals make sure */

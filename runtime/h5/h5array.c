@@ -41,12 +41,16 @@ int locus_array_from_hdf5(locus_client *c, const char *file,
                           const char *dataset, const int64_t *chunks,
                           unsigned flags, locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_from_hdf5");
     if (!rc)
         rc = h5_check_names(file, dataset, flags, LOCUS_H5_NO_LOCKING,
                             "locus_array_from_hdf5");
     if (rc)
         return rc;
+    char abs[H5_PATH_MAX];
+    if (!(file = h5_abs_path(file, abs, "locus_array_from_hdf5")))
+        return LOCUS_EINVAL;
     locus_h5_info info;
     rc = locus_h5_info_get(c, file, dataset, flags, -1, &info);
     if (rc)
@@ -87,6 +91,7 @@ int locus_array_from_files(locus_client *c, const char *const *files, size_t n,
                            const char *dataset, int axis, unsigned flags,
                            locus_array **out)
 {
+    lc_clearerr();
     int rc = array_check_client(c, out, "locus_array_from_files");
     if (rc)
         return rc;
@@ -98,10 +103,30 @@ int locus_array_from_files(locus_client *c, const char *const *files, size_t n,
         if ((rc = h5_check_names(files[i], dataset, flags, LOCUS_H5_NO_LOCKING,
                                  "locus_array_from_files")))
             return rc;
+    /* the workers' view of each path: absolute */
+    char **absf = calloc(n, sizeof(*absf));
+    for (size_t i = 0; absf && i < n; i++) {
+        char buf[H5_PATH_MAX];
+        const char *f = h5_abs_path(files[i], buf, "locus_array_from_files");
+        if (!f || !(absf[i] = strdup(f))) {
+            rc = f ? lc_seterr(LOCUS_ENOMEM, "array", "no memory")
+                   : LOCUS_EINVAL;
+            break;
+        }
+    }
+    if (!absf)
+        rc = lc_seterr(LOCUS_ENOMEM, "array", "no memory");
     int *ids = NULL;
     size_t nw = 0;
-    if ((rc = client_worker_order(c, &ids, &nw)))
+    if (!rc)
+        rc = client_worker_order(c, &ids, &nw);
+    if (rc) {
+        for (size_t i = 0; absf && i < n; i++)
+            free(absf[i]);
+        free(absf);
         return rc;
+    }
+    files = (const char *const *)absf;
     locus_future **fs = calloc(n, sizeof(*fs));
     anode **nodes = calloc(n, sizeof(*nodes));
     int *dt = calloc(n, sizeof(int)), *nd = calloc(n, sizeof(int));
@@ -142,12 +167,16 @@ done:
     free(nd);
     free(shape);
     free(ids);
+    for (size_t i = 0; i < n; i++)
+        free(absf[i]);
+    free(absf);
     return rc;
 }
 
 int locus_array_store_hdf5(locus_array *a, const char *file,
                            const char *dataset, unsigned flags, int timeout_ms)
 {
+    lc_clearerr();
     if (!a)
         return lc_seterr(LOCUS_EINVAL, "array",
                          "locus_array_store_hdf5: "
@@ -158,6 +187,9 @@ int locus_array_store_hdf5(locus_array *a, const char *file,
                        "locus_array_store_hdf5");
     if (rc)
         return rc;
+    char abs[H5_PATH_MAX];
+    if (!(file = h5_abs_path(file, abs, "locus_array_store_hdf5")))
+        return LOCUS_EINVAL;
     uint64_t dl = lc_deadline_ms(timeout_ms);
     locus_future **futs = calloc(a->nchunks, sizeof(*futs));
     locus_future **tok = calloc(a->nchunks + 1, sizeof(*tok));
@@ -212,11 +244,17 @@ int locus_array_store_hdf5(locus_array *a, const char *file,
     size_t ntok = 0;
     while (ntok <= a->nchunks && tok[ntok])
         ntok++;
-    if (rc && rc != LOCUS_ETIMEDOUT && ntok)
+    if (rc && rc != LOCUS_ETIMEDOUT && ntok) {
+        char keep[LC_ERR_MAX];
+        lc_err_save(keep);
         locus_wait(tok, ntok, array_left_ms(timeout_ms, dl));
+        lc_err_restore(keep);
+    }
     for (size_t i = 0; i <= a->nchunks; i++)
         locus_release(tok[i]);
     free(tok);
+    if (!rc)
+        rc = array_check_maps(a, timeout_ms, dl);
     array_finish(a, futs, 0);
     return rc;
 }

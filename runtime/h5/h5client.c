@@ -3,8 +3,11 @@
  * Client helpers of the HDF5 built-ins: argument checks at the API edge,
  * then a submit (the work happens on workers, see h5tasks.c).
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "client/client_order.h"
@@ -28,10 +31,32 @@ int h5_check_names(const char *file, const char *dataset, unsigned flags,
     return 0;
 }
 
+const char *h5_abs_path(const char *file, char *buf, const char *what)
+{
+    if (file[0] == '/')
+        return file;
+    char cwd[H5_PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd))) {
+        lc_seterr(LOCUS_EINVAL, "h5",
+                  "%s: '%s' is relative and the working directory is "
+                  "unknown (%s): give an absolute path",
+                  what, file, strerror(errno));
+        return NULL;
+    }
+    int n = snprintf(buf, H5_PATH_MAX, "%s/%s", cwd, file);
+    if (n < 0 || n >= H5_PATH_MAX) {
+        lc_seterr(LOCUS_EINVAL, "h5", "%s: %s/%s is %d bytes long (at most %d)",
+                  what, cwd, file, n, H5_PATH_MAX - 1);
+        return NULL;
+    }
+    return buf;
+}
+
 int locus_h5_load(locus_client *c, const char *file, const char *dataset,
                   const locus_h5_sel *sel, unsigned flags,
                   const struct locus_submit_opts *opts, locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out)
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_load: NULL client or "
@@ -41,6 +66,9 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
                             "locus_h5_load");
     if (rc)
         return rc;
+    char abs[H5_PATH_MAX];
+    if (!(file = h5_abs_path(file, abs, "locus_h5_load")))
+        return LOCUS_EINVAL;
     int64_t s[3 * LOCUS_NDIM_MAX];
     size_t ns = 0;
     if (sel) {
@@ -71,6 +99,7 @@ int locus_h5_load(locus_client *c, const char *file, const char *dataset,
 int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
                         const char *dataset, unsigned flags, locus_future **out)
 {
+    lc_clearerr();
     if (!c || !out || (n && !files))
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_load_files: NULL "
@@ -107,6 +136,7 @@ int locus_h5_load_files(locus_client *c, const char *const *files, size_t n,
 int locus_h5_info_get(locus_client *c, const char *file, const char *dataset,
                       unsigned flags, int timeout_ms, locus_h5_info *out)
 {
+    lc_clearerr();
     if (!c || !out)
         return lc_seterr(LOCUS_EINVAL, "h5",
                          "locus_h5_info_get: NULL "
@@ -115,6 +145,9 @@ int locus_h5_info_get(locus_client *c, const char *file, const char *dataset,
                             "locus_h5_info_get");
     if (rc)
         return rc;
+    char abs[H5_PATH_MAX];
+    if (!(file = h5_abs_path(file, abs, "locus_h5_info_get")))
+        return LOCUS_EINVAL;
     locus_arg args[3] = {locus_arg_str(file), locus_arg_str(dataset),
                          locus_arg_i64((int64_t)flags)};
     locus_future *f;

@@ -10,4 +10,13 @@
 int h5_check_names(const char *file, const char *dataset, unsigned flags,
                    unsigned allowed, const char *what);
 
+/* file as the workers must see it: a relative path is made absolute
+ * against this process's working directory (the workers run elsewhere),
+ * as locus_require does; not resolved further (the file may not exist
+ * yet, or only on the workers' hosts).  Returns file or buf (H5_PATH_MAX
+ * bytes); NULL with LOCUS_EINVAL set when it does not fit or getcwd
+ * fails. */
+#define H5_PATH_MAX 4096
+const char *h5_abs_path(const char *file, char *buf, const char *what);
+
 #endif

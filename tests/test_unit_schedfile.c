@@ -39,7 +39,7 @@ static void teardown(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(schedfile, .init = setup, .fini = teardown);
+TestSuite(unit_schedfile, .init = setup, .fini = teardown);
 
 static void fill(schedfile *sf, int pid)
 {
@@ -66,7 +66,7 @@ static void roundtrip(const schedfile *in, schedfile *out)
     cr_assert_eq(schedfile_read(path, out), 0, "%s", locus_last_error());
 }
 
-Test(schedfile, local_job_is_random_and_host_port_readable)
+Test(unit_schedfile, local_job_is_random_and_host_port_readable)
 {
     schedfile sf, back;
     fill(&sf, (int)getpid());
@@ -77,7 +77,7 @@ Test(schedfile, local_job_is_random_and_host_port_readable)
     cr_assert_eq(back.pid, getpid());
 }
 
-Test(schedfile, job_comes_from_the_launcher)
+Test(unit_schedfile, job_comes_from_the_launcher)
 {
     schedfile sf, back;
     char job[128];
@@ -97,7 +97,7 @@ Test(schedfile, job_comes_from_the_launcher)
     cr_assert_str_eq(job, "");
 }
 
-Test(schedfile, another_job_is_refused_naming_both)
+Test(unit_schedfile, another_job_is_refused_naming_both)
 {
     schedfile sf, back;
     fill(&sf, (int)getpid());
@@ -112,7 +112,7 @@ Test(schedfile, another_job_is_refused_naming_both)
               "message: %s", m);
 }
 
-Test(schedfile, a_dead_scheduler_is_stale_at_once)
+Test(unit_schedfile, a_dead_scheduler_is_stale_at_once)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -131,7 +131,7 @@ Test(schedfile, a_dead_scheduler_is_stale_at_once)
     cr_assert_eq(schedfile_check(&back, "f.json", NULL), 0);
 }
 
-Test(schedfile, files_without_the_new_fields_still_read)
+Test(unit_schedfile, files_without_the_new_fields_still_read)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/old.json", dir);
