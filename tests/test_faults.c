@@ -225,6 +225,38 @@ static pid_t busy_worker(locus_client *c)
     return -1;
 }
 
+/* Stop the cluster; its daemons' logs must hold no sanitizer report. */
+static void finish(lt_cluster *cl, locus_client *c)
+{
+    locus_disconnect(c);
+    cr_assert_eq(lt_cluster_stop(cl, 0), 0,
+                 "a daemon log holds a sanitizer report (printed above)");
+}
+
+/* A 5 s locus.sleep without retries, running: the worker process's pid. */
+static pid_t sleep_without_retries(locus_client *c, locus_future **f)
+{
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.retries = 0;
+    locus_arg a = locus_arg_f64(5.0);
+    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, &o, f), 0, "%s",
+                 locus_last_error());
+    pid_t victim = busy_worker(c);
+    cr_assert(victim > 0, "no worker reported the task running");
+    return victim;
+}
+
+/* The last error names process pid and holds what (and also, if given). */
+static void expect_message_names(pid_t pid, const char *what, const char *also)
+{
+    const char *m = locus_last_error();
+    char pidstr[32];
+    snprintf(pidstr, sizeof(pidstr), "pid %d", (int)pid);
+    cr_assert(strstr(m, pidstr) && strstr(m, what) &&
+                  (!also || strstr(m, also)),
+              "message: %s", m);
+}
+
 Test(faults, running_task_is_retried_on_another_worker)
 {
     lt_cluster cl;
@@ -250,9 +282,7 @@ Test(faults, running_task_is_retried_on_another_worker)
     cr_assert_eq(locus_result_i64(p, TMO, &pid), 0, "%s", locus_last_error());
     cr_assert_neq(pid, victim);
     locus_release(p);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* kill -9 of a worker process: its nanny restarts it at once and says
@@ -264,25 +294,15 @@ Test(faults, killed_worker_process_is_named_and_restarted)
     locus_client *c;
     pid_t wp[2];
     start(&cl, &c, wp);
-    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
-    o.retries = 0;
-    locus_arg a = locus_arg_f64(5.0);
     locus_future *f;
-    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, &o, &f), 0);
-    pid_t victim = busy_worker(c);
-    cr_assert(victim > 0);
+    pid_t victim = sleep_without_retries(c, &f);
     double t0 = now_s();
     kill(victim, SIGKILL);
     int rc = locus_result(f, 15000, NULL, NULL);
     double failed = now_s() - t0;
     cr_assert_eq(rc, LOCUS_EKILLED, "rc %s: %s", locus_errname(rc),
                  locus_last_error());
-    char pidstr[32];
-    snprintf(pidstr, sizeof(pidstr), "pid %d", (int)victim);
-    cr_assert(strstr(locus_last_error(), pidstr) &&
-                  strstr(locus_last_error(), "signal 9") &&
-                  strstr(locus_last_error(), "locus.sleep"),
-              "message: %s", locus_last_error());
+    expect_message_names(victim, "signal 9", "locus.sleep");
     locus_release(f);
     double back = wait_serving(c, 2, &victim, 1, TMO);
     cr_assert_geq(back, 0, "the worker did not come back");
@@ -292,9 +312,7 @@ Test(faults, killed_worker_process_is_named_and_restarted)
     cr_log_info("kill -9 of a worker process: the task failed after %.3f s, "
                 "2 workers serve again after %.3f s more",
                 failed, back);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* The whole worker vanishes (nanny included, as when its host dies): its
@@ -305,13 +323,8 @@ Test(faults, vanished_worker_is_noticed_by_silence)
     locus_client *c;
     pid_t wp[2];
     start(&cl, &c, wp);
-    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
-    o.retries = 0;
-    locus_arg a = locus_arg_f64(5.0);
     locus_future *f;
-    cr_assert_eq(locus_submit(c, "locus.sleep", &a, 1, &o, &f), 0);
-    pid_t victim = busy_worker(c);
-    cr_assert(victim > 0);
+    pid_t victim = sleep_without_retries(c, &f);
     /* its nanny: the spawned process whose child it is */
     pid_t nanny = 0;
     for (int i = 0; i < 2; i++)
@@ -324,11 +337,7 @@ Test(faults, vanished_worker_is_noticed_by_silence)
     double failed = now_s() - t0;
     cr_assert_eq(rc, LOCUS_ECLOSED, "rc %s: %s", locus_errname(rc),
                  locus_last_error());
-    char pidstr[32];
-    snprintf(pidstr, sizeof(pidstr), "pid %d", (int)victim);
-    cr_assert(strstr(locus_last_error(), pidstr) &&
-                  strstr(locus_last_error(), "died"),
-              "message: %s", locus_last_error());
+    expect_message_names(victim, "died", NULL);
     locus_release(f);
     for (int i = 0; i < 200 && running(victim); i++)
         nap_ms(10);
@@ -336,9 +345,7 @@ Test(faults, vanished_worker_is_noticed_by_silence)
     cr_log_info("worker and nanny killed: noticed after %.3f s of silence "
                 "(dead-after 1.5 s)",
                 failed);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* A task that takes its worker process down, as user code does; after its
@@ -384,9 +391,7 @@ static void poison(const char *how, const char *status_says)
                 "processes killed, restarts included); 2 workers serve "
                 "%.3f s later",
                 how, failed, back);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 Test(faults, task_that_aborts_fails_with_ekilled)
@@ -450,9 +455,7 @@ Test(faults, lost_result_is_computed_again)
     cr_assert_eq(memcmp(p, data, plen), 0);
     locus_release(g);
     locus_release(f);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 Test(faults, lost_data_without_lineage_is_a_clear_error)
@@ -493,9 +496,7 @@ Test(faults, lost_data_without_lineage_is_a_clear_error)
     cr_assert_neq(rc, LOCUS_ETIMEDOUT, "%s", locus_last_error());
     locus_release(h);
     locus_release(g);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* SIGSTOP for twice the dead-after: the scheduler declares the worker dead
@@ -538,9 +539,7 @@ Test(faults, stopped_worker_rejoins_as_a_fresh_worker)
     cr_log_info("SIGSTOP: declared dead after %.3f s; after SIGCONT (%.1f s "
                 "stopped) it rejoined as a fresh worker in %.3f s",
                 declared, t1 - t0 + declared, back);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* The scheduler is killed: the client gets LOCUS_ECLOSED within the
@@ -600,9 +599,7 @@ Test(faults, workers_rejoin_a_restarted_scheduler)
                 "waiting workers used %ld and %ld ms of CPU in 2 s; "
                 "both joined the restarted scheduler %.3f s after it started",
                 noticed, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], joined);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* No scheduler comes back: workers exit after --death-timeout, saying why. */
@@ -676,9 +673,7 @@ Test(faults, killed_client_leaves_nothing_in_dev_shm)
     serves_a_job(c);
     cr_log_info("client killed with %d /dev/shm files: removed %.3f s later",
                 had, swept);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* A long task that does not look at cancellation holds worker A's only
@@ -746,9 +741,7 @@ Test(faults, unstarted_tasks_move_to_an_idle_worker_unless_their_inputs_are_big)
     locus_release(hold);
     locus_release(small);
     locus_release(big);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* Only this user's processes can ring the scheduler's doorbell: it is a
@@ -804,9 +797,7 @@ Test(faults, another_user_cannot_ring_the_doorbell)
                     bell);
     }
     serves_a_job(c);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }
 
 /* A HELLO whose host and job id hold terminal escapes and a forged log
@@ -842,7 +833,5 @@ Test(faults, control_bytes_from_a_peer_reach_the_log_escaped)
               "raw control bytes in the log");
     cr_assert(!strstr(log, "\n00:00:00.000 forged"), "a forged log line");
     free(log);
-    locus_disconnect(c);
-    cr_assert_eq(lt_cluster_stop(&cl, 0), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    finish(&cl, c);
 }

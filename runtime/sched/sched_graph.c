@@ -322,10 +322,7 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
     stask *t = lc_map_get(&s->tasks, key);
     if (t && t->stealing && t->worker == w->id) {
         /* it started before our STEAL arrived: the answer will be no */
-        t->stealing = 0;
-        speer *thief = worker(s, t->thief);
-        if (thief)
-            thief->reserved--;
+        sched_steal_end(s, t);
         w->assigned++; /* taken back at the STEAL */
     }
     if (!t || t->worker != w->id || t->state == T_DONE) {

@@ -169,6 +169,9 @@ void sched_refill(sched *s, speer *w);
    cheap to move (STEAL); and the answer (STOLEN). */
 void sched_steal_tick(sched *s);
 void sched_on_stolen(sched *s, speer *w, wire_rd *r);
+/* t's STEAL is over (answered, or its worker gone): the thief's reserved
+   slot is free again.  Returns the speer the task was for, or NULL. */
+speer *sched_steal_end(sched *s, stask *t);
 
 /* sched_graph.c: the task graph: submit, release, cancel, results, failure,
  * recomputation */

@@ -107,12 +107,8 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
     }
     for (size_t i = 0; i < nredo; i++) {
         stask *t = redo[i];
-        if (t->stealing) { /* its STOLEN will not come */
-            speer *thief = worker(s, t->thief);
-            if (thief)
-                thief->reserved--;
-            t->stealing = 0;
-        }
+        if (t->stealing) /* its STOLEN will not come */
+            sched_steal_end(s, t);
         if (p->role == ROLE_CLIENT) {
             t->released = 1;
             if (!sched_final(t) && !t->nlive)

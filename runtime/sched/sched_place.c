@@ -410,6 +410,15 @@ void sched_steal_tick(sched *s)
     }
 }
 
+speer *sched_steal_end(sched *s, stask *t)
+{
+    t->stealing = 0;
+    speer *thief = worker(s, t->thief);
+    if (thief)
+        thief->reserved--;
+    return thief;
+}
+
 void sched_on_stolen(sched *s, speer *w, wire_rd *r)
 {
     uint64_t key = wire_get_u64(r);
@@ -422,10 +431,7 @@ void sched_on_stolen(sched *s, speer *w, wire_rd *r)
            of ours waits on the answer */
         return;
     }
-    t->stealing = 0;
-    speer *thief = worker(s, t->thief);
-    if (thief)
-        thief->reserved--;
+    speer *thief = sched_steal_end(s, t);
     if (!given) {
         w->assigned++; /* it runs there; its DONE comes */
         return;
