@@ -203,6 +203,11 @@ void xport_release(xport_ep *ep, xport_event *ev)
     OPS(ep)->release(ep, ev);
 }
 
+int xport_poll(xport_ep *ep)
+{
+    return OPS(ep)->poll(ep);
+}
+
 /* ---- wait ------------------------------------------------------------------
  */
 

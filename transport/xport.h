@@ -218,6 +218,11 @@ typedef struct xport_event {
 int xport_progress(xport_ep *ep, xport_event *evs, int max);
 void xport_release(xport_ep *ep, xport_event *ev);
 
+/* Drive ep's progress once without taking its events: > 0 when events
+ * wait for xport_progress, 0 when none, or a negative code.  For callers
+ * that spin on several endpoints themselves. */
+int xport_poll(xport_ep *ep);
+
 /*
  * Wait until any of eps may have events, wake_fd (if >= 0) is readable, or
  * timeout_ms passes (-1: forever; 0: poll).  Spins on the completion queues
@@ -233,10 +238,13 @@ void xport_release(xport_ep *ep, xport_event *ev);
  * mode 0700: only this user's processes can ring it; where no such
  * directory can be had, an abstract socket, with a warning).  Its address
  * travels in the endpoint's printable name ("...#bell=<path>"), and a send
- * to a peer that has one rings it (before the first message, after every
- * message, and while the provider keeps the send waiting), so a sleeping
- * peer wakes.  Doorbells of processes that died are removed when the next
- * one is made.
+ * to a peer that has one rings it (before the first message, after a
+ * message while the peer says it may sleep, and while the provider keeps
+ * the send waiting), so a sleeping peer wakes and a spinning one costs the
+ * sender no system call.  The peer says so in a sleep flag, a page next to
+ * its doorbell ("<path>.flag") that senders map read-only; it is set here,
+ * before blocking, and cleared when the endpoint is driven again.  Doorbells of
+ * processes that died are removed when the next one is made.
  */
 int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
                int timeout_ms);

@@ -33,6 +33,8 @@
 #ifndef LC_LNET_H
 #define LC_LNET_H
 
+#include <stdatomic.h>
+
 #include "proto/auth.h"
 #include "proto/wire.h"
 #include "xport.h"
@@ -126,6 +128,9 @@ typedef struct lnet {
     xport_ep *ep[2];
     char name[2][XPORT_NAME_MAX]; /* "" when the endpoint is absent */
     int wake_fd;                  /* lnet_wake's eventfd */
+    _Atomic int wake_req;         /* lnet_wake was called since lnet_wait */
+    _Atomic int waiting;          /* lnet_wait may block in the kernel */
+    uint64_t hot_ns[2];           /* an endpoint's last event */
     uint32_t *avref[2];           /* routes using each address, by xport_addr */
     uint64_t *avidle[2]; /* when its last route went (0: in use, gone) */
     size_t navref[2];

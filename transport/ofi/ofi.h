@@ -16,6 +16,8 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_rma.h>
 #include <rdma/fi_tagged.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -91,6 +93,9 @@ struct ofi_bell {
     struct sockaddr_un sa;
     socklen_t len; /* 0: the peer has none */
     int contacted; /* a message went through already */
+    /* the peer's sleep flag, mapped read-only: nonzero while it may block
+       on its doorbell; NULL: unknown (an older peer), always ring */
+    const _Atomic uint32_t *asleep;
 };
 
 struct ofi_peer {
@@ -111,6 +116,10 @@ struct ofi_ep {
     int bell_fd;    /* doorbell socket, where the provider has no wait fd */
     char bell[128]; /* its path (or abstract name); "": none bound */
     int ring_fd;    /* unbound socket to ring peers when bell_fd < 0 */
+    /* our sleep flag (a page shared with senders, next to the doorbell):
+       set before blocking, cleared by the next drain; senders ring only
+       while it is set */
+    _Atomic uint32_t *asleep;
 
     char prov[64];
     uint64_t mr_mode; /* provider's duties plus the forced ones */
@@ -153,7 +162,16 @@ int ofi_bell_open(struct ofi_ep *e);
 void ofi_bell_close(struct ofi_ep *e);
 /* Split "#bell=<addr>" off name (in place) into *b (len 0: none). */
 void ofi_bell_parse(char *name, struct ofi_bell *b);
+/* Map b's sleep flag (once it is kept in the peer table). */
+void ofi_bell_map(struct ofi_bell *b);
+/* Unmap what ofi_bell_map mapped. */
+void ofi_bell_forget(struct ofi_bell *b);
+/* Ring b's doorbell (always). */
 void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b);
+/* After a message went to b's owner: ring only if it may sleep. */
+void ofi_bell_notify(struct ofi_ep *e, struct ofi_bell *b);
+/* Before blocking on the doorbell: say so (1), or that we are awake (0). */
+void ofi_bell_sleeping(struct ofi_ep *e, int yes);
 /* Empty the doorbell before blocking on it. */
 void ofi_bell_drain(struct ofi_ep *e);
 

@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define BELL_TAG "#bell="
+#define FLAG_SUFFIX ".flag"
 
 /* A doorbell's address: a path (a socket in this user's 0700 directory:
    only this user's processes can ring it), or an abstract name (older
@@ -86,6 +89,28 @@ static void bell_sweep(const char *dir)
     closedir(d);
 }
 
+/* Our sleep flag: a page in the doorbell's private directory.  Without
+   one (no room, no directory) senders simply ring every time. */
+static void flag_create(struct ofi_ep *e)
+{
+    char path[sizeof(e->bell) + sizeof(FLAG_SUFFIX)];
+    snprintf(path, sizeof(path), "%s" FLAG_SUFFIX, e->bell);
+    int fd =
+        open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, 4096) == 0)
+        p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        unlink(path);
+        return;
+    }
+    e->asleep = p;
+    atomic_store(e->asleep, 0);
+}
+
 int ofi_bell_open(struct ofi_ep *e)
 {
     static int counter;
@@ -112,6 +137,8 @@ int ofi_bell_open(struct ofi_ep *e)
                          e->prov, name, strerror(errno));
     memcpy(e->bell, name, sizeof(name));
     e->wait_fd = e->bell_fd;
+    if (name[0] == '/')
+        flag_create(e);
     return 0;
 }
 
@@ -121,8 +148,15 @@ void ofi_bell_close(struct ofi_ep *e)
         close(e->bell_fd);
     if (e->ring_fd >= 0)
         close(e->ring_fd);
-    if (e->bell[0] == '/')
+    if (e->bell[0] == '/') {
         unlink(e->bell);
+        char path[sizeof(e->bell) + sizeof(FLAG_SUFFIX)];
+        snprintf(path, sizeof(path), "%s" FLAG_SUFFIX, e->bell);
+        unlink(path);
+    }
+    if (e->asleep)
+        munmap((void *)e->asleep, 4096);
+    e->asleep = NULL;
     if (e->wait_fd == e->bell_fd)
         e->wait_fd = -1;
     e->bell_fd = e->ring_fd = -1;
@@ -136,8 +170,37 @@ void ofi_bell_parse(char *name, struct ofi_bell *b)
     if (!tag)
         return;
     *tag = '\0';
-    if (tag[sizeof(BELL_TAG) - 1])
-        b->len = bell_addr(tag + sizeof(BELL_TAG) - 1, &b->sa);
+    const char *addr = tag + sizeof(BELL_TAG) - 1;
+    if (*addr)
+        b->len = bell_addr(addr, &b->sa);
+}
+
+void ofi_bell_map(struct ofi_bell *b)
+{
+    if (!b->len || b->sa.sun_path[0] != '/' || b->asleep)
+        return;
+    /* its sleep flag: a page of the same user, mapped read-only */
+    char path[sizeof(b->sa.sun_path) + sizeof(FLAG_SUFFIX)];
+    snprintf(path, sizeof(path), "%.*s" FLAG_SUFFIX,
+             (int)sizeof(b->sa.sun_path), b->sa.sun_path);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return; /* an older peer: ring every time */
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
+        st.st_size >= 4096)
+        p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p != MAP_FAILED)
+        b->asleep = p;
+}
+
+void ofi_bell_forget(struct ofi_bell *b)
+{
+    if (b->asleep)
+        munmap((void *)b->asleep, 4096);
+    b->asleep = NULL;
 }
 
 void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b)
@@ -157,6 +220,29 @@ void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b)
     ssize_t s =
         sendto(fd, &one, 1, MSG_DONTWAIT, (struct sockaddr *)&b->sa, b->len);
     (void)s; /* a full or gone doorbell: the receiver is awake or dead */
+}
+
+void ofi_bell_notify(struct ofi_ep *e, struct ofi_bell *b)
+{
+    if (!b->len)
+        return;
+    if (b->asleep) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (!atomic_load_explicit(b->asleep, memory_order_relaxed))
+            return; /* it is driving progress: it will see the message */
+    }
+    ofi_bell_ring(e, b);
+}
+
+void ofi_bell_sleeping(struct ofi_ep *e, int yes)
+{
+    if (!e->asleep)
+        return;
+    if (yes) {
+        atomic_store(e->asleep, 1); /* seq_cst: a full fence */
+    } else if (atomic_load_explicit(e->asleep, memory_order_relaxed)) {
+        atomic_store_explicit(e->asleep, 0, memory_order_relaxed);
+    }
 }
 
 void ofi_bell_drain(struct ofi_ep *e)

@@ -242,6 +242,7 @@ static void on_error(struct ofi_ep *e)
  * the provider refused with -FI_EAGAIN.  Events go to e->evq. */
 int ofi_drain(struct ofi_ep *e)
 {
+    ofi_bell_sleeping(e, 0); /* driving progress: awake */
     struct fi_cq_tagged_entry ce[16];
     fi_addr_t src[16];
     for (int round = 0; round < 16; round++) {
@@ -319,10 +320,27 @@ static int ofi_trywait(xport_ep *ep)
     if (e->evq_len || e->rx_unposted || e->stalled)
         return 1;
     if (e->bell_fd >= 0) {
-        /* empty the bell, then look: a message sent after this look rings
-           it again, so blocking on it loses no wake-up */
+        /* say we may sleep, empty the bell, then look: a message sent after
+           this look rings it again, so blocking on it loses no wake-up */
+        ofi_bell_sleeping(e, 1);
         ofi_bell_drain(e);
-        return ofi_poll(ep) != 0;
+        int n = (int)e->evq_len;
+        if (!n) {
+            /* look without ofi_drain's "awake" */
+            struct fi_cq_tagged_entry ce[16];
+            fi_addr_t src[16];
+            ssize_t got = fi_cq_readfrom(e->cq, ce, 16, src);
+            if (got == -FI_EAVAIL) {
+                on_error(e);
+            } else if (got > 0) {
+                for (ssize_t i = 0; i < got; i++)
+                    on_comp(e, &ce[i], src[i]);
+            }
+            n = (int)e->evq_len || e->rx_unposted || e->stalled;
+        }
+        if (n)
+            ofi_bell_sleeping(e, 0);
+        return n != 0;
     }
     struct fid *f = &e->cq->fid;
     return fi_trywait(e->fabric, &f, 1) == 0 ? 0 : 1;
@@ -362,7 +380,10 @@ static int ofi_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
         ofi_bell_ring(e, b);
     int rc = sendv_once(e, dst, tag, iov, n, deadline, b);
     if (b) {
-        ofi_bell_ring(e, b);
+        if (b->contacted)
+            ofi_bell_notify(e, b);
+        else
+            ofi_bell_ring(e, b);
         b->contacted |= rc == 0;
     }
     return rc;
@@ -542,8 +563,11 @@ static int ofi_insert(xport_ep *ep, const char *full, xport_addr *out)
         if (e->peers[i].raw && e->peers[i].rawlen == rawlen &&
             !memcmp(e->peers[i].raw, raw, rawlen)) {
             if (bell.len &&
-                memcmp(&bell.sa, &e->peers[i].bell.sa, sizeof(bell.sa)))
+                memcmp(&bell.sa, &e->peers[i].bell.sa, sizeof(bell.sa))) {
+                ofi_bell_forget(&e->peers[i].bell);
                 e->peers[i].bell = bell;
+                ofi_bell_map(&e->peers[i].bell);
+            }
             *out = i;
             return 0;
         }
@@ -591,7 +615,9 @@ static int ofi_insert(xport_ep *ep, const char *full, xport_addr *out)
     }
     memcpy(e->peers[fa].raw, raw, rawlen);
     e->peers[fa].rawlen = rawlen;
+    ofi_bell_forget(&e->peers[fa].bell);
     e->peers[fa].bell = bell;
+    ofi_bell_map(&e->peers[fa].bell);
     *out = fa;
     return 0;
 }
@@ -605,6 +631,7 @@ static int ofi_remove(xport_ep *ep, xport_addr addr)
     fi_addr_t fa = addr;
     int rc = fi_av_remove(e->av, &fa, 1, 0);
     free(e->peers[addr].raw);
+    ofi_bell_forget(&e->peers[addr].bell);
     memset(&e->peers[addr], 0, sizeof(e->peers[addr]));
     if (rc)
         return lc_seterr(ofi_err(rc), OFI_SUB, "%s: fi_av_remove: %s", e->prov,
@@ -668,8 +695,10 @@ static void ofi_close(xport_ep *ep)
     if (e->info)
         fi_freeinfo(e->info);
     ofi_bell_close(e);
-    for (size_t i = 0; i < e->npeers; i++)
+    for (size_t i = 0; i < e->npeers; i++) {
         free(e->peers[i].raw);
+        ofi_bell_forget(&e->peers[i].bell);
+    }
     free(e->peers);
     free(e->evq);
     free(e->rx);
