@@ -69,6 +69,9 @@ static void usage(FILE *f)
         "  --no-nanny             no supervising parent: a task that\n"
         "                         crashes the process ends the worker, and\n"
         "                         a lost scheduler ends it at once\n"
+        "  --no-inline            run every task on a task thread (by\n"
+        "                         default a function whose runs were all\n"
+        "                         short runs on the thread that received it)\n"
         "  -v, --verbose          log at info level\n"
         "  -h, --help\n");
 }
@@ -154,7 +157,7 @@ int main(int argc, char **argv)
     int wait_ms = 60000, death_ms = 60000, no_nanny = 0;
     const char *iface = NULL, *job = NULL;
     char bind[LC_IFACE_ADDR_MAX];
-    enum { O_IFACE = 256, O_JOB, O_WAIT, O_DEATH, O_NONANNY };
+    enum { O_IFACE = 256, O_JOB, O_WAIT, O_DEATH, O_NONANNY, O_NOINLINE };
     static const struct option longopts[] = {
         {"scheduler-file", required_argument, 0, 'f'},
         {"numa-node", required_argument, 0, 'n'},
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
         {"timeout-ms", required_argument, 0, 'o'},
         {"death-timeout", required_argument, 0, O_DEATH},
         {"no-nanny", no_argument, 0, O_NONANNY},
+        {"no-inline", no_argument, 0, O_NOINLINE},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -222,6 +226,9 @@ int main(int argc, char **argv)
             break;
         case O_NONANNY:
             no_nanny = 1;
+            break;
+        case O_NOINLINE:
+            o.no_inline = 1;
             break;
         case 'v':
             if (!lc_log_enabled(LC_LOG_INFO))

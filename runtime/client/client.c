@@ -16,30 +16,7 @@ int client_deadline_of(const locus_client *c, int timeout_ms)
 
 void client_wake(locus_client *c)
 {
-    if (c->sleeping)
-        lnet_wake(&c->net);
-}
-
-/* Wait on the client's condition variable until deadline; 0 or ETIMEDOUT. */
-int client_cv_wait(locus_client *c, uint64_t deadline)
-{
-    if (deadline == LC_DEADLINE_NONE) {
-        pthread_cond_wait(&c->cv, &c->mu);
-        return 0;
-    }
-    uint64_t now = lc_now_ns();
-    if (now >= deadline)
-        return ETIMEDOUT;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t left = deadline - now;
-    ts.tv_sec += (time_t)(left / 1000000000ull);
-    ts.tv_nsec += (long)(left % 1000000000ull);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    lnet_wake(&c->net); /* a flag unless its owner blocks */
 }
 
 static void close_client(locus_client *c, const char *why)
@@ -113,8 +90,11 @@ static void client_free(locus_client *c)
     wire_wr_free(&c->pending);
     lnet_close(&c->net);
     arena_map_forget("/locus-"); /* cached mappings of workers' segments */
+    wire_wr_free(&c->batch);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->pmu);
+    pthread_cond_destroy(&c->pcv);
     free(c);
 }
 
@@ -148,10 +128,10 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     c = calloc(1, sizeof(*c));
     LC_CHECK(c, fail, rc, LOCUS_ENOMEM, "client", "no memory");
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->pmu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_cond_init(&c->pcv, NULL);
+    wire_wr_init(&c->batch);
     lc_map_init(&c->futures);
     lc_map_init(&c->gets);
     lc_map_init(&c->puts);
@@ -227,6 +207,9 @@ fail:
         if (c->thr_started) {
             atomic_store(&c->stop, 1);
             lnet_wake(&c->net);
+            pthread_mutex_lock(&c->mu);
+            pthread_cond_broadcast(&c->pcv);
+            pthread_mutex_unlock(&c->mu);
             pthread_join(c->thr, NULL);
         }
         client_free(c);
@@ -254,6 +237,9 @@ int locus_disconnect(locus_client *c)
     pthread_mutex_unlock(&c->mu);
     atomic_store(&c->stop, 1);
     lnet_wake(&c->net);
+    pthread_mutex_lock(&c->mu);
+    pthread_cond_broadcast(&c->pcv); /* a parked progress thread */
+    pthread_mutex_unlock(&c->mu);
     pthread_join(c->thr, NULL);
     int rc = 0;
     if (was_joined && !c->bye_confirmed)

@@ -7,14 +7,10 @@ static int finished(const struct locus_future *f)
     return atomic_load(&f->state) != F_PENDING;
 }
 
-/* Spin briefly (low latency), then sleep on the condition variable. */
+/* Wait, driving progress on this thread when no other does (it spins on
+   the endpoints first: the lowest latency). */
 static int wait_finished(struct locus_future *f, uint64_t dl)
 {
-    uint64_t spin_end = lc_now_ns() + SPIN_NS;
-    /* yield while spinning: on few cores the thread we wait for may need
-       this one's CPU */
-    while (!finished(f) && lc_now_ns() < spin_end)
-        sched_yield();
     if (finished(f))
         return 0;
     locus_client *c = f->c;

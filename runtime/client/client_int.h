@@ -38,7 +38,12 @@
 enum { F_PENDING, F_DONE, F_ERROR };
 enum { C_HELLO, C_AUTH, C_JOINED, C_CLOSED };
 
-#define SPIN_NS 30000
+/* A user thread driving progress spins this long for an answer before it
+   blocks in the kernel; the progress thread stays parked this long after
+   the last user thread drove (a loop of submit + result never hands the
+   endpoints back and forth). */
+#define DRIVE_SPIN_US 50
+#define LINGER_NS 2000000ull
 
 struct locus_future {
     locus_client *c;
@@ -109,9 +114,21 @@ struct locus_client {
     int state;
     char why[512];
     atomic_int stop;
-    int sleeping;
     int bye_confirmed; /* the scheduler processed our goodbye */
-    /* progress thread only */
+    /* Who drives progress (client_progress.c): the thread that holds pmu
+       owns the endpoints and everything below.  A user thread that waits
+       takes it when it is free and drives itself; the progress thread
+       gives it up (parks) while user threads drive and for LINGER_NS after
+       the last one, and otherwise drives alone. */
+    pthread_mutex_t pmu;
+    pthread_cond_t pcv;        /* the parked progress thread (with mu) */
+    atomic_int want;           /* user threads waiting for pmu */
+    atomic_int drivers;        /* user threads driving */
+    _Atomic uint64_t drove_ns; /* when the last one stopped */
+    int cv_waiters;            /* threads in cv without driving (under mu) */
+    /* under pmu */
+    wire_wr batch;
+    uint64_t last_hb, busy_ns;
     ljoin join;
     cpeer *peers;
     int cappeers;
@@ -129,7 +146,17 @@ static inline cpeer *cpeer_get(locus_client *c, int id)
 
 int client_deadline_of(const locus_client *c, int timeout_ms);
 void client_wake(locus_client *c);
+/* Under mu: wait until the client's state may have changed, or the
+   deadline (0 or ETIMEDOUT); callers loop on their condition.  Where no
+   other thread drives progress, this thread does (one step: a pass, then
+   a spin and a bounded block on the endpoints), without mu. */
 int client_cv_wait(locus_client *c, uint64_t deadline);
+/* After records were added to pending (mu not held): send them now from
+   this thread if nobody drives, else wake the one that does. */
+void client_kick(locus_client *c);
+/* One pass of progress (pmu held): inputs, pending records, heartbeats,
+   fetches, flush; returns the number of inputs, *backlog: unsent. */
+int client_pass(locus_client *c, int *backlog);
 void client_close_locked(locus_client *c, const char *why);
 int client_check_open(locus_client *c);
 void client_drop_puts(locus_client *c, struct locus_future *f);

@@ -232,96 +232,226 @@ static void handle_input(locus_client *c, lnet_in *in)
     }
 }
 
+#define NIN 16
+
 static void poll_once(locus_client *c, lnet_in *in, int *n)
 {
-    *n = lnet_poll(&c->net, in, 64);
+    *n = lnet_poll(&c->net, in, NIN);
     for (int i = 0; i < *n; i++) {
         handle_input(c, &in[i]);
         lnet_done(&c->net, &in[i]);
     }
 }
 
+/* Records user threads left in pending go into the scheduler's session
+   (pmu held): after the ones this thread wrote itself. */
+static struct locus_future *take_pending(locus_client *c)
+{
+    struct locus_future *fetches = NULL;
+    pthread_mutex_lock(&c->mu);
+    int joined = c->state == C_JOINED;
+    if (joined) {
+        /* swap buffers: user threads keep appending to a fresh one */
+        wire_wr tmp = c->pending;
+        c->pending = c->batch;
+        c->batch = tmp;
+        fetches = c->fetchq;
+        c->fetchq = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (c->batch.nrec) {
+        wire_wr *o = lnet_out(&c->net, c->join.sess);
+        wire_put_raw(o, c->batch.buf, c->batch.len);
+        o->nrec += c->batch.nrec;
+        wire_wr_reset(&c->batch);
+    }
+    return fetches;
+}
+
+int client_pass(locus_client *c, int *backlog)
+{
+    lnet_in in[NIN];
+    int n;
+    poll_once(c, in, &n);
+    struct locus_future *fetches = take_pending(c);
+    ljoin_tick(&c->join, &c->net, &c->sf);
+    uint64_t now = lc_now_ns();
+    if (c->state == C_JOINED &&
+        now - c->last_hb > (uint64_t)c->heartbeat_ms * 1000000ull) {
+        wire_wr *o = lnet_out(&c->net, c->join.sess);
+        wire_rec_begin(o, REC_HEARTBEAT);
+        wire_put_u32(o, 0);
+        wire_put_u32(o, 0);
+        wire_put_u64(o, 0);
+        for (int k = 0; k < WIRE_NCOUNTERS; k++)
+            wire_put_u64(o, 0);
+        wire_rec_end(o);
+        c->last_hb = now;
+    }
+    if (fetches)
+        client_send_gets(c, fetches);
+    *backlog = lnet_flush(&c->net);
+    if (n > 0)
+        c->busy_ns = now;
+    return n;
+}
+
+void client_kick(locus_client *c)
+{
+    if (pthread_mutex_trylock(&c->pmu) != 0) {
+        lnet_wake(&c->net); /* its owner sends them */
+        return;
+    }
+    if (c->thr_started && c->state == C_JOINED) {
+        struct locus_future *fetches = take_pending(c);
+        if (fetches)
+            client_send_gets(c, fetches);
+        if (lnet_flush(&c->net))
+            lnet_wake(&c->net); /* the rest is the progress thread's */
+    } else {
+        lnet_wake(&c->net);
+    }
+    pthread_mutex_unlock(&c->pmu);
+}
+
+int client_cv_wait(locus_client *c, uint64_t deadline)
+{
+    uint64_t now = lc_now_ns();
+    if (deadline != LC_DEADLINE_NONE && now >= deadline)
+        return ETIMEDOUT;
+    if (c->thr_started && !atomic_load(&c->stop) &&
+        pthread_mutex_trylock(&c->pmu) == 0) {
+        /* nobody drives: this thread does, one step */
+        atomic_fetch_add(&c->drivers, 1);
+        pthread_mutex_unlock(&c->mu);
+        int backlog;
+        int n = client_pass(c, &backlog);
+        if (n == 0) {
+            int ms = backlog ? 1
+                     : c->heartbeat_ms > 0 && c->heartbeat_ms < 200
+                         ? c->heartbeat_ms
+                         : 200;
+            int left = lc_remaining_ms(deadline);
+            if (left >= 0 && left < ms)
+                ms = left;
+            lnet_wait(&c->net, DRIVE_SPIN_US, ms);
+        }
+        atomic_store(&c->drove_ns, lc_now_ns());
+        atomic_fetch_sub(&c->drivers, 1);
+        pthread_mutex_unlock(&c->pmu);
+        pthread_mutex_lock(&c->mu);
+        if (c->cv_waiters)
+            pthread_cond_broadcast(&c->cv); /* one of them drives next */
+        return 0;
+    }
+    /* someone drives.  If it is the progress thread, ask it to hand over:
+       it parks and broadcasts, and the caller's loop comes back here. */
+    int asked = 0;
+    if (c->thr_started && !atomic_load(&c->drivers)) {
+        atomic_fetch_add(&c->want, 1);
+        lnet_wake(&c->net);
+        asked = 1;
+    }
+    c->cv_waiters++;
+    int rc = 0;
+    if (deadline == LC_DEADLINE_NONE) {
+        pthread_cond_wait(&c->cv, &c->mu);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t left = deadline - now;
+        ts.tv_sec += (time_t)(left / 1000000000ull);
+        ts.tv_nsec += (long)(left % 1000000000ull);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    c->cv_waiters--;
+    if (asked)
+        atomic_fetch_sub(&c->want, 1);
+    return rc == ETIMEDOUT && lc_now_ns() < deadline ? 0 : rc;
+}
+
+/* The progress thread gives way while user threads drive, and for
+   LINGER_NS after the last one: a user thread in a loop of submit and
+   result then keeps the endpoints (no hand-off, no wake-up). */
+static int give_way(locus_client *c)
+{
+    if (atomic_load(&c->want) || atomic_load(&c->drivers))
+        return 1;
+    uint64_t d = atomic_load(&c->drove_ns);
+    return d && lc_now_ns() - d < LINGER_NS;
+}
+
+static void park(locus_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    pthread_cond_broadcast(&c->cv); /* those that asked take pmu now */
+    while (!atomic_load(&c->stop) && give_way(c)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)LINGER_NS / 2;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->pcv, &c->mu, &ts);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void trim(locus_client *c)
+{
+    /* idle for a second after work: the tables of a million futures, and
+       the heap, shrink back */
+    pthread_mutex_lock(&c->mu);
+    lc_map_shrink(&c->futures);
+    lc_map_shrink(&c->puts);
+    lc_map_shrink(&c->gets);
+    wire_wr_shrink(&c->pending, 256u << 10);
+    if (c->arena)
+        arena_trim(c->arena);
+    pthread_mutex_unlock(&c->mu);
+    wire_wr_shrink(&c->batch, 256u << 10);
+    lnet_trim(&c->net);
+    malloc_trim(0);
+}
+
 void *client_progress_main(void *arg)
 {
     locus_client *c = arg;
-    wire_wr batch;
-    wire_wr_init(&batch);
-    lnet_in in[64];
-    uint64_t last_hb = lc_now_ns(), busy_ns = 0;
+    lnet_in in[NIN];
+    c->last_hb = lc_now_ns();
     while (!atomic_load(&c->stop)) {
-        int n;
-        poll_once(c, in, &n);
-        pthread_mutex_lock(&c->mu);
-        int joined = c->state == C_JOINED;
-        struct locus_future *fetches = NULL;
-        if (joined) {
-            /* swap buffers: user threads keep appending to a fresh one */
-            wire_wr tmp = c->pending;
-            c->pending = batch;
-            batch = tmp;
-            fetches = c->fetchq;
-            c->fetchq = NULL;
+        if (give_way(c)) {
+            park(c);
+            continue;
         }
-        pthread_mutex_unlock(&c->mu);
-        if (batch.nrec) {
-            /* records of the batch go after the thread's own */
-            wire_wr *o = lnet_out(&c->net, c->join.sess);
-            wire_put_raw(o, batch.buf, batch.len);
-            o->nrec += batch.nrec;
-            wire_wr_reset(&batch);
-        }
-        ljoin_tick(&c->join, &c->net, &c->sf);
+        pthread_mutex_lock(&c->pmu);
+        int backlog;
+        int n = client_pass(c, &backlog);
         uint64_t now = lc_now_ns();
-        if (joined && now - last_hb > (uint64_t)c->heartbeat_ms * 1000000ull) {
-            wire_wr *o = lnet_out(&c->net, c->join.sess);
-            wire_rec_begin(o, REC_HEARTBEAT);
-            wire_put_u32(o, 0);
-            wire_put_u32(o, 0);
-            wire_put_u64(o, 0);
-            for (int k = 0; k < WIRE_NCOUNTERS; k++)
-                wire_put_u64(o, 0);
-            wire_rec_end(o);
-            last_hb = now;
+        if (n == 0 && c->busy_ns && now - c->busy_ns > 1000000000ull) {
+            trim(c);
+            c->busy_ns = 0;
         }
-        if (fetches)
-            client_send_gets(c, fetches);
-        int backlog = lnet_flush(&c->net);
-        if (n > 0) {
-            busy_ns = now;
-        } else if (busy_ns && now - busy_ns > 1000000000ull) {
-            /* idle for a second after work: the tables of a million
-               futures, and the heap, shrink back */
-            pthread_mutex_lock(&c->mu);
-            lc_map_shrink(&c->futures);
-            lc_map_shrink(&c->puts);
-            lc_map_shrink(&c->gets);
-            wire_wr_shrink(&c->pending, 256u << 10);
-            if (c->arena)
-                arena_trim(c->arena);
-            pthread_mutex_unlock(&c->mu);
-            wire_wr_shrink(&batch, 256u << 10);
-            lnet_trim(&c->net);
-            malloc_trim(0);
-            busy_ns = 0;
-        }
-        if (n == 0) {
+        if (n == 0 && !give_way(c)) {
             pthread_mutex_lock(&c->mu);
             int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;
-            if (idle)
-                c->sleeping = 1;
             pthread_mutex_unlock(&c->mu);
             if (idle)
                 lnet_wait(&c->net, 50,
                           c->heartbeat_ms > 0 ? c->heartbeat_ms : 200);
             else if (backlog)
                 lnet_wait(&c->net, 0, 1);
-            pthread_mutex_lock(&c->mu);
-            c->sleeping = 0;
-            pthread_mutex_unlock(&c->mu);
         }
+        pthread_mutex_unlock(&c->pmu);
     }
     /* goodbye: everything sent before it is processed first, then the
        scheduler releases whatever we still hold and confirms */
+    pthread_mutex_lock(&c->pmu);
     if (c->state == C_JOINED && c->join.sess) {
         wire_wr *o = lnet_out(&c->net, c->join.sess);
         pthread_mutex_lock(&c->mu);
@@ -349,7 +479,7 @@ void *client_progress_main(void *arg)
             lnet_flush(&c->net);
         }
     }
-    wire_wr_free(&batch);
+    pthread_mutex_unlock(&c->pmu);
     return NULL;
 }
 

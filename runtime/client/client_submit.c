@@ -214,10 +214,10 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         c->pending.len = start_len; /* the thread swaps only under mu */
         c->pending.nrec = start_nrec;
         c->pending.err = 0;
-    } else {
-        client_wake(c);
     }
     pthread_mutex_unlock(&c->mu);
+    if (!rc)
+        client_kick(c); /* sent from here when nobody drives */
     return rc;
 }
 

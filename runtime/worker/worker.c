@@ -176,6 +176,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
     lc_map_init(&w->tasks);
     lc_map_init(&w->fetches);
     lc_map_init(&w->inflight);
+    lc_map_init(&w->fnstats);
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
     pthread_mutex_init(&w->dmu, NULL);
@@ -357,7 +358,11 @@ out:
             ob->pins = 0;
             worker_obj_free(w, ob);
         }
+        it = 0;
+        while (lc_map_next(&w->fnstats, &it, &k, &v))
+            free(v);
     }
+    lc_map_free(&w->fnstats);
     lc_map_free(&w->objs);
     lc_map_free(&w->tasks);
     lc_map_free(&w->fetches);

@@ -25,6 +25,7 @@ struct worker_opts {
     int no_shm;
     int timeout_ms;      /* to join the scheduler; 0: 30 s */
     size_t memory_limit; /* arena bytes; 0: 90% of /dev/shm */
+    int no_inline;       /* every task on a task thread, none inline */
     /* under a nanny (runtime/worker/nanny.h): the page shared with it, and
        the process this one replaces (id 0: none); NULL: unsupervised */
     struct nanny_page *nanny;

@@ -119,7 +119,15 @@ typedef struct worker {
     int nstarted;
     atomic_int running;
     uint64_t tasks_done, bytes_held;
+    lc_map fnstats; /* function -> fnstat: its run times */
+    uint64_t tasks_inline;
 } worker;
+
+/* Run times of one task function on this worker (progress thread only):
+   short ones run on the progress thread that received them. */
+typedef struct fnstat {
+    uint64_t runs, total_ns, max_ns;
+} fnstat;
 typedef struct fetch fetch;
 
 static inline wpeer *wpeer_get(worker *w, int id)

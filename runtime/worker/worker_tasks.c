@@ -29,6 +29,98 @@ void worker_free(struct worker *w, void *p)
     arena_free(w->arena, p);
 }
 
+/*
+ * Short tasks run inline, on the progress thread that received them: a
+ * hand-off to a task thread and back costs two wake-ups, more than a short
+ * task itself.  A function runs inline once it ran INLINE_RUNS times on
+ * task threads, its mean under INLINE_MEAN_NS and no run ever over
+ * INLINE_MAX_NS; a single run over that sends it back to the task threads
+ * for good.  Its first runs, and every function that may block or run
+ * long, stay on the task threads, so the progress thread keeps answering.
+ */
+#define INLINE_RUNS 4
+#define INLINE_MEAN_NS 20000ull
+#define INLINE_MAX_NS 1000000ull
+
+static void task_ran(worker *w, struct locus_task *t)
+{
+    if (!t->fn || !t->t0)
+        return;
+    uint64_t k = (uint64_t)(uintptr_t)t->fn;
+    fnstat *st = lc_map_get(&w->fnstats, k);
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st || lc_map_put(&w->fnstats, k, st) != 0) {
+            free(st);
+            return;
+        }
+    }
+    st->runs++;
+    st->total_ns += t->dur;
+    if (t->dur > st->max_ns)
+        st->max_ns = t->dur;
+}
+
+static int runs_inline(worker *w, const struct locus_task *t)
+{
+    if (w->o->no_inline)
+        return 0;
+    const fnstat *st = lc_map_get(&w->fnstats, (uint64_t)(uintptr_t)t->fn);
+    return st && st->runs >= INLINE_RUNS && st->max_ns <= INLINE_MAX_NS &&
+           st->total_ns / st->runs <= INLINE_MEAN_NS;
+}
+
+/* Run t on thread idx (a task thread, or nthreads: the progress thread). */
+static void run_task(worker *w, struct locus_task *t, int idx)
+{
+    t->thread = idx;
+    if (atomic_load(&t->canceled)) {
+        t->status = LOCUS_ECANCELED;
+        return;
+    }
+    atomic_fetch_add(&w->running, 1);
+    /* the nanny names this task if it takes the process down */
+    _Atomic uint64_t *slot =
+        w->o->nanny && idx < NANNY_SLOTS ? &w->o->nanny->running[idx] : NULL;
+    if (slot)
+        atomic_store(slot, t->key);
+    t->t0 = lc_now_ns();
+    lc_clearerr();
+    int rc = t->fn(t);
+    t->dur = lc_now_ns() - t->t0;
+    if (slot)
+        atomic_store(slot, 0);
+    atomic_fetch_sub(&w->running, 1);
+    if (rc != 0 && t->status == 0)
+        t->status = rc < 0 ? rc : LOCUS_ETASK;
+    if (t->status != 0 && !t->errmsg) {
+        /* a task API call that failed left its message here */
+        char m[1200];
+        const char *why = locus_last_error();
+        if (*why)
+            snprintf(m, sizeof(m), "%s returned %d: %s", t->fn_name, rc, why);
+        else
+            snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name, rc,
+                     locus_strerror(t->status));
+        t->errmsg = strdup(m);
+    }
+}
+
+static void push_done(worker *w, struct locus_task *t, int wake);
+static void enqueue(worker *w, struct locus_task *t);
+
+/* A task whose inputs are all here: inline if short, else queued. */
+static void ready(worker *w, struct locus_task *t)
+{
+    if (runs_inline(w, t)) {
+        w->tasks_inline++;
+        run_task(w, t, w->nthreads);
+        push_done(w, t, 0); /* we drain it ourselves, no wake-up */
+        return;
+    }
+    enqueue(w, t);
+}
+
 static void enqueue(worker *w, struct locus_task *t)
 {
     pthread_mutex_lock(&w->qmu);
@@ -43,7 +135,7 @@ static void enqueue(worker *w, struct locus_task *t)
     pthread_mutex_unlock(&w->qmu);
 }
 
-static void push_done(worker *w, struct locus_task *t)
+static void push_done(worker *w, struct locus_task *t, int wake)
 {
     pthread_mutex_lock(&w->dmu);
     int was_empty = w->dhead == NULL;
@@ -54,7 +146,7 @@ static void push_done(worker *w, struct locus_task *t)
         w->dhead = t;
     w->dtail = t;
     pthread_mutex_unlock(&w->dmu);
-    if (was_empty)
+    if (was_empty && wake)
         lnet_wake(&w->net);
 }
 
@@ -69,7 +161,7 @@ static void fail_now(worker *w, struct locus_task *t, int status,
     t->status = status;
     free(t->errmsg);
     t->errmsg = strdup(msg);
-    push_done(w, t);
+    push_done(w, t, 1);
 }
 
 void worker_on_compute(worker *w, wire_rd *r)
@@ -175,7 +267,7 @@ void worker_on_compute(worker *w, wire_rd *r)
     }
     if (nremote == 0) {
         w->tasks_local++;
-        enqueue(w, t);
+        ready(w, t);
         return;
     }
     w->tasks_remote++;
@@ -190,9 +282,9 @@ void worker_input_arrived(worker *w, struct locus_task *t)
     if (--t->nmissing > 0)
         return;
     if (t->status == 0)
-        enqueue(w, t);
+        ready(w, t);
     else
-        push_done(w, t);
+        push_done(w, t, 1);
 }
 
 void worker_obj_free(worker *w, wobj *o)
@@ -270,6 +362,7 @@ void worker_drain_done(worker *w)
         struct locus_task *next = t->next;
         lc_map_del(&w->tasks, t->key);
         w->tasks_done++;
+        task_ran(w, t);
         wire_wr *o = to_sched(w);
         wire_rec_begin(o, REC_DONE);
         wire_put_u64(o, t->key);
@@ -345,40 +438,8 @@ static void *task_thread(void *arg)
         w->qlen--;
         pthread_mutex_unlock(&w->qmu);
 
-        t->thread = idx;
-        if (atomic_load(&t->canceled)) {
-            t->status = LOCUS_ECANCELED;
-        } else {
-            atomic_fetch_add(&w->running, 1);
-            /* the nanny names this task if it takes the process down */
-            _Atomic uint64_t *slot = w->o->nanny && idx < NANNY_SLOTS
-                                         ? &w->o->nanny->running[idx]
-                                         : NULL;
-            if (slot)
-                atomic_store(slot, t->key);
-            t->t0 = lc_now_ns();
-            lc_clearerr();
-            int rc = t->fn(t);
-            t->dur = lc_now_ns() - t->t0;
-            if (slot)
-                atomic_store(slot, 0);
-            atomic_fetch_sub(&w->running, 1);
-            if (rc != 0 && t->status == 0)
-                t->status = rc < 0 ? rc : LOCUS_ETASK;
-            if (t->status != 0 && !t->errmsg) {
-                /* a task API call that failed left its message here */
-                char m[1200];
-                const char *why = locus_last_error();
-                if (*why)
-                    snprintf(m, sizeof(m), "%s returned %d: %s", t->fn_name, rc,
-                             why);
-                else
-                    snprintf(m, sizeof(m), "%s returned %d (%s)", t->fn_name,
-                             rc, locus_strerror(t->status));
-                t->errmsg = strdup(m);
-            }
-        }
-        push_done(w, t);
+        run_task(w, t, idx);
+        push_done(w, t, 1);
     }
     return NULL;
 }
