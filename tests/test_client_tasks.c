@@ -214,6 +214,116 @@ Test(tasks, futures_as_arguments)
     PASS();
 }
 
+/* The workers' counters of how their tasks came and ran, once their
+ * heartbeats (every ~0.5 s) cover `done` tasks: the tasks they received
+ * (local + remote) are counted in the same heartbeat. */
+static void how_tasks_ran(uint64_t done, uint64_t *direct, uint64_t *inl)
+{
+    locus_worker_info w[4];
+    uint64_t sum = 0;
+    for (double end = now_s() + T_MS / 1000.0; now_s() < end; nap_ms(50)) {
+        size_t n = workers(cl, w, 4);
+        sum = *direct = *inl = 0;
+        for (size_t i = 0; i < n; i++) {
+            sum += w[i].tasks_local + w[i].tasks_remote;
+            *direct += w[i].tasks_direct;
+            *inl += w[i].tasks_inline;
+        }
+        if (sum >= done)
+            return;
+    }
+    cr_assert_fail("the workers report %llu tasks received, %llu were sent",
+                   (unsigned long long)sum, (unsigned long long)done);
+}
+
+Test(tasks, direct_submission_keeps_locality)
+{
+    up(2, 1);
+    uint64_t base = 0, d0, i0;
+    how_tasks_ran(0, &d0, &i0);
+    {
+        locus_worker_info w[4];
+        size_t n = workers(cl, w, 4);
+        for (size_t i = 0; i < n; i++)
+            base += w[i].tasks_local + w[i].tasks_remote;
+    }
+    /* one round trip: the leases come with its answer */
+    locus_future *warm = submit("locus.noop", NULL, 0);
+    OK(locus_result(warm, T_MS, NULL, NULL));
+    locus_release(warm);
+    /* tasks without inputs: up to the leases' slots go to the workers
+       straight from here, the rest through the scheduler */
+    enum { N = 64 };
+    locus_future *f[N], *g[N];
+    int64_t at[N][4];
+    for (int i = 0; i < N; i++)
+        f[i] = submit("where", NULL, 0);
+    for (int i = 0; i < N; i++) {
+        const void *p;
+        size_t n;
+        OK(locus_result(f[i], T_MS, &p, &n));
+        cr_assert_eq(n, sizeof(at[i]));
+        memcpy(at[i], p, n);
+    }
+    /* a task with a future input runs where that input is, whichever way
+       the input's task went */
+    for (int i = 0; i < N; i++) {
+        locus_arg a = locus_arg_future(f[i]);
+        g[i] = submit("where", &a, 1);
+    }
+    for (int i = 0; i < N; i++) {
+        const void *p;
+        size_t n;
+        int64_t here[4];
+        OK(locus_result(g[i], T_MS, &p, &n));
+        cr_assert_eq(n, sizeof(here));
+        memcpy(here, p, n);
+        cr_expect_eq(here[1], at[i][1],
+                     "task %d on worker %lld, its input on worker %lld", i,
+                     (long long)here[1], (long long)at[i][1]);
+        locus_release(f[i]);
+        locus_release(g[i]);
+    }
+    uint64_t direct, inl;
+    how_tasks_ran(base + 1 + 2 * N, &direct, &inl);
+    cr_expect_geq(direct - d0, 2,
+                  "%llu tasks came straight from the client (%llu inline)",
+                  (unsigned long long)(direct - d0), (unsigned long long)inl);
+    cr_expect_leq(direct - d0, N, "tasks with a future input went direct");
+
+    /* a function that holds its thread never runs on the progress thread */
+    how_tasks_ran(base + 1 + 2 * N, &direct, &i0);
+    locus_future *h[8];
+    for (int i = 0; i < 8; i++) {
+        locus_arg a = locus_arg_i64(3);
+        h[i] = submit("hold_ms", &a, 1);
+    }
+    for (int i = 0; i < 8; i++) {
+        OK(locus_result(h[i], T_MS, NULL, NULL));
+        locus_release(h[i]);
+    }
+    how_tasks_ran(base + 9 + 2 * N, &direct, &inl);
+    cr_expect_eq(inl, i0, "%llu tasks of 3 ms ran inline",
+                 (unsigned long long)(inl - i0));
+
+    /* LOCUS_NO_DIRECT: this client sends everything through the
+       scheduler */
+    setenv("LOCUS_NO_DIRECT", "1", 1);
+    locus_client *c2 = connect_to(C.file, 0);
+    unsetenv("LOCUS_NO_DIRECT");
+    uint64_t d1 = direct;
+    for (int i = 0; i < 16; i++) {
+        locus_future *x = submit_o(c2, "locus.noop", NULL, 0, NULL);
+        OK(locus_result(x, T_MS, NULL, NULL));
+        locus_release(x);
+    }
+    how_tasks_ran(base + 25 + 2 * N, &direct, &inl);
+    cr_expect_eq(direct, d1, "a client without leases sent %llu direct",
+                 (unsigned long long)(direct - d1));
+    OK(locus_disconnect(c2));
+    PASS();
+}
+
 /* ---- errors of tasks ------------------------------------------------------
  */
 

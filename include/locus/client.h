@@ -306,6 +306,10 @@ typedef struct locus_worker_info {
     uint64_t bytes_inline; /* small objects copied inside messages */
     uint64_t tasks_local;  /* tasks whose inputs were all here */
     uint64_t tasks_remote; /* tasks that fetched an input */
+    /* since 0.3: how its tasks ran */
+    uint64_t tasks_inline; /* on the thread that received them (short) */
+    uint64_t tasks_direct; /* sent by their client on a lease, not by the
+                              scheduler */
 } locus_worker_info;
 
 /*

@@ -86,7 +86,10 @@ static void client_free(locus_client *c)
         free(q->payload);
         free(q);
     }
+    for (int i = 0; i < c->cappeers; i++)
+        wire_wr_free(&c->peers[i].direct);
     free(c->peers);
+    free(c->ddirty);
     wire_wr_free(&c->pending);
     lnet_close(&c->net);
     arena_map_forget("/locus-"); /* cached mappings of workers' segments */
@@ -138,6 +141,8 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     wire_wr_init(&c->pending);
     c->net.wake_fd = -1;
     c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+    c->no_direct = getenv("LOCUS_NO_DIRECT") && *getenv("LOCUS_NO_DIRECT") &&
+                   strcmp(getenv("LOCUS_NO_DIRECT"), "0");
     c->heartbeat_ms = 500;
     LC_CHECK_RC(auth_init(), fail, rc);
     LC_CHECK_RC(schedfile_read(target, &c->sf), fail, rc);
@@ -388,6 +393,8 @@ int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
             wi.bytes_inline = wire_get_u64(&r);
             wi.tasks_local = wire_get_u64(&r);
             wi.tasks_remote = wire_get_u64(&r);
+            wi.tasks_inline = wire_get_u64(&r);
+            wi.tasks_direct = wire_get_u64(&r);
             if (i < max)
                 memcpy((char *)out + i * stride, &wi, stride);
         }

@@ -58,6 +58,7 @@ struct locus_future {
     int have_data;
     int fetching;
     int fetch_status;
+    int direct; /* sent to this leased worker by us (0: by the scheduler) */
     char *errmsg;
     char keystr[40];
     struct locus_future *fetch_next;
@@ -92,6 +93,12 @@ typedef struct cpeer {
     lsess *sess;   /* the pair session */
     int same_host; /* its arena segments can be mapped here */
     int no_map;    /* mapping failed once: use RMA */
+    /* its lease (client_submit.c; under mu): tasks we may send it
+       ourselves, how many are out, and their COMPUTE_DIRECT records not
+       yet in the session */
+    uint32_t slots, out;
+    wire_wr direct;
+    int dirty; /* in the client's ddirty list */
 } cpeer;
 
 struct locus_client {
@@ -136,6 +143,12 @@ struct locus_client {
     arena *arena; /* big arguments (under mu) */
     lc_map puts;  /* object key -> put_obj (under mu) */
     uint64_t put_seq;
+    /* direct submission (under mu) */
+    int no_direct;   /* $LOCUS_NO_DIRECT: every task via the scheduler */
+    int lease_asked; /* LEASE_REQ sent, since the last new worker */
+    int lease_next;  /* round robin over leased workers */
+    int *ddirty;     /* workers whose direct records wait */
+    int nddirty, capddirty;
 };
 
 static inline cpeer *cpeer_get(locus_client *c, int id)
@@ -157,6 +170,10 @@ void client_kick(locus_client *c);
 /* One pass of progress (pmu held): inputs, pending records, heartbeats,
    fetches, flush; returns the number of inputs, *backlog: unsent. */
 int client_pass(locus_client *c, int *backlog);
+/* Under mu: a future sent directly is answered; its lease slot is free. */
+void client_direct_done(locus_client *c, struct locus_future *f);
+/* Under mu: a worker's lease ends (it is gone). */
+void client_lease_end(locus_client *c, cpeer *p);
 void client_close_locked(locus_client *c, const char *why);
 int client_check_open(locus_client *c);
 void client_drop_puts(locus_client *c, struct locus_future *f);

@@ -11,18 +11,8 @@ static void on_peer(locus_client *c, wire_rd *r)
     if (rec_get_peer(r, &rp) != 0 || rp.role != ROLE_WORKER)
         return;
     int id = (int)rp.id;
-    if (id >= c->cappeers) {
-        int ncap = c->cappeers ? c->cappeers : 64;
-        while (ncap <= id)
-            ncap *= 2;
-        cpeer *np = realloc(c->peers, (size_t)ncap * sizeof(*np));
-        if (!np)
-            return;
-        c->peers = np;
-        for (int i = c->cappeers; i < ncap; i++)
-            memset(&c->peers[i], 0, sizeof(c->peers[i]));
-        c->cappeers = ncap;
-    }
+    if (id <= 0)
+        return;
     lnet_route rt;
     if (lnet_route_to(&c->net, rp.host, rp.net, rp.shm, &rt) != 0) {
         lc_log(LC_LOG_WARN, "client", "cannot reach worker %d: %s", id,
@@ -39,15 +29,53 @@ static void on_peer(locus_client *c, wire_rd *r)
         return;
     }
     lnet_sess_fallback(&c->net, ps, rp.net);
-    c->peers[id].id = id;
-    c->peers[id].route = rt;
-    c->peers[id].sess = ps;
-    c->peers[id].same_host =
-        !strcmp(rp.host, lc_hostname()) && !getenv("LOCUS_NO_MAP");
-    c->peers[id].no_map = 0;
+    /* user threads read the table under mu (leases) */
+    pthread_mutex_lock(&c->mu);
+    if (id >= c->cappeers) {
+        int ncap = c->cappeers ? c->cappeers : 64;
+        while (ncap <= id)
+            ncap *= 2;
+        cpeer *np = realloc(c->peers, (size_t)ncap * sizeof(*np));
+        if (!np) {
+            pthread_mutex_unlock(&c->mu);
+            lnet_sess_close(&c->net, ps);
+            lnet_unroute(&c->net, rt);
+            return;
+        }
+        c->peers = np;
+        for (int i = c->cappeers; i < ncap; i++)
+            memset(&c->peers[i], 0, sizeof(c->peers[i]));
+        c->cappeers = ncap;
+    }
+    cpeer *p = &c->peers[id];
+    p->id = id;
+    p->route = rt;
+    p->sess = ps;
+    p->same_host = !strcmp(rp.host, lc_hostname()) && !getenv("LOCUS_NO_MAP");
+    p->no_map = 0;
+    p->slots = p->out = 0;
+    wire_wr_reset(&p->direct);
+    c->lease_asked = 0; /* a lease on it comes with the next request */
+    pthread_mutex_unlock(&c->mu);
 }
 
-static void on_result(locus_client *c, wire_rd *r)
+static void on_lease(locus_client *c, wire_rd *r)
+{
+    (void)wire_get_u64(r); /* request id */
+    int id = (int)wire_get_u32(r);
+    uint32_t slots = wire_get_u32(r);
+    if (!wire_rd_ok(r))
+        return;
+    pthread_mutex_lock(&c->mu);
+    cpeer *p = cpeer_get(c, id);
+    if (p && p->sess)
+        p->slots = slots;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* RESULT from the scheduler (from 0), or from a worker we sent the task
+   to ourselves. */
+static void on_result(locus_client *c, wire_rd *r, int from)
 {
     uint64_t key = wire_get_u64(r);
     int status = wire_get_i32(r);
@@ -60,8 +88,15 @@ static void on_result(locus_client *c, wire_rd *r)
         return;
     pthread_mutex_lock(&c->mu);
     struct locus_future *f = lc_map_get(&c->futures, key);
+    if (f && from && (f->direct != from || status != 0)) {
+        /* a worker answers only for what we sent it ourselves */
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
     if (f)
         client_drop_puts(c, f);
+    if (f && f->direct && atomic_load(&f->state) == F_PENDING)
+        client_direct_done(c, f);
     if (f && status == 0 && atomic_load(&f->state) == F_DONE) {
         /* computed again after its worker died: it lives elsewhere now */
         f->worker = wk;
@@ -129,10 +164,14 @@ static void worker_gone(locus_client *c, int id)
     cpeer *p = cpeer_get(c, id);
     if (!p)
         return;
-    lnet_sess_close(&c->net, p->sess);
-    lnet_unroute(&c->net, p->route);
+    pthread_mutex_lock(&c->mu);
+    client_lease_end(c, p);
+    lsess *ps = p->sess;
     p->sess = NULL;
     p->id = 0;
+    pthread_mutex_unlock(&c->mu);
+    lnet_sess_close(&c->net, ps);
+    lnet_unroute(&c->net, p->route);
     struct locus_future *gone[64];
     int ngone;
     do {
@@ -175,7 +214,10 @@ static void on_sched_message(locus_client *c, lnet_in *in)
             pthread_mutex_unlock(&c->mu);
             break;
         case REC_RESULT:
-            on_result(c, &r);
+            on_result(c, &r, 0);
+            break;
+        case REC_LEASE:
+            on_lease(c, &r);
             break;
         case REC_REQUIRE_DONE:
         case REC_WORKERS:
@@ -228,6 +270,8 @@ static void handle_input(locus_client *c, lnet_in *in)
                 client_on_data(c, in->ep, &r);
             else if (type == REC_GET)
                 client_on_get(c, w, &r);
+            else if (type == REC_RESULT)
+                on_result(c, &r, w->id);
         }
     }
 }
@@ -257,6 +301,22 @@ static struct locus_future *take_pending(locus_client *c)
         c->batch = tmp;
         fetches = c->fetchq;
         c->fetchq = NULL;
+    }
+    if (joined) {
+        /* tasks for leased workers: their SUBMIT_DIRECTs are in pending */
+        for (int i = 0; i < c->nddirty; i++) {
+            cpeer *p = cpeer_get(c, c->ddirty[i]);
+            if (!p)
+                continue;
+            p->dirty = 0;
+            if (p->sess && p->direct.nrec) {
+                wire_wr *o = lnet_out(&c->net, p->sess);
+                wire_put_raw(o, p->direct.buf, p->direct.len);
+                o->nrec += p->direct.nrec;
+            }
+            wire_wr_reset(&p->direct);
+        }
+        c->nddirty = 0;
     }
     pthread_mutex_unlock(&c->mu);
     if (c->batch.nrec) {

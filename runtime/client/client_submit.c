@@ -111,11 +111,137 @@ static uint64_t put_locked(locus_client *c, struct locus_future *f,
     return key;
 }
 
-/* under mu: make a future and write its SUBMIT record */
+/* ---- direct submission (leases; runtime/sched/sched_direct.c) ----------
+ *
+ * A task whose arguments are all inline bytes (no future: nothing to be
+ * near; no big argument) and that may run anywhere goes straight to a
+ * worker we hold a lease on, round robin over the leases with a free slot:
+ * COMPUTE_DIRECT on our pair session with it, SUBMIT_DIRECT to the
+ * scheduler, which keeps the graph and everything that follows from it.
+ * The first eligible task without a free slot asks for leases (once per
+ * new worker); until they come, tasks go the scheduler's way.
+ */
+
+/* What a call wrote into workers' direct buffers, to take it back. */
+struct dmark {
+    int id;
+    size_t len;
+    uint32_t nrec;
+};
+typedef struct dmarks {
+    struct dmark *m;
+    size_t n, cap;
+} dmarks;
+
+static int direct_ok(const locus_arg *args, size_t nargs, size_t nworkers)
+{
+    if (nworkers)
+        return 0;
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].kind == LOCUS_ARG_FUTURE ||
+            (args[i].kind == LOCUS_ARG_BYTES && args[i].len > PUT_MIN))
+            return 0;
+    return 1;
+}
+
+/* under mu: a leased worker with a free slot, or NULL (leases asked) */
+static cpeer *lease_pick(locus_client *c, dmarks *dm)
+{
+    if (c->no_direct || c->state != C_JOINED)
+        return NULL;
+    int n = c->cappeers;
+    for (int k = 0; k < n; k++) {
+        int id = (c->lease_next + k) % n;
+        cpeer *p = cpeer_get(c, id);
+        if (!p || !p->sess || p->out >= p->slots)
+            continue;
+        for (size_t i = 0; dm && i < dm->n; i++)
+            if (dm->m[i].id == id)
+                goto marked;
+        if (dm) {
+            if (dm->n == dm->cap) {
+                size_t ncap = dm->cap ? dm->cap * 2 : 8;
+                struct dmark *nm = realloc(dm->m, ncap * sizeof(*nm));
+                if (!nm)
+                    return NULL;
+                dm->m = nm;
+                dm->cap = ncap;
+            }
+            dm->m[dm->n++] = (struct dmark){id, p->direct.len, p->direct.nrec};
+        }
+    marked:
+        c->lease_next = id + 1;
+        return p;
+    }
+    if (!c->lease_asked) {
+        wire_rec_begin(&c->pending, REC_LEASE_REQ);
+        wire_put_u64(&c->pending, ++c->next_req);
+        wire_rec_end(&c->pending);
+        c->lease_asked = 1;
+    }
+    return NULL;
+}
+
+void client_direct_done(locus_client *c, struct locus_future *f)
+{
+    cpeer *p = f->direct ? cpeer_get(c, f->direct) : NULL;
+    if (p && p->out)
+        p->out--;
+    f->direct = 0;
+}
+
+void client_lease_end(locus_client *c, cpeer *p)
+{
+    (void)c;
+    p->slots = 0;
+    p->out = 0;
+    wire_wr_reset(&p->direct); /* their SUBMIT_DIRECTs find another worker */
+}
+
+/* under mu: p's COMPUTE_DIRECT for f */
+static void put_direct(locus_client *c, cpeer *p, struct locus_future *f,
+                       const char *fn, const locus_arg *args, size_t nargs)
+{
+    wire_wr *o = &p->direct;
+    wire_rec_begin(o, REC_COMPUTE_DIRECT);
+    wire_put_u64(o, f->key);
+    wire_put_str(o, fn);
+    wire_put_u32(o, (uint32_t)nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        const locus_arg *a = &args[i];
+        wire_put_u8(o, ARG_BYTES);
+        if (a->kind == LOCUS_ARG_I64)
+            wire_put_bytes(o, &a->v.i64, 8);
+        else if (a->kind == LOCUS_ARG_F64)
+            wire_put_bytes(o, &a->v.f64, 8);
+        else
+            wire_put_bytes(o, a->data, a->len);
+    }
+    wire_rec_end(o);
+    if (!p->dirty) {
+        if (c->nddirty == c->capddirty) {
+            int ncap = c->capddirty ? c->capddirty * 2 : 16;
+            int *nd = realloc(c->ddirty, (size_t)ncap * sizeof(*nd));
+            if (!nd) {
+                o->err = 1; /* the caller takes the call back */
+                return;
+            }
+            c->ddirty = nd;
+            c->capddirty = ncap;
+        }
+        c->ddirty[c->nddirty++] = p->id;
+        p->dirty = 1;
+    }
+    p->out++;
+    f->direct = p->id;
+}
+
+/* under mu: make a future and write its SUBMIT record (and, on a lease,
+   its COMPUTE_DIRECT) */
 static struct locus_future *submit_locked(locus_client *c, const char *fn,
                                           const locus_arg *args, size_t nargs,
                                           const int *workers, size_t nworkers,
-                                          int retries)
+                                          int retries, dmarks *dm)
 {
     struct locus_future *f = calloc(1, sizeof(*f));
     if (!f)
@@ -131,8 +257,15 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
         free(f);
         return NULL;
     }
+    cpeer *lease = direct_ok(args, nargs, nworkers) ? lease_pick(c, dm) : NULL;
     wire_wr *o = &c->pending;
-    wire_rec_begin(o, REC_SUBMIT);
+    if (lease) {
+        put_direct(c, lease, f, fn, args, nargs);
+        wire_rec_begin(o, REC_SUBMIT_DIRECT);
+        wire_put_u32(o, (uint32_t)lease->id);
+    } else {
+        wire_rec_begin(o, REC_SUBMIT);
+    }
     wire_put_u64(o, f->key);
     wire_put_str(o, fn);
     wire_put_i32(o, retries);
@@ -185,6 +318,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
     /* other threads' records may precede ours in the pending buffer */
     size_t start_len = c->pending.len;
     uint32_t start_nrec = c->pending.nrec;
+    dmarks dm = {0};
     for (; !rc && done < ntasks; done++) {
         const locus_arg *a = per_task_arg ? &args[done] : args;
         size_t na = per_task_arg ? 1 : nargs;
@@ -195,8 +329,11 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
             nw = 1;
         }
         lc_clearerr();
-        out[done] = submit_locked(c, fn, a, na, ws, nw, retries);
-        if (!out[done] || c->pending.err)
+        out[done] = submit_locked(c, fn, a, na, ws, nw, retries, &dm);
+        cpeer *dp = out[done] && out[done]->direct
+                        ? cpeer_get(c, out[done]->direct)
+                        : NULL;
+        if (!out[done] || c->pending.err || (dp && dp->direct.err))
             rc = lc_seterr(
                 LOCUS_ENOMEM, "client", "task %zu of %zu: %s", done, ntasks,
                 *locus_last_error() ? locus_last_error() : "out of memory");
@@ -205,6 +342,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         /* nothing was sent yet: take every record of this call back */
         for (size_t i = 0; i < done; i++) {
             if (out[i]) {
+                client_direct_done(c, out[i]);
                 lc_map_del(&c->futures, out[i]->key);
                 client_drop_puts(c, out[i]);
                 free(out[i]);
@@ -214,8 +352,17 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         c->pending.len = start_len; /* the thread swaps only under mu */
         c->pending.nrec = start_nrec;
         c->pending.err = 0;
+        for (size_t i = 0; i < dm.n; i++) {
+            cpeer *p = cpeer_get(c, dm.m[i].id);
+            if (p) {
+                p->direct.len = dm.m[i].len;
+                p->direct.nrec = dm.m[i].nrec;
+                p->direct.err = 0;
+            }
+        }
     }
     pthread_mutex_unlock(&c->mu);
+    free(dm.m);
     if (!rc)
         client_kick(c); /* sent from here when nobody drives */
     return rc;

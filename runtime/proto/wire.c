@@ -36,6 +36,10 @@ static const char *rec_names[REC_TYPE_MAX] = {
     [REC_LIB_LOADED] = "LIB_LOADED",
     [REC_GET] = "GET",
     [REC_DATA] = "DATA",
+    [REC_LEASE_REQ] = "LEASE_REQ",
+    [REC_SUBMIT_DIRECT] = "SUBMIT_DIRECT",
+    [REC_LEASE] = "LEASE",
+    [REC_COMPUTE_DIRECT] = "COMPUTE_DIRECT",
 };
 
 const char *wire_rec_name(int type)

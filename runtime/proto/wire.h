@@ -23,7 +23,8 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x324c434cu /* "LCL2" */
-#define WIRE_VERSION 3         /* 3: DATA_RMA carries an opaque remote key */
+#define WIRE_VERSION 4 /* 3: DATA_RMA carries an opaque remote key; 4: leases  \
+                        */
 #define WIRE_HDR_LEN 48
 #define WIRE_MAC_LEN 16
 #define WIRE_REC_HDR_LEN 6
@@ -51,10 +52,15 @@ enum wire_rec_type {
     REC_CANCEL,
     REC_REQUIRE,
     REC_WORKERS_REQ,
+
+    /* direct submission (leases) */
+    REC_LEASE_REQ = 30, /* client -> sched: leases on workers, please */
+    REC_SUBMIT_DIRECT,  /* client -> sched: a SUBMIT sent to a leased worker */
     /* sched -> client */
     REC_RESULT = 40,
     REC_REQUIRE_DONE,
     REC_WORKERS,
+    REC_LEASE = 50, /* sched -> client: send tasks to this worker yourself */
     /* sched -> worker */
     REC_COMPUTE = 60,
     REC_FREE,
@@ -67,6 +73,8 @@ enum wire_rec_type {
     /* data plane: any peer -> worker holding the data, and the reply */
     REC_GET = 100,
     REC_DATA,
+
+    REC_COMPUTE_DIRECT = 110, /* client -> leased worker: a COMPUTE */
     REC_TYPE_MAX
 };
 
@@ -95,8 +103,8 @@ enum wire_rec_type {
  *             the tasks listed (the nanny, runtime/worker/nanny.h)
  * HEARTBEAT   u32 running, u32 queued, u64 tasks_done, u64 bytes_held,
  *             u64 arena_reserved, u64 bytes_mapped, u64 bytes_rma,
- *             u64 bytes_inline, u64 tasks_local, u64 tasks_remote
- *             (a client sends zeros)
+ *             u64 bytes_inline, u64 tasks_local, u64 tasks_remote,
+ *             u64 tasks_inline, u64 tasks_direct (a client sends zeros)
  * SHUTDOWN    str reason
  * SUBMIT      u64 key, str fn, i32 retries, u32 nrestrict, u32 ids[],
  *             u32 nargs, nargs x (u8 ARG_BYTES, bytes | u8 ARG_FUTURE, u64 |
@@ -133,7 +141,7 @@ enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1, ARG_PUT = 2 };
 enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1, DATA_SHM = 2 };
 
 /* Worker counters carried by HEARTBEAT and WORKERS, in this order. */
-#define WIRE_NCOUNTERS 7
+#define WIRE_NCOUNTERS 9
 
 /* Values up to this size travel inline with RESULT/DONE records. */
 #define WIRE_INLINE_MAX 1024

@@ -67,7 +67,15 @@ static void on_message(sched *s, lnet_in *in)
         switch (type) {
         case REC_SUBMIT:
             if (client)
-                sched_on_submit(s, p, &r);
+                sched_on_submit(s, p, &r, 0);
+            break;
+        case REC_SUBMIT_DIRECT:
+            if (client)
+                sched_on_submit(s, p, &r, 1);
+            break;
+        case REC_LEASE_REQ:
+            if (client)
+                sched_on_lease_req(s, p, &r);
             break;
         case REC_RELEASE:
             if (client)
@@ -217,6 +225,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     s.o = o;
     lc_map_init(&s.tasks);
     lc_map_init(&s.by_sid);
+    lc_map_init(&s.early);
     s.done_thread = -1;
     int wrote = 0;
     LC_CHECK(o->file && *o->file, out, rc, LOCUS_EINVAL, "sched",
@@ -344,6 +353,10 @@ out:
         while (lc_map_next(&s.tasks, &it, &k, &v))
             sched_task_free(v);
         lc_map_free(&s.tasks);
+        it = 0;
+        while (lc_map_next(&s.early, &it, &k, &v))
+            free(v);
+        lc_map_free(&s.early);
     }
     for (int i = 0; i < s.npeers; i++)
         free(s.peers[i]);

@@ -137,9 +137,10 @@ static int add_dependent(stask *d, stask *t)
     return 0;
 }
 
-void sched_on_submit(sched *s, speer *c, wire_rd *r)
+void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
 {
     char fn[256];
+    int to = direct ? (int)wire_get_u32(r) : 0; /* where it was sent */
     uint64_t key = wire_get_u64(r);
     wire_get_str(r, fn, sizeof(fn));
     int retries = wire_get_i32(r);
@@ -253,6 +254,9 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r)
         sched_fail_task(s, t, bad, "%s", why);
         return;
     }
+    if (t->npending == 0 && to > 0 && !t->canceled &&
+        sched_direct_assign(s, t, to))
+        return; /* its client sent it to a leased worker */
     if (t->npending == 0)
         sched_make_ready(s, t);
     else
@@ -310,10 +314,16 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
     }
     s->done_thread = -1;
     s->done_ago = 0;
+    uint8_t direct = 0;
     if (wire_rd_left(r) >= 12) {
         s->done_thread = (int)wire_get_u32(r);
         s->done_ago = wire_get_u64(r);
+        if (wire_rd_left(r) >= 1)
+            direct = wire_get_u8(r);
     }
+    if (direct && !lc_map_get(&s->tasks, key) &&
+        sched_direct_early(s, w, key, r))
+        return; /* handled when its SUBMIT_DIRECT comes */
     w->assigned--;
     w->done++;
     w->last_done_ns = lc_now_ns();

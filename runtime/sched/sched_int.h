@@ -141,6 +141,7 @@ typedef struct sched {
     dash *dash;             /* the dashboard's feed; NULL: none */
     uint64_t steal_next_ns; /* no stealing pass before this */
     int nchallenges;        /* peers whose CHALLENGE is still to be sent */
+    lc_map early;           /* key -> DONE of a direct task before its submit */
     int done_thread;        /* the DONE being handled: thread it ran on, -1 */
     uint64_t done_ago;      /* and ns since it started; 0: unknown */
 } sched;
@@ -163,6 +164,8 @@ static inline wire_wr *out_to(sched *s, speer *p)
 
 /* sched_place.c: queues and placement (locality first) */
 stask *sched_tq_pop(tq *q);
+/* t runs on w now (its COMPUTE went, from here or from its client). */
+void sched_assigned(sched *s, speer *w, stask *t);
 void sched_make_ready(sched *s, stask *t);
 void sched_refill(sched *s, speer *w);
 /* Idle workers take unstarted tasks from stuck ones, where the inputs are
@@ -180,7 +183,8 @@ int sched_final(const stask *t);
 void sched_maybe_free(sched *s, stask *t);
 void sched_fail_task(sched *s, stask *t, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sched_on_submit(sched *s, speer *c, wire_rd *r);
+/* SUBMIT, or (direct) SUBMIT_DIRECT: the same after a u32 worker id. */
+void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct);
 void sched_on_release(sched *s, speer *c, wire_rd *r);
 void sched_on_cancel(sched *s, speer *c, wire_rd *r);
 void sched_on_done(sched *s, speer *w, wire_rd *r);
@@ -204,6 +208,19 @@ void sched_on_auth(sched *s, speer *p, wire_rd *r);
 void sched_on_replaces(sched *s, speer *p, wire_rd *r);
 /* CHALLENGEs the provider could not take yet: try again, without waiting. */
 void sched_handshakes(sched *s);
+
+/* sched_direct.c: direct submission.  A client with a lease on a worker
+ * sends it tasks itself; the SUBMIT_DIRECT it sends us as well keeps the
+ * graph, the data directory, retries and stealing here. */
+void sched_on_lease_req(sched *s, speer *c, wire_rd *r);
+/* t came as SUBMIT_DIRECT for worker id: 1 if it is assigned there (a DONE
+   that came first is handled now), 0 if that worker is gone. */
+int sched_direct_assign(sched *s, stask *t, int id);
+/* A DONE for a direct task the scheduler does not know yet (its
+   SUBMIT_DIRECT comes on another session): kept, 1; else 0. */
+int sched_direct_early(sched *s, speer *w, uint64_t key, const wire_rd *r);
+/* Peer p is gone: the DONEs kept for it (its client's or from it) go. */
+void sched_direct_gone(sched *s, speer *p);
 
 /* sched_dash.c: the dashboard's feed (runtime/dash/dash.h) */
 void sched_dash_task(sched *s, stask *t, int from, int to, speer *w,

@@ -65,6 +65,7 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
     }
     if (p->role == ROLE_WORKER)
         dash_worker_gone(s->dash, p->id);
+    sched_direct_gone(s, p);
     for (int i = 1; i < s->npeers; i++) {
         speer *q = peer(s, i);
         if (q && q != p && q->state == P_AUTHED) {

@@ -108,6 +108,11 @@ static void send_compute(sched *s, speer *w, stask *t)
         }
     }
     wire_rec_end(o);
+    sched_assigned(s, w, t);
+}
+
+void sched_assigned(sched *s, speer *w, stask *t)
+{
     sched_dash_task(s, t, DASH_T_WAITING, DASH_T_RUNNING, NULL, 0, 0);
     t->state = T_ASSIGNED;
     t->worker = w->id;

@@ -35,6 +35,9 @@ static void on_peer_message(worker *w, lnet_in *in)
             worker_on_get(w, p, &r);
         else if (type == REC_DATA)
             worker_on_data(w, in->ep, &r);
+        else if (type == REC_COMPUTE_DIRECT && p->role == ROLE_CLIENT &&
+                 w->join.state == LJ_JOINED)
+            worker_on_compute(w, &r, p->id);
         else
             lc_log(LC_LOG_WARN, "worker", "unexpected %s from peer %d",
                    wire_rec_name(type), p->id);
@@ -94,7 +97,7 @@ static int on_sched_message(worker *w, lnet_in *in, int *quit)
                 send_replaces(w, w->o->prev);
             break;
         case REC_COMPUTE:
-            worker_on_compute(w, &r);
+            worker_on_compute(w, &r, 0);
             break;
         case REC_FREE:
             worker_on_free(w, &r);
@@ -255,6 +258,8 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             wire_put_u64(hb, w->bytes_inline);
             wire_put_u64(hb, w->tasks_local);
             wire_put_u64(hb, w->tasks_remote);
+            wire_put_u64(hb, w->tasks_inline);
+            wire_put_u64(hb, w->tasks_direct);
             wire_rec_end(hb);
             last_hb = now;
         }
@@ -303,6 +308,12 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 out:
     if (rc)
         lc_log(LC_LOG_ERROR, "worker", "%s", locus_last_error());
+    lc_log(LC_LOG_INFO, "worker",
+           "%llu tasks done: %llu inline on the progress thread, %llu sent "
+           "by their clients directly",
+           (unsigned long long)w->tasks_done,
+           (unsigned long long)w->tasks_inline,
+           (unsigned long long)w->tasks_direct);
     if (o->nanny) {
         /* stopped on purpose: the nanny exits too; lost the scheduler
            after joining: it starts a fresh process to join again, and

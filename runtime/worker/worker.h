@@ -65,6 +65,7 @@ struct locus_task {
     int thread;
     int nmissing; /* inputs still being fetched */
     uint64_t t0, dur;
+    int client; /* came from this client (a lease), not the scheduler */
     struct locus_task *next;
 };
 

@@ -120,7 +120,7 @@ typedef struct worker {
     atomic_int running;
     uint64_t tasks_done, bytes_held;
     lc_map fnstats; /* function -> fnstat: its run times */
-    uint64_t tasks_inline;
+    uint64_t tasks_inline, tasks_direct;
 } worker;
 
 /* Run times of one task function on this worker (progress thread only):
@@ -157,7 +157,9 @@ void worker_on_data(worker *w, int ep, wire_rd *r);
 void worker_on_read_event(worker *w, xport_event *ev);
 void worker_on_get(worker *w, wpeer *p, wire_rd *r);
 void worker_task_destroy(worker *w, struct locus_task *t);
-void worker_on_compute(worker *w, wire_rd *r);
+/* COMPUTE from the scheduler (client 0), or COMPUTE_DIRECT from a client
+   with a lease: its value also goes to that client at once. */
+void worker_on_compute(worker *w, wire_rd *r, int client);
 void worker_input_arrived(worker *w, struct locus_task *t);
 void worker_obj_free(worker *w, wobj *o);
 void worker_on_free(worker *w, wire_rd *r);

@@ -164,12 +164,23 @@ static void fail_now(worker *w, struct locus_task *t, int status,
     push_done(w, t, 1);
 }
 
-void worker_on_compute(worker *w, wire_rd *r)
+void worker_on_compute(worker *w, wire_rd *r, int client)
 {
+    wire_rd peek = *r;
+    if (client && (int)(wire_get_u64(&peek) >> 40) != client) {
+        lc_log(LC_LOG_WARN, "worker",
+               "COMPUTE_DIRECT from client %d for another client's key "
+               "dropped",
+               client);
+        return;
+    }
     struct locus_task *t = calloc(1, sizeof(*t));
     if (!t)
         return;
     t->w = w;
+    t->client = client;
+    if (client)
+        w->tasks_direct++;
     t->payload = malloc(r->len ? r->len : 1);
     if (!t->payload) {
         free(t);
@@ -351,6 +362,27 @@ void worker_on_steal(worker *w, wire_rd *r)
     wire_rec_end(o);
 }
 
+/* A task from a client's lease: its value goes to the client at once, on
+   their pair session (the scheduler's RESULT follows; the first counts).
+   Failures go the scheduler's way only: it decides about retries. */
+static void direct_result(worker *w, struct locus_task *t)
+{
+    wpeer *p = wpeer_get(w, t->client);
+    wobj *ob = lc_map_get(&w->objs, t->key);
+    if (!p || !p->sess || !ob)
+        return;
+    wire_wr *o = out_to_peer(w, p);
+    int inl = ob->len <= WIRE_INLINE_MAX;
+    wire_rec_begin(o, REC_RESULT);
+    wire_put_u64(o, t->key);
+    wire_put_i32(o, 0);
+    wire_put_u32(o, (uint32_t)w->id);
+    wire_put_u64(o, ob->len);
+    wire_put_u8(o, (uint8_t)inl);
+    wire_put_bytes(o, ob->data, inl ? ob->len : 0);
+    wire_rec_end(o);
+}
+
 /* Finished tasks: keep results, report in one batch. */
 void worker_drain_done(worker *w)
 {
@@ -405,10 +437,14 @@ void worker_drain_done(worker *w)
             wire_put_str(o, t->errmsg ? t->errmsg : locus_strerror(t->status));
         }
         /* where and when it ran, for the task stream: the thread, and
-           how long ago it started (clocks of two hosts differ) */
+           how long ago it started (clocks of two hosts differ); whether it
+           came from its client directly */
         wire_put_u32(o, (uint32_t)t->thread);
         wire_put_u64(o, t->t0 ? lc_now_ns() - t->t0 : 0);
+        wire_put_u8(o, t->client ? 1 : 0);
         wire_rec_end(o);
+        if (t->client && t->status == 0)
+            direct_result(w, t);
         worker_task_destroy(w, t);
         t = next;
     }
