@@ -8,6 +8,7 @@
  *   sched_graph.c    the task graph: submit, release, cancel, results,
  *                    failure, recomputation
  *   sched_place.c    queues and locality-first placement
+ *   sched_pick.c     the placement decisions, pure (no scheduler state)
  *   sched_libs.c     task libraries and the worker table
  *   sched_dash.c     the dashboard's feed
  */
