@@ -51,10 +51,12 @@ enum wire_rec_type {
     REC_CANCEL,
     REC_REQUIRE,
     REC_WORKERS_REQ,
+    REC_STOP, /* client -> sched: stop the cluster */
     /* sched -> client */
     REC_RESULT = 40,
     REC_REQUIRE_DONE,
     REC_WORKERS,
+    REC_STOPPING, /* sched -> client: the answer to STOP */
     /* sched -> worker */
     REC_COMPUTE = 60,
     REC_FREE,
@@ -106,6 +108,10 @@ enum wire_rec_type {
  * sched->worker) REQUIRE     u64 req, str path  WORKERS_REQ u64 req RESULT u64
  * key, i32 status, u32 worker, u64 nbytes, u8 inline, bytes (the value when
  * inline, else the error message) REQUIRE_DONE u64 req, i32 status, str message
+ * STOP        u64 req, str reason: stop the cluster (the workers, then the
+ *             scheduler)
+ * STOPPING    u64 req, i32 status, str message: the answer to STOP; on 0
+ *             the SHUTDOWN of every peer follows
  * WORKERS     u64 req, u32 n, n x (u32 id, u32 pid, str host, i32 numa,
  *             str cpuset, u32 nthreads, u32 running, u32 queued,
  *             u64 tasks_done, then the HEARTBEAT's u64 counters from

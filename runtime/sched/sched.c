@@ -85,6 +85,10 @@ static void on_message(sched *s, lnet_in *in)
             if (client)
                 sched_on_workers_req(s, p, &r);
             break;
+        case REC_STOP:
+            if (client)
+                sched_on_stop(s, p, &r);
+            break;
         case REC_DONE:
             if (wk)
                 sched_on_done(s, p, &r);
@@ -269,7 +273,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
 
     lnet_in in[64];
     uint64_t last_check = lc_now_ns(), last_steal = 0;
-    while (!*stop) {
+    while (!*stop && !s.stopping) {
         int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++) {
             if (in[i].kind == LNET_IN_MSG) {
@@ -306,7 +310,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
         if (n == 0)
             lnet_wait(&s.net, 50, backlog ? 1 : 200);
     }
-    shutdown_peers(&s, "scheduler stopped");
+    shutdown_peers(&s, s.stopping ? s.stop_why : "scheduler stopped");
     for (int tries = 0; tries < 100; tries++) {
         int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++)
