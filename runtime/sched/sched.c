@@ -5,12 +5,13 @@
  * places ready tasks, and batches its records per peer (flushed once per
  * loop turn, so many tasks moving at once share messages).
  *
- * Placement (per task, O(inputs), independent of the number of tasks and
- * workers):
- *   - restricted task: the least loaded of its allowed workers;
+ * Placement (sched_place.c over the pure decisions of sched_pick.c; per
+ * task, O(inputs^2), independent of the number of tasks and workers):
+ *   - restricted task: among its allowed workers, as below;
  *   - task with future inputs: the worker holding most of its input bytes,
- *     ties to the least loaded; it waits in that worker's queue if the worker
- *     is full: no path moves a task away from its data for balance;
+ *     ties to the one whose host holds most of the rest, then the least
+ *     loaded; it waits in that worker's queue if the worker is full: no
+ *     path moves a task away from its data for balance;
  *   - task without inputs: the next worker with room in a round-robin FIFO
  *     of non-full workers, else the global queue.
  * A worker's in-flight window grows when its tasks are short (so trivial
