@@ -169,8 +169,12 @@ else
   mkdir "$T/pmix"
   pout=$T/srun-pmix.out
   t0=$(date +%s)
+  # sanitizer build: full stacks, so that tests/lsan.supp's libpmix entries
+  # match (libpmix's frames have no frame pointers)
+  asan=${ASAN_OPTIONS:-}
+  [ -n "${LSAN_OPTIONS:-}" ] && asan=${asan:+$asan:}fast_unwind_on_malloc=0
   (cd "$T/pmix" && PATH=$build/tools:$PATH EXAMPLES=$build/examples LOCUS_LOG=info \
-     timeout 120 bash "$recipe_pmix") > "$pout" 2>&1
+     ASAN_OPTIONS=$asan timeout 120 bash "$recipe_pmix") > "$pout" 2>&1
   rc=$?
   took=$(($(date +%s) - t0))
   echo "---- srun --mpi=pmix recipe (exit $rc, $took s)"
