@@ -3,7 +3,8 @@
  * locus: a task runtime for HPC clusters.  Umbrella header.
  *
  *   locus/errors.h   error codes, locus_strerror, locus_last_error
- *   locus/client.h   connect, submit, map, gather, futures, scatter
+ *   locus/client.h   connect, submit, map, gather, futures, scatter,
+ *                    shutdown
  *   locus/task.h     what a task function sees on a worker
  *   locus/cluster.h  a local cluster started from a program
  */

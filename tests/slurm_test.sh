@@ -4,8 +4,11 @@
 # the README) under a real Slurm started here: munged, slurmctld and slurmd
 # on this host (loopback ports, a slurm.conf written into a temporary
 # directory, proctrack/linuxproc, task/none, select/cons_tres), the job
-# submitted with sbatch --wait; its output and exit code are checked, the
-# daemons stopped and everything they made removed.
+# submitted with sbatch --wait; its output and exit code are checked.
+# Then examples/slurm/locus-srun-pmix.sh: one srun --mpi=pmix step, no
+# scheduler file, whose client rank stops the cluster (locus_shutdown) so
+# that the step ends.  The daemons are stopped and everything they made
+# removed.
 # Skipped (exit 77, counted by ctest) only when Slurm or munge is missing.
 set -uo pipefail
 build=$(cd "$1" && pwd)
@@ -33,11 +36,14 @@ ran_pids() { # pids named in the logs given: schedulers, workers, clients
 fail=0
 bad() { echo "slurm: $*"; fail=1; }
 recipe=$src/examples/slurm/locus.sbatch
-python3 - "$src/README.md" "$recipe" <<'PY' || bad "README.md does not contain $recipe word for word"
+recipe_pmix=$src/examples/slurm/locus-srun-pmix.sh
+for r in "$recipe" "$recipe_pmix"; do
+  python3 - "$src/README.md" "$r" <<'PY' || bad "README.md does not contain $r word for word"
 import sys
 readme, recipe = (open(p).read() for p in sys.argv[1:3])
 sys.exit(0 if recipe.strip() in readme else 1)
 PY
+done
 
 T=$(mktemp -d /tmp/locus-slurm-XXXXXX)
 chmod 755 "$T"
@@ -151,13 +157,57 @@ ls "$T"/job/locus-*.json >/dev/null 2>&1 && bad "the scheduler file is still the
 state=$(scontrol show job "$jobid" 2>/dev/null | grep -oE 'JobState=[A-Z]+')
 [ "$state" = JobState=COMPLETED ] || bad "job $jobid is $state, not COMPLETED"
 
+
+# ---- srun --mpi=pmix: one step, the scheduler's record through PMIx ------
+passed=1
+if ! grep -q '^LOCUS_WITH_PMIX:BOOL=ON$' "$build/CMakeCache.txt"; then
+  echo "SKIPPED (srun --mpi=pmix part): this build has LOCUS_WITH_PMIX=OFF (Debian: apt-get install libpmix-dev, then reconfigure); only sbatch with a scheduler file was tested"
+elif ! srun --mpi=list 2>&1 | grep -qw pmix; then
+  bad "srun --mpi=list has no pmix plugin (Debian's slurm-wlm-basic-plugins ships mpi_pmix.so): $(srun --mpi=list 2>&1 | tr '\n' ' ')"
+else
+  # in an empty directory that must stay empty: no scheduler file
+  mkdir "$T/pmix"
+  pout=$T/srun-pmix.out
+  t0=$(date +%s)
+  # sanitizer build: full stacks, so that tests/lsan.supp's libpmix entries
+  # match (libpmix's frames have no frame pointers)
+  asan=${ASAN_OPTIONS:-}
+  [ -n "${LSAN_OPTIONS:-}" ] && asan=${asan:+$asan:}fast_unwind_on_malloc=0
+  (cd "$T/pmix" && PATH=$build/tools:$PATH EXAMPLES=$build/examples LOCUS_LOG=info \
+     ASAN_OPTIONS=$asan timeout 120 bash "$recipe_pmix") > "$pout" 2>&1
+  rc=$?
+  took=$(($(date +%s) - t0))
+  echo "---- srun --mpi=pmix recipe (exit $rc, $took s)"
+  grep -vE ' (debug|info) ' "$pout"
+  [ $rc -eq 0 ] || bad "srun --mpi=pmix: the step exited $rc (124: it did not end within 120 s)"
+  parent=$(grep -oE '^(3: )?Parent process id: +[0-9]+$' "$pout" | grep -oE '[0-9]+$')
+  gathered=$(grep -oE '\[[0-9]+, [0-9]+, [0-9]+\]$' "$pout" | tr -d '[],')
+  ran=$(grep -oE '_f argument: +[0-9]+, process id: +[0-9]+' "$pout" | awk '{print $NF}' | sort | tr '\n' ' ')
+  args=$(grep -oE '_f argument: +[0-9]+' "$pout" | awk '{print $NF}' | sort -n | tr '\n' ' ')
+  [ -n "$parent" ] && [ -n "$gathered" ] || bad "srun --mpi=pmix: spmd_job did not run through pmix:0"
+  [ "$args" = "2 15 30 " ] || bad "srun --mpi=pmix: the tasks ran on arguments '$args', not 2 15 30"
+  [ "$(echo $gathered | tr ' ' '\n' | sort | tr '\n' ' ')" = "$ran" ] ||
+    bad "srun --mpi=pmix: spmd_job gathered '$gathered', the workers ran the tasks as '$ran'"
+  for p in $gathered; do [ "$p" != "$parent" ] || bad "srun --mpi=pmix: a task ran in the client"; done
+  grep -q 'scheduler record published as pmix:0' "$pout" ||
+    bad "srun --mpi=pmix: the scheduler did not publish its record through PMIx"
+  grep -q '^spmd_job: stopped the cluster$' "$pout" || bad "srun --mpi=pmix: locus_shutdown did not succeed"
+  n=$(grep -c 'worker: shutdown: client [0-9]* (pid [0-9]* on [^)]*) stopped the cluster' "$pout")
+  [ "$n" -eq 2 ] || bad "srun --mpi=pmix: $n workers, not 2, were told that the client stopped the cluster"
+  grep -q 'sched: stopping' "$pout" || bad "srun --mpi=pmix: the scheduler did not stop"
+  [ $took -le 60 ] || bad "srun --mpi=pmix: the step took $took s"
+  [ -z "$(ls -A "$T/pmix")" ] || bad "srun --mpi=pmix: files were left: $(ls -A "$T/pmix")"
+  passed=2
+fi
+
 stop_daemons
 sleep 0.5
-left=$(shm_of $(ran_pids "$joblog"))
+left=$(shm_of $(ran_pids "$joblog" "$T"/srun-pmix.out))
 [ -z "$left" ] || bad "left in /dev/shm: $left"
 if [ $fail -ne 0 ]; then
   dump
+  [ -f "$T/srun-pmix.out" ] && { echo "---- $T/srun-pmix.out"; cat "$T/srun-pmix.out"; }
   echo "0 passed, 1 failed"
   exit 1
 fi
-echo "1 passed, 0 failed"
+echo "$passed passed, 0 failed"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The cluster: the key, NUMA binding, run on every worker, worker
- * restrictions, scatter and who_has, as_completed.
+ * restrictions, scatter and who_has, as_completed, stopping it
+ * (locus_shutdown).
  * End to end, over real processes (support/client_suite.h).
  */
 #include "client_suite.h"
@@ -410,5 +411,104 @@ Test(cluster, as_completed_returns_each_once)
                  locus_errname(rc));
     for (int i = 0; i < N; i++)
         locus_release(fs[i]);
+    PASS();
+}
+
+/* ---- stopping the cluster
+ * -------------------------------------------------------- */
+
+/* Wait for a process that is not our child (a worker under its nanny). */
+static int gone_within(pid_t pid, int ms)
+{
+    for (double end = now_s() + ms / 1000.0; now_s() < end; nap_ms(10))
+        if (kill(pid, 0) != 0 && errno == ESRCH)
+            return 1;
+    return 0;
+}
+
+/* locus_shutdown over a cluster of locus-scheduler and locus-worker
+ * processes started by hand: the scheduler answers, every daemon exits
+ * with status 0 within a few seconds (no nanny restarts its worker), the
+ * scheduler file and every /dev/shm file of those processes are gone, and
+ * every client hears why. */
+Test(cluster, shutdown_stops_every_daemon)
+{
+    cr_assert_eq(lt_cluster_init(&C), 0);
+    cr_assert_eq(lt_cluster_spawn_sched(&C, NULL, T_MS), 0);
+    const char *args[] = {"--nthreads", "1", NULL};
+    cr_assert_gt(lt_cluster_spawn_worker(&C, args), 0);
+    cr_assert_gt(lt_cluster_spawn_worker(&C, args), 0);
+    cl = connect_to(C.file, 0);
+    locus_client *other = connect_to(C.file, 0);
+    cr_assert_eq(lt_wait_workers(cl, 2, T_MS), 0, "the workers did not join");
+    OK(locus_require(cl, TASKLIB, T_MS));
+    locus_worker_info w[2];
+    cr_assert_eq(workers(cl, w, 2), 2);
+    locus_arg one = locus_arg_i64(1);
+    locus_future *f = submit("f1", &one, 1);
+    cr_assert_eq(result_i64(f), 2);
+    locus_release(f);
+    /* a task still running when the cluster stops: its future fails */
+    locus_arg ms = locus_arg_i64(300);
+    locus_future *pending = submit("hold_ms", &ms, 1);
+
+    pid_t pids[4] = {C.sched, C.workers[0], w[0].pid, w[1].pid};
+    cr_assert_neq(w[0].pid, C.workers[0], "the worker runs under a nanny");
+    cr_assert_gt(lt_shm_files_of(C.sched), 0,
+                 "the scheduler has /dev/shm files to remove");
+    cr_assert_gt(lt_shm_files_of(w[0].pid) + lt_shm_files_of(w[1].pid), 0,
+                 "the workers have /dev/shm files to remove");
+
+    cr_assert_eq(locus_shutdown(NULL, T_MS), LOCUS_EINVAL);
+    cr_assert(locus_last_error()[0], "no message for a NULL client");
+    double t0 = now_s();
+    int rc = locus_shutdown(cl, T_MS);
+    cr_assert_eq(rc, 0, "locus_shutdown: %s: %s", locus_errname(rc),
+                 locus_last_error());
+    cr_assert_str_empty(locus_last_error());
+
+    int st = lt_wait(C.sched, 5000);
+    cr_assert_eq(st, 0, "the scheduler ended with status %d after %.2f s", st,
+                 now_s() - t0);
+    C.sched = 0;
+    for (int i = 0; i < 2; i++) {
+        st = lt_wait(C.workers[i], 5000);
+        cr_assert_eq(st, 0, "worker %d (nanny pid %d) ended with status %d", i,
+                     (int)C.workers[i], st);
+    }
+    double took = now_s() - t0;
+    C.nworkers = 0;
+    cr_assert(gone_within(w[0].pid, 1000) && gone_within(w[1].pid, 1000),
+              "a worker process outlived its nanny");
+    cr_assert_lt(took, 5.0, "the cluster took %.2f s to stop", took);
+    cr_log_info("cluster stopped %.2f s after locus_shutdown", took);
+    cr_assert_neq(access(C.file, F_OK), 0, "scheduler file %s is still there",
+                  C.file);
+    cr_assert_eq(errno, ENOENT);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(lt_shm_files_of(pids[i]), 0,
+                     "pid %d left %d /dev/shm files", (int)pids[i],
+                     lt_shm_files_of(pids[i]));
+
+    /* both clients heard it, with the reason */
+    rc = locus_result(pending, T_MS, NULL, NULL);
+    snprintf(lasterr, sizeof(lasterr), "%s", locus_last_error());
+    cr_assert_eq(rc, LOCUS_ECLOSED, "the pending task: %s (%s)",
+                 locus_errname(rc), lasterr);
+    cr_assert(strstr(lasterr, "stopped the cluster"), "'%s'", lasterr);
+    locus_release(pending);
+    for (double end = now_s() + 5; now_s() < end; nap_ms(20)) {
+        locus_future *g = NULL;
+        rc = locus_submit(other, "f1", &one, 1, NULL, &g);
+        if (rc != 0)
+            break;
+        locus_release(g);
+    }
+    snprintf(lasterr, sizeof(lasterr), "%s", locus_last_error());
+    cr_assert_eq(rc, LOCUS_ECLOSED, "the other client: %s (%s)",
+                 locus_errname(rc), lasterr);
+    cr_assert(strstr(lasterr, "stopped the cluster"), "'%s'", lasterr);
+    EXPECT_ERR(locus_shutdown(cl, T_MS), LOCUS_ECLOSED);
+    OK(locus_disconnect(other));
     PASS();
 }

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "cluster.h"
 #include "locus.h"
+#include "worker/worker.h"
 
 #define TASKLIB LOCUS_TEST_BINDIR "/libtasklib_registered.so"
 #define T_MS 20000
@@ -74,6 +75,43 @@ Test(task, registry_adds_tables_and_refuses_clashes)
     for (int i = 0; i < 500; i++)
         cr_assert_eq(locus_task_lookup(names[i]), i % 2 ? f_one : f_two, "%s",
                      names[i]);
+}
+
+/* The status calls of the task API clear locus_last_error() when they
+ * succeed, as the client's do, and say what failed when they fail. */
+Test(task, calls_clear_the_last_error_on_success)
+{
+    static const locus_task_def d[] = {{"test.clear", f_one}};
+    cr_assert_null(locus_task_lookup("test.clear"));
+    cr_assert(strstr(locus_last_error(), "'test.clear'"), "'%s'",
+              locus_last_error());
+    OK(locus_task_register(d, 1));
+    cr_assert_str_empty(locus_last_error());
+    cr_assert_eq(locus_task_register(NULL, 1), LOCUS_EINVAL);
+    cr_assert_not(locus_last_error()[0] == '\0');
+    cr_assert_eq(locus_task_lookup("test.clear"), f_one);
+    cr_assert_str_empty(locus_last_error());
+
+    /* arguments of a task made by hand (no worker: no result memory) */
+    int64_t x = 42, v = 0;
+    targ a = {.p = &x, .len = sizeof(x)};
+    struct locus_task t = {.fn_name = "test.clear", .nargs = 1, .args = &a};
+    const void *p;
+    size_t n;
+    cr_assert_eq(locus_task_arg(&t, 1, &p, &n), LOCUS_ERANGE);
+    cr_assert(strstr(locus_last_error(), "argument 1"), "'%s'",
+              locus_last_error());
+    OK(locus_task_arg_i64(&t, 0, &v));
+    cr_assert_eq(v, 42);
+    cr_assert_str_empty(locus_last_error());
+    a.len = 4;
+    double f;
+    cr_assert_eq(locus_task_arg_f64(&t, 0, &f), LOCUS_EINVAL);
+    cr_assert(strstr(locus_last_error(), "4 bytes"), "'%s'",
+              locus_last_error());
+    OK(locus_task_arg(&t, 0, &p, &n));
+    cr_assert_str_empty(locus_last_error());
+    cr_assert_eq(locus_task_return(&t, NULL, 8), LOCUS_EINVAL);
 }
 
 Test(task, fail_code_outside_a_task)

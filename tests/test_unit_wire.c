@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "locus/errors.h"
 #include "proto/records.h"
 #include "proto/wire.h"
 
@@ -182,6 +183,48 @@ Test(unit_wire, records_round_trip)
     wire_wr_free(&w);
 }
 
+/* STOP and STOPPING (locus_shutdown): round trip, strings cut to fit the
+ * decoder's buffer, a status that is no error code refused. */
+Test(unit_wire, stop_records)
+{
+    wire_wr w;
+    wire_wr_init(&w);
+    char long_reason[600];
+    memset(long_reason, 'x', sizeof(long_reason) - 1);
+    long_reason[sizeof(long_reason) - 1] = '\0';
+    rec_put_stop(&w, 3, "done");
+    rec_put_stop(&w, 4, long_reason);
+    rec_put_stopping(&w, 3, 0, NULL);
+    rec_put_stopping(&w, 5, LOCUS_ETIMEDOUT, "late");
+    rec_put_stopping(&w, 6, 7, "no code");
+    wire_rd all, r;
+    wire_rd_init(&all, w.buf, w.len);
+    int type, status;
+    uint64_t req;
+    char s[REC_REASON_MAX];
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_assert_eq(type, REC_STOP);
+    cr_assert_eq(rec_get_stop(&r, &req, s), 0);
+    cr_expect(req == 3 && !strcmp(s, "done"));
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_assert_eq(rec_get_stop(&r, &req, s), 0,
+                 "a long reason is cut, "
+                 "not malformed");
+    cr_expect_eq(strlen(s), REC_REASON_MAX - 1);
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_assert_eq(type, REC_STOPPING);
+    cr_assert_eq(rec_get_stopping(&r, &req, &status, s), 0);
+    cr_expect(req == 3 && status == 0 && s[0] == '\0');
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_assert_eq(rec_get_stopping(&r, &req, &status, s), 0);
+    cr_expect(req == 5 && status == LOCUS_ETIMEDOUT && !strcmp(s, "late"));
+    cr_assert_eq(wire_next(&all, &type, &r), 1);
+    cr_expect_eq(rec_get_stopping(&r, &req, &status, s), LOCUS_EPROTO,
+                 "status 7 is not a LOCUS_E* code");
+    cr_assert_eq(wire_next(&all, &type, &r), 0);
+    wire_wr_free(&w);
+}
+
 /* Every prefix, and random byte flips, of valid records through every
  * decoder: errors, never a crash or a read out of bounds (ASan). */
 Test(unit_wire, corrupted_records_never_crash_a_decoder)
@@ -192,6 +235,8 @@ Test(unit_wire, corrupted_records_never_crash_a_decoder)
     rec_put_hello(&w, &h);
     rec_put_data_error(&w, 5, -3, "it went wrong");
     rec_put_get(&w, 1, 2, 0);
+    rec_put_stop(&w, 9, "why");
+    rec_put_stopping(&w, 9, 0, "ok");
     srand(13);
     for (int iter = 0; iter < 20000; iter++) {
         size_t len = iter < (int)w.len ? (size_t)iter : w.len;
@@ -210,7 +255,10 @@ Test(unit_wire, corrupted_records_never_crash_a_decoder)
             rec_data dd;
             uint64_t a, b;
             int c;
-            wire_rd r2 = r, r3 = r, r4 = r;
+            wire_rd r2 = r, r3 = r, r4 = r, r5 = r, r6 = r;
+            char why[REC_REASON_MAX];
+            (void)rec_get_stop(&r5, &a, why);
+            (void)rec_get_stopping(&r6, &a, &c, why);
             (void)rec_get_hello(&r, &hh);
             (void)rec_get_peer(&r2, &pp);
             (void)rec_get_data(&r3, &dd);
@@ -225,7 +273,8 @@ Test(unit_wire, every_record_type_has_a_name)
 {
     int types[] = {REC_HELLO,  REC_REPLACES, REC_SUBMIT,  REC_WORKERS_REQ,
                    REC_RESULT, REC_WORKERS,  REC_COMPUTE, REC_STEAL,
-                   REC_DONE,   REC_STOLEN,   REC_GET,     REC_DATA};
+                   REC_DONE,   REC_STOLEN,   REC_GET,     REC_DATA,
+                   REC_STOP,   REC_STOPPING};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         const char *n = wire_rec_name(types[i]);
         cr_expect(n && *n && strcmp(n, "?") != 0, "type %d", types[i]);

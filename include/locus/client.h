@@ -79,6 +79,23 @@ LOCUS_EXPORT int locus_connect(const char *target,
 LOCUS_EXPORT int locus_disconnect(locus_client *c);
 
 /*
+ * Stop the whole cluster: the scheduler tells every worker to exit (their
+ * nannies do not restart them), tells every client, this one included,
+ * that it shut down, removes its scheduler file (or PMIx record) and
+ * exits.  Returns 0 once the scheduler has acknowledged the request,
+ * within timeout_ms; it exits soon after (within about a second, once
+ * its last messages are acknowledged).  Every later call on a client of
+ * this cluster fails with LOCUS_ECLOSED ("scheduler shut down: client N
+ * ... stopped the cluster"); futures still pending fail the same way.
+ * The cluster key in the scheduler file is the authority: any client may
+ * stop its cluster.  Call locus_disconnect(c) afterwards to free c.
+ * Errors: LOCUS_EINVAL (c NULL), LOCUS_ECLOSED (not connected, or the
+ * scheduler went away before answering), LOCUS_ETIMEDOUT (no answer in
+ * time: the scheduler may still stop).
+ */
+LOCUS_EXPORT int locus_shutdown(locus_client *c, int timeout_ms);
+
+/*
  * Make every worker, and every worker that joins later, dlopen the task
  * library at path (which must be readable on the workers' hosts; a relative
  * path is made absolute on the client).  Functions of the library are then

@@ -34,6 +34,10 @@ extern "C" {
 typedef struct locus_task locus_task;
 typedef int (*locus_task_fn)(locus_task *t);
 
+/* The calls below that return a status or a pointer clear
+ * locus_last_error() when they succeed and set it when they fail, like the
+ * client's calls. */
+
 LOCUS_EXPORT size_t locus_task_nargs(const locus_task *t);
 /* The name the task was submitted with ("" if t is NULL); valid while the
  * function runs. */
@@ -52,7 +56,9 @@ LOCUS_EXPORT int locus_task_arg_f64(const locus_task *t, size_t i, double *v);
  * it for the function to fill; NULL if out of memory.  Calling it again
  * replaces the previous result. */
 LOCUS_EXPORT void *locus_task_result(locus_task *t, size_t len);
-/* Result helpers: copy bytes / an 8-byte value.  Return 0 or LOCUS_ENOMEM. */
+/* Result helpers: copy bytes / an 8-byte value.  Return 0, LOCUS_EINVAL
+ * (NULL data with len > 0), LOCUS_ENOMEM or LOCUS_ESTATE (not in a
+ * worker). */
 LOCUS_EXPORT int locus_task_return(locus_task *t, const void *data, size_t len);
 LOCUS_EXPORT int locus_task_return_i64(locus_task *t, int64_t v);
 LOCUS_EXPORT int locus_task_return_f64(locus_task *t, double v);
@@ -98,7 +104,7 @@ LOCUS_EXPORT int locus_task_thread(const locus_task *t);
  * table does).  Registering a name again with the same function does
  * nothing; with another function fails with LOCUS_EBUSY and registers none
  * of the table.  Thread-safe.  0, LOCUS_EINVAL (NULL table, name or
- * function) or LOCUS_ENOMEM.
+ * function), LOCUS_EBUSY or LOCUS_ENOMEM.
  */
 typedef struct locus_task_def {
     const char *name;
@@ -107,7 +113,8 @@ typedef struct locus_task_def {
 
 LOCUS_EXPORT int locus_task_register(const locus_task_def *defs, size_t n);
 
-/* The function registered under name, or NULL. */
+/* The function registered under name, or NULL (locus_last_error() says
+   why: NULL name, or nothing registered under it). */
 LOCUS_EXPORT locus_task_fn locus_task_lookup(const char *name);
 
 #ifdef __cplusplus

@@ -259,10 +259,10 @@ int locus_disconnect(locus_client *c)
 
 /* ---- requests that wait for an answer ------------------------------------ */
 
-/* Lock the client, register a request waiting for its answer and begin its
-   record (type, then the request id): the caller adds its fields, ends the
-   record, waits with req_wait and unlocks.  On error nothing is held. */
-static int req_begin(locus_client *c, int type, creq **out)
+/* Lock the client and register a request waiting for its answer: the
+   caller writes its record, waits with req_wait and unlocks.  On error
+   nothing is held. */
+static int req_new(locus_client *c, creq **out)
 {
     pthread_mutex_lock(&c->mu);
     int rc = client_check_open(c);
@@ -276,10 +276,20 @@ static int req_begin(locus_client *c, int type, creq **out)
     q->id = ++c->next_req;
     q->next = c->reqs;
     c->reqs = q;
-    wire_rec_begin(&c->pending, type);
-    wire_put_u64(&c->pending, q->id);
     *out = q;
     return 0;
+}
+
+/* req_new, then begin its record (type, then the request id): the caller
+   adds its fields and ends the record. */
+static int req_begin(locus_client *c, int type, creq **out)
+{
+    int rc = req_new(c, out);
+    if (!rc) {
+        wire_rec_begin(&c->pending, type);
+        wire_put_u64(&c->pending, (*out)->id);
+    }
+    return rc;
 }
 
 static int req_wait(locus_client *c, creq *q, int timeout_ms)
@@ -331,6 +341,56 @@ int locus_require(locus_client *c, const char *path, int timeout_ms)
     else if (q->status)
         rc = lc_seterr(q->status == LOCUS_ECLOSED ? LOCUS_ECLOSED : LOCUS_ELIB,
                        "client", "task library %s: %s", abs, q->msg);
+    free(q->payload);
+    free(q);
+    return rc;
+}
+
+void client_on_stopping(locus_client *c, wire_rd *r)
+{
+    uint64_t id;
+    int status;
+    char msg[REC_REASON_MAX];
+    int bad = rec_get_stopping(r, &id, &status, msg) != 0;
+    if (bad && id == 0)
+        return; /* not even a request id (ids start at 1) */
+    pthread_mutex_lock(&c->mu);
+    for (creq *q = c->reqs; q; q = q->next) {
+        if (q->id != id || q->done)
+            continue;
+        q->status = bad ? LOCUS_EPROTO : status;
+        snprintf(q->msg, sizeof(q->msg), "%s",
+                 bad ? "malformed STOPPING record" : msg);
+        q->done = 1;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int locus_shutdown(locus_client *c, int timeout_ms)
+{
+    lc_clearerr();
+    if (!c)
+        return lc_seterr(LOCUS_EINVAL, "client", "locus_shutdown: NULL client");
+    char why[REC_REASON_MAX];
+    snprintf(why, sizeof(why), "locus_shutdown");
+    creq *q;
+    int rc = req_new(c, &q);
+    if (rc)
+        return rc;
+    rec_put_stop(&c->pending, q->id, why);
+    client_wake(c);
+    rc = req_wait(c, q, timeout_ms);
+    int ms = client_deadline_of(c, timeout_ms);
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        rc = lc_seterr(rc, "client",
+                       "locus_shutdown: the scheduler did not answer "
+                       "within %d ms",
+                       ms);
+    else if (q->status)
+        rc = lc_seterr(q->status, "client", "locus_shutdown: %s",
+                       q->msg[0] ? q->msg : locus_strerror(q->status));
     free(q->payload);
     free(q);
     return rc;

@@ -180,6 +180,8 @@ void client_drop_puts(locus_client *c, struct locus_future *f);
 void client_fetch_done(locus_client *c, struct locus_future *f, int status,
                        const char *msg);
 void client_on_data(locus_client *c, int ep, wire_rd *r);
+/* STOPPING: the scheduler's answer to locus_shutdown (client.c). */
+void client_on_stopping(locus_client *c, wire_rd *r);
 void client_on_read_event(locus_client *c, xport_event *ev);
 void client_on_get(locus_client *c, cpeer *w, wire_rd *r);
 void client_send_gets(locus_client *c, struct locus_future *list);

@@ -223,6 +223,9 @@ static void on_sched_message(locus_client *c, lnet_in *in)
         case REC_WORKERS:
             on_require_done(c, &r, type);
             break;
+        case REC_STOPPING:
+            client_on_stopping(c, &r);
+            break;
         case REC_PEER:
             on_peer(c, &r);
             break;

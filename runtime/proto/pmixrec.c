@@ -276,6 +276,10 @@ static void lookup_cb(pmix_status_t st, pmix_pdata_t data[], size_t n,
     pending_finish(cbdata, st, s);
 }
 
+/* The value PMIx_Get_nb hands over is the callback's to release (OpenPMIx
+   4.2 does not free it on return: LeakSanitizer showed it under srun
+   --mpi=pmix, where Get is the only way to the record); pending_finish
+   keeps a copy of the text. */
 static void get_cb(pmix_status_t st, pmix_value_t *kv, void *cbdata)
 {
     const char *s = NULL;
@@ -284,6 +288,8 @@ static void get_cb(pmix_status_t st, pmix_value_t *kv, void *cbdata)
     else if (st == PMIX_SUCCESS)
         st = PMIX_ERR_BAD_PARAM;
     pending_finish(cbdata, st, s);
+    if (kv)
+        PMIX_VALUE_RELEASE(kv);
 }
 
 /* Wait for p until deadline; 1 when it completed (status in p->st). */

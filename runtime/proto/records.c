@@ -97,6 +97,53 @@ int rec_get_peer(wire_rd *r, rec_peer *p)
     return done(r, "PEER");
 }
 
+/* s cut to REC_REASON_MAX - 1 bytes, at a UTF-8 character boundary */
+static void put_reason(wire_wr *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= REC_REASON_MAX) {
+        n = REC_REASON_MAX - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    wire_put_bytes(w, s ? s : "", n);
+}
+
+void rec_put_stop(wire_wr *w, uint64_t req, const char *reason)
+{
+    wire_rec_begin(w, REC_STOP);
+    wire_put_u64(w, req);
+    put_reason(w, reason);
+    wire_rec_end(w);
+}
+
+int rec_get_stop(wire_rd *r, uint64_t *req, char reason[REC_REASON_MAX])
+{
+    *req = wire_get_u64(r);
+    wire_get_str(r, reason, REC_REASON_MAX);
+    return done(r, "STOP");
+}
+
+void rec_put_stopping(wire_wr *w, uint64_t req, int status, const char *msg)
+{
+    wire_rec_begin(w, REC_STOPPING);
+    wire_put_u64(w, req);
+    wire_put_i32(w, status);
+    put_reason(w, msg);
+    wire_rec_end(w);
+}
+
+int rec_get_stopping(wire_rd *r, uint64_t *req, int *status,
+                     char msg[REC_REASON_MAX])
+{
+    *req = wire_get_u64(r);
+    *status = wire_get_i32(r);
+    wire_get_str(r, msg, REC_REASON_MAX);
+    if (wire_rd_ok(r) && *status > 0)
+        r->bad = 1; /* 0 or a LOCUS_E* code */
+    return done(r, "STOPPING");
+}
+
 void rec_put_get(wire_wr *w, uint64_t req, uint64_t key, int may_map)
 {
     wire_rec_begin(w, REC_GET);

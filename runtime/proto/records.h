@@ -51,6 +51,17 @@ typedef struct rec_peer {
 void rec_put_peer(wire_wr *w, const rec_peer *p);
 int rec_get_peer(wire_rd *r, rec_peer *p);
 
+/* STOP (client -> sched): u64 req, str reason.  STOPPING (sched ->
+   client): u64 req, i32 status (0 or a LOCUS_E* code), str message.  The
+   encoders cut the strings to REC_REASON_MAX - 1 bytes; the decoders take
+   buffers of REC_REASON_MAX. */
+#define REC_REASON_MAX 256
+void rec_put_stop(wire_wr *w, uint64_t req, const char *reason);
+int rec_get_stop(wire_rd *r, uint64_t *req, char reason[REC_REASON_MAX]);
+void rec_put_stopping(wire_wr *w, uint64_t req, int status, const char *msg);
+int rec_get_stopping(wire_rd *r, uint64_t *req, int *status,
+                     char msg[REC_REASON_MAX]);
+
 /* GET: u64 req, u64 key, u8 may_map */
 void rec_put_get(wire_wr *w, uint64_t req, uint64_t key, int may_map);
 int rec_get_get(wire_rd *r, uint64_t *req, uint64_t *key, int *may_map);

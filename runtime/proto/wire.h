@@ -23,8 +23,9 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x324c434cu /* "LCL2" */
-#define WIRE_VERSION 4 /* 3: DATA_RMA carries an opaque remote key; 4: leases  \
-                        */
+#define WIRE_VERSION                                                           \
+    4 /* 3: DATA_RMA carries an opaque remote key; 4: leases                   \
+       */
 #define WIRE_HDR_LEN 48
 #define WIRE_MAC_LEN 16
 #define WIRE_REC_HDR_LEN 6
@@ -52,6 +53,7 @@ enum wire_rec_type {
     REC_CANCEL,
     REC_REQUIRE,
     REC_WORKERS_REQ,
+    REC_STOP, /* client -> sched: stop the cluster */
 
     /* direct submission (leases) */
     REC_LEASE_REQ = 30, /* client -> sched: leases on workers, please */
@@ -60,6 +62,7 @@ enum wire_rec_type {
     REC_RESULT = 40,
     REC_REQUIRE_DONE,
     REC_WORKERS,
+    REC_STOPPING,   /* sched -> client: the answer to STOP */
     REC_LEASE = 50, /* sched -> client: send tasks to this worker yourself */
     /* sched -> worker */
     REC_COMPUTE = 60,
@@ -114,6 +117,10 @@ enum wire_rec_type {
  * sched->worker) REQUIRE     u64 req, str path  WORKERS_REQ u64 req RESULT u64
  * key, i32 status, u32 worker, u64 nbytes, u8 inline, bytes (the value when
  * inline, else the error message) REQUIRE_DONE u64 req, i32 status, str message
+ * STOP        u64 req, str reason: stop the cluster (the workers, then the
+ *             scheduler)
+ * STOPPING    u64 req, i32 status, str message: the answer to STOP; on 0
+ *             the SHUTDOWN of every peer follows
  * WORKERS     u64 req, u32 n, n x (u32 id, u32 pid, str host, i32 numa,
  *             str cpuset, u32 nthreads, u32 running, u32 queued,
  *             u64 tasks_done, then the HEARTBEAT's u64 counters from

@@ -5,12 +5,13 @@
  * places ready tasks, and batches its records per peer (flushed once per
  * loop turn, so many tasks moving at once share messages).
  *
- * Placement (per task, O(inputs), independent of the number of tasks and
- * workers):
- *   - restricted task: the least loaded of its allowed workers;
+ * Placement (sched_place.c over the pure decisions of sched_pick.c; per
+ * task, O(inputs^2), independent of the number of tasks and workers):
+ *   - restricted task: among its allowed workers, as below;
  *   - task with future inputs: the worker holding most of its input bytes,
- *     ties to the least loaded; it waits in that worker's queue if the worker
- *     is full: no path moves a task away from its data for balance;
+ *     ties to the one whose host holds most of the rest, then the least
+ *     loaded; it waits in that worker's queue if the worker is full: no
+ *     path moves a task away from its data for balance;
  *   - task without inputs: the next worker with room in a round-robin FIFO
  *     of non-full workers, else the global queue.
  * A worker's in-flight window grows when its tasks are short (so trivial
@@ -92,6 +93,10 @@ static void on_message(sched *s, lnet_in *in)
         case REC_WORKERS_REQ:
             if (client)
                 sched_on_workers_req(s, p, &r);
+            break;
+        case REC_STOP:
+            if (client)
+                sched_on_stop(s, p, &r);
             break;
         case REC_DONE:
             if (wk)
@@ -278,7 +283,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
 
     lnet_in in[64];
     uint64_t last_check = lc_now_ns(), last_steal = 0;
-    while (!*stop) {
+    while (!*stop && !s.stopping) {
         int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++) {
             if (in[i].kind == LNET_IN_MSG) {
@@ -315,7 +320,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
         if (n == 0)
             lnet_wait(&s.net, 50, backlog ? 1 : 200);
     }
-    shutdown_peers(&s, "scheduler stopped");
+    shutdown_peers(&s, s.stopping ? s.stop_why : "scheduler stopped");
     for (int tries = 0; tries < 100; tries++) {
         int n = lnet_poll(&s.net, in, 64);
         for (int i = 0; i < n; i++)

@@ -8,6 +8,7 @@
  *   sched_graph.c    the task graph: submit, release, cancel, results,
  *                    failure, recomputation
  *   sched_place.c    queues and locality-first placement
+ *   sched_pick.c     the placement decisions, pure (no scheduler state)
  *   sched_libs.c     task libraries and the worker table
  *   sched_dash.c     the dashboard's feed
  */
@@ -144,6 +145,8 @@ typedef struct sched {
     lc_map early;           /* key -> DONE of a direct task before its submit */
     int done_thread;        /* the DONE being handled: thread it ran on, -1 */
     uint64_t done_ago;      /* and ns since it started; 0: unknown */
+    int stopping;           /* a client asked the cluster to stop (STOP) */
+    char stop_why[REC_REASON_MAX]; /* what SHUTDOWN tells every peer then */
 } sched;
 
 static inline speer *peer(sched *s, int id)
@@ -206,6 +209,9 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r);
 void sched_on_auth(sched *s, speer *p, wire_rd *r);
 /* REPLACES: worker p restarts a worker whose process died. */
 void sched_on_replaces(sched *s, speer *p, wire_rd *r);
+/* STOP: client p asks the cluster to stop.  Answered at once (STOPPING);
+   the loop then ends and every peer gets SHUTDOWN with s->stop_why. */
+void sched_on_stop(sched *s, speer *p, wire_rd *r);
 /* CHALLENGEs the provider could not take yet: try again, without waiting. */
 void sched_handshakes(sched *s);
 

@@ -505,3 +505,25 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
     sched_peer_gone(s, old, why);
     sched_end_session(s, old, 0);
 }
+
+void sched_on_stop(sched *s, speer *p, wire_rd *r)
+{
+    uint64_t req;
+    char why[REC_REASON_MAX];
+    if (rec_get_stop(r, &req, why) != 0) {
+        s->dropped++;
+        lc_log(LC_LOG_WARN, "sched", "client %d: %s", p->id,
+               locus_last_error());
+        return;
+    }
+    /* answered before SHUTDOWN, in the same session: the client knows its
+       request was taken before it hears that the scheduler shuts down */
+    rec_put_stopping(out_to(s, p), req, 0, "");
+    if (!s->stopping) {
+        s->stopping = 1;
+        snprintf(s->stop_why, sizeof(s->stop_why),
+                 "client %d (pid %d on %s) stopped the cluster%s%.120s", p->id,
+                 p->pid, p->host, why[0] ? ": " : "", why);
+    }
+    lc_log(LC_LOG_INFO, "sched", "%s", s->stop_why);
+}

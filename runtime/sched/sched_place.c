@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Queues and placement: a task runs where its input bytes are. */
 #include "sched/sched_int.h"
+#include "sched/sched_pick.h"
 
 static void tq_push(tq *q, stask *t)
 {
@@ -132,16 +133,86 @@ static void assign(sched *s, speer *w, stask *t)
     }
 }
 
-static speer *least_loaded(sched *s, const uint32_t *ids, uint32_t n)
+/* ---- what the pure decisions (sched_pick.c) see ------------------------- */
+
+#define PICK_STACK 16
+
+static sched_cand cand_of(const speer *w, int allowed, int idle)
 {
-    speer *best = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        speer *w = worker(s, (int)ids[i]);
-        if (w && (!best ||
-                  w->assigned * best->nthreads < best->assigned * w->nthreads))
-            best = w;
+    return (sched_cand){.id = w->id,
+                        .host = w->host,
+                        .load = w->assigned + (int)w->queue.n,
+                        .nthreads = w->nthreads,
+                        .idle = idle,
+                        .allowed = allowed};
+}
+
+/* t's inputs that live somewhere: results of other tasks (on their holder,
+   -1 if it is gone) and a client's big arguments (on the client).  in has
+   room for t->nargs. */
+static size_t inputs_of(sched *s, const stask *t, sched_input *in)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        const sarg *a = &t->args[i];
+        if (a->kind == ARG_FUTURE && a->dep) {
+            speer *h = worker(s, a->dep->worker);
+            in[n++] = (sched_input){.nbytes = a->dep->nbytes,
+                                    .holder = h ? h->id : -1,
+                                    .host = h ? h->host : NULL};
+        } else if (a->kind == ARG_PUT) {
+            speer *c = peer(s, t->owner);
+            in[n++] = (sched_input){
+                .nbytes = a->putlen, .holder = -1, .host = c ? c->host : NULL};
+        }
     }
-    return best;
+    return n;
+}
+
+/* The worker for t by sched_pick_worker: among its allowed workers if it
+   is restricted, else among the holders of its inputs.  NULL: none (no
+   input is held by a worker), or out of memory (*err set). */
+static speer *pick(sched *s, const stask *t, int *err)
+{
+    sched_input in_stack[PICK_STACK];
+    sched_cand c_stack[PICK_STACK];
+    size_t ncmax = t->nrestrict ? t->nrestrict : t->nargs;
+    sched_input *in =
+        t->nargs <= PICK_STACK ? in_stack : malloc(t->nargs * sizeof(*in));
+    sched_cand *c = ncmax <= PICK_STACK ? c_stack : malloc(ncmax * sizeof(*c));
+    speer *w = NULL;
+    *err = 0;
+    if (!in || !c) {
+        *err = LOCUS_ENOMEM;
+        goto out;
+    }
+    size_t nin = inputs_of(s, t, in), nc = 0;
+    if (t->nrestrict) {
+        for (uint32_t i = 0; i < t->nrestrict; i++) {
+            speer *a = worker(s, (int)t->restrict_ids[i]);
+            if (a)
+                c[nc++] = cand_of(a, 1, 0);
+        }
+    } else {
+        for (size_t j = 0; j < nin; j++) {
+            size_t k = 0;
+            if (in[j].holder < 0)
+                continue;
+            while (k < nc && c[k].id != in[j].holder)
+                k++;
+            if (k == nc)
+                c[nc++] = cand_of(worker(s, in[j].holder), 1, 0);
+        }
+    }
+    int i = sched_pick_worker(c, nc, in, nin);
+    if (i >= 0)
+        w = worker(s, c[i].id);
+out:
+    if (in != in_stack)
+        free(in);
+    if (c != c_stack)
+        free(c);
+    return w;
 }
 
 void sched_make_ready(sched *s, stask *t)
@@ -150,59 +221,27 @@ void sched_make_ready(sched *s, stask *t)
         sched_fail_task(s, t, LOCUS_ECANCELED, "canceled");
         return;
     }
-    speer *w = NULL;
-    if (t->nrestrict) {
-        w = least_loaded(s, t->restrict_ids, t->nrestrict);
-        if (!w) {
-            char ids[256] = "";
-            size_t o = 0;
-            for (uint32_t i = 0; i < t->nrestrict && o < sizeof(ids) - 12; i++)
-                o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%u",
-                                      i ? "," : "", t->restrict_ids[i]);
-            sched_fail_task(s, t, LOCUS_ENOWORKERS,
-                            "none of the allowed workers [%s] is connected",
-                            ids);
-            return;
-        }
-        assign(s, w, t);
+    int err;
+    speer *w = pick(s, t, &err);
+    if (err) {
+        sched_fail_task(s, t, err, "out of memory placing the task");
         return;
     }
-    /* the worker holding most input bytes; ties to the one whose host holds
-       most of the rest (mapped, not sent), then the least loaded.  Few
-       inputs, so quadratic is cheap and needs no allocation. */
-    uint64_t best_bytes = 0, best_host = 0;
-    for (uint32_t i = 0; i < t->nargs; i++) {
-        stask *d = t->args[i].dep;
-        if (!d)
-            continue;
-        speer *h = worker(s, d->worker);
-        if (!h)
-            continue;
-        uint64_t sum = 0, host = 0;
-        for (uint32_t j = 0; j < t->nargs; j++) {
-            stask *e = t->args[j].dep;
-            if (!e)
-                continue;
-            if (e->worker == d->worker)
-                sum += e->nbytes + 1;
-            else if (worker(s, e->worker) &&
-                     !strcmp(worker(s, e->worker)->host, h->host))
-                host += e->nbytes + 1;
-        }
-        int better = !w || sum > best_bytes ||
-                     (sum == best_bytes && host > best_host) ||
-                     (sum == best_bytes && host == best_host &&
-                      h->assigned * w->nthreads < w->assigned * h->nthreads);
-        if (better) {
-            w = h;
-            best_bytes = sum;
-            best_host = host;
-        }
+    if (t->nrestrict && !w) {
+        char ids[256] = "";
+        size_t o = 0;
+        for (uint32_t i = 0; i < t->nrestrict && o < sizeof(ids) - 12; i++)
+            o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%u",
+                                  i ? "," : "", t->restrict_ids[i]);
+        sched_fail_task(s, t, LOCUS_ENOWORKERS,
+                        "none of the allowed workers [%s] is connected", ids);
+        return;
     }
     if (w) {
         assign(s, w, t);
         return;
     }
+    /* no input held anywhere: load-balanced */
     w = freeq_pop(s);
     if (w) {
         send_compute(s, w, t);
@@ -258,12 +297,10 @@ void sched_refill(sched *s, speer *w)
  * the stuck one's most recently sent task (the least likely started).  The
  * cost model keeps locality: the bytes the thief would fetch (inputs not
  * on its host) over the path's bandwidth must be well under the time the
- * victim has been stuck, and never more than STEAL_MAX_BYTES; a
- * data-parallel map never moves (its workers keep finishing).
+ * victim has been stuck, and never more than SCHED_STEAL_MAX_BYTES; a
+ * data-parallel map never moves (its workers keep finishing).  The
+ * decision itself is sched_pick_thief (sched_pick.c).
  */
-#define STEAL_MAX_BYTES (16u << 20)
-#define STEAL_NET_BPS 1e9       /* between hosts: 1 GB/s */
-#define STEAL_HOST_BPS 10e9     /* another NUMA node of the host */
 #define STEAL_MIN_STUCK_NS 50e6 /* and 8 average task times */
 #define STEAL_CANDIDATES 64
 
@@ -282,36 +319,6 @@ static double stuck_ns(const speer *v, uint64_t now)
     if (need < STEAL_MIN_STUCK_NS)
         need = STEAL_MIN_STUCK_NS;
     return since > need ? since : 0;
-}
-
-/* Nanoseconds to bring t's inputs to thief, or -1: too many bytes. */
-static double move_ns(sched *s, const stask *t, const speer *thief)
-{
-    double ns = 0;
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < t->nargs; i++) {
-        const sarg *a = &t->args[i];
-        const char *host = NULL;
-        uint64_t n = 0;
-        if (a->kind == ARG_FUTURE && a->dep) {
-            speer *h = worker(s, a->dep->worker);
-            if (h == thief)
-                continue;
-            host = h ? h->host : NULL;
-            n = a->dep->nbytes;
-        } else if (a->kind == ARG_PUT) {
-            speer *c = peer(s, t->owner);
-            host = c ? c->host : NULL;
-            n = a->putlen;
-        } else {
-            continue; /* inline: in the COMPUTE record */
-        }
-        bytes += n;
-        ns += (double)n * 1e9 /
-              (host && !strcmp(host, thief->host) ? STEAL_HOST_BPS
-                                                  : STEAL_NET_BPS);
-    }
-    return bytes > STEAL_MAX_BYTES ? -1 : ns;
 }
 
 /* A task restricted to some workers moves only among them. */
@@ -369,7 +376,10 @@ void sched_steal_tick(sched *s)
         }
     }
     int stolen = 0;
-    for (int c = 0; c < nc && idle > 0; c++) {
+    sched_cand *wc = malloc((size_t)s->npeers * sizeof(*wc));
+    sched_input *in = NULL;
+    size_t incap = 0;
+    for (int c = 0; wc && c < nc && idle > 0; c++) {
         stask *t = cand[c];
         speer *victim = worker(s, t->worker);
         if (!victim)
@@ -379,18 +389,21 @@ void sched_steal_tick(sched *s)
         if (unstarted <= 0)
             continue;
         double wait = stuck_ns(victim, now);
-        speer *thief = NULL;
-        double best = -1;
+        if (t->nargs > incap) {
+            sched_input *g = realloc(in, t->nargs * sizeof(*in));
+            if (!g)
+                break;
+            in = g;
+            incap = t->nargs;
+        }
+        size_t nin = inputs_of(s, t, in), nw = 0;
         for (int i = 1; i < s->npeers; i++) {
             speer *w = worker(s, i);
-            if (!w || w == victim || !idle_threads(w) || !allowed(t, w))
-                continue;
-            double m = move_ns(s, t, w);
-            if (m >= 0 && m * 4 < wait && (!thief || m < best)) {
-                thief = w;
-                best = m;
-            }
+            if (w)
+                wc[nw++] = cand_of(w, allowed(t, w), idle_threads(w));
         }
+        int ti = sched_pick_thief(wc, nw, victim->id, in, nin, wait);
+        speer *thief = ti >= 0 ? worker(s, wc[ti].id) : NULL;
         if (!thief)
             continue;
         stolen++;
@@ -408,6 +421,8 @@ void sched_steal_tick(sched *s)
                "worker %d",
                victim->id, wait / 1e6, (unsigned long long)t->key, thief->id);
     }
+    free(in);
+    free(wc);
     if (!stolen) {
         uint64_t cost = lc_now_ns() - now, pause = 20 * cost;
         s->steal_next_ns =

@@ -59,6 +59,7 @@ int locus_task_arg(const locus_task *t, size_t i, const void **data,
                          t->fn_name, i, t->nargs);
     *data = t->args[i].p;
     *len = t->args[i].len;
+    lc_clearerr();
     return 0;
 }
 
@@ -75,7 +76,7 @@ static int arg8(const locus_task *t, size_t i, void *v)
                          "bytes, expected an 8-byte number",
                          t->fn_name, i, n);
     memcpy(v, p, 8);
-    return 0;
+    return 0; /* locus_task_arg cleared the message */
 }
 
 int locus_task_arg_i64(const locus_task *t, size_t i, int64_t *v)
@@ -99,20 +100,25 @@ void *locus_task_result(locus_task *t, size_t len)
         worker_free(t->w, t->result);
     t->result = worker_alloc(t->w, len);
     t->rlen = t->result ? len : 0;
+    if (t->result)
+        lc_clearerr();
+    else
+        lc_seterr(LOCUS_ENOMEM, "task",
+                  "%s: no memory for a result of %zu bytes", t->fn_name, len);
     return t->result;
 }
 
 int locus_task_return(locus_task *t, const void *data, size_t len)
 {
+    if (len && !data)
+        return lc_seterr(LOCUS_EINVAL, "task",
+                         "locus_task_return: NULL data of %zu bytes", len);
     void *p = locus_task_result(t, len);
-    if (!p)
-        return lc_seterr(LOCUS_ENOMEM, "task",
-                         "no memory for a result of "
-                         "%zu bytes",
-                         len);
+    if (!p) /* locus_task_result said why */
+        return t && worker_alloc ? LOCUS_ENOMEM : LOCUS_ESTATE;
     if (len)
         memcpy(p, data, len);
-    return 0;
+    return 0; /* locus_task_result cleared the message */
 }
 
 int locus_task_return_i64(locus_task *t, int64_t v)
@@ -329,22 +335,27 @@ static void reg_init(void)
 int locus_task_register(const locus_task_def *defs, size_t n)
 {
     pthread_once(&reg_once, reg_init);
-    return reg_add(defs, n);
+    int rc = reg_add(defs, n);
+    if (!rc)
+        lc_clearerr();
+    return rc;
 }
 
 locus_task_fn locus_task_lookup(const char *name)
 {
-    if (!name)
+    if (!name) {
+        lc_seterr(LOCUS_EINVAL, "task", "locus_task_lookup: NULL name");
         return NULL;
+    }
     pthread_once(&reg_once, reg_init);
     pthread_rwlock_rdlock(&reg_lock);
     const locus_task_def *d = reg_find(name);
     locus_task_fn fn = d ? d->fn : NULL;
     pthread_rwlock_unlock(&reg_lock);
+    if (fn)
+        lc_clearerr();
+    else
+        lc_seterr(LOCUS_ENOSYM, "task",
+                  "locus_task_lookup: no function is registered as '%s'", name);
     return fn;
-}
-
-locus_task_fn worker_builtin(const char *name)
-{
-    return locus_task_lookup(name);
 }

@@ -381,13 +381,6 @@ out:
     for (int i = 0; i < w->cappeers; i++)
         free(w->peers[i]); /* their sessions go with the lnet */
     free(w->peers);
-    for (int h = 0; h < 256; h++)
-        for (fnent *e = w->fns[h]; e;) {
-            fnent *n = e->next;
-            free(e->name);
-            free(e);
-            e = n;
-        }
     for (int i = 0; i < w->nlibs; i++) {
         /* libraries stay mapped: task threads are joined, but a library's
            destructors may still be referenced by atexit handlers */

@@ -73,8 +73,6 @@ struct locus_task {
 void *worker_alloc(struct worker *w, size_t len);
 void worker_free(struct worker *w, void *p);
 
-/* Built-in task functions ("locus.*"); NULL if name is not one. */
-locus_task_fn worker_builtin(const char *name);
 int worker_id_of(const struct worker *w);
 int worker_node_of(const struct worker *w);
 

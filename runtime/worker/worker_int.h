@@ -7,7 +7,7 @@
  *   worker_tasks.c  tasks: COMPUTE, the task threads, results, DONE
  *   worker_fetch.c  the data plane: fetching inputs, serving objects
  *   worker_peers.c  the other workers and clients (pair sessions)
- *   worker_libs.c   task libraries and the function registry
+ *   worker_libs.c   task libraries; names resolve in the registry (task.c)
  */
 #ifndef LC_WORKER_INT_H
 #define LC_WORKER_INT_H
@@ -73,12 +73,6 @@ struct fetch {
     replica *copy;
 };
 
-typedef struct fnent {
-    char *name;
-    locus_task_fn fn;
-    struct fnent *next;
-} fnent;
-
 typedef struct worker {
     const struct worker_opts *o;
     lnet net;
@@ -105,7 +99,6 @@ typedef struct worker {
     void **libs;
     char **libpaths;
     int nlibs;
-    fnent *fns[256];
     /* task queue: progress thread -> task threads */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;

@@ -1,42 +1,36 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Task libraries (dlopen) and function lookup by name. */
+/* Task libraries (dlopen), and their symbols through the one registry. */
 #include "worker/worker_int.h"
 
-static unsigned strhash(const char *s)
-{
-    unsigned h = 5381;
-    while (*s)
-        h = h * 33 + (unsigned char)*s++;
-    return h & 255;
-}
-
+/* One place resolves names: the task registry (worker/task.c), where the
+   built-ins and the tables task libraries register live.  A name found
+   instead among the symbols of a task library is registered there too, so
+   the next lookup is one map probe and every later name resolves the
+   same way.  The entry outlives the process's registry (it is never
+   freed; the registry points at it). */
 locus_task_fn worker_resolve(worker *w, const char *name)
 {
-    locus_task_fn f = worker_builtin(name);
-    if (f)
-        return f;
-    unsigned h = strhash(name);
-    for (fnent *e = w->fns[h]; e; e = e->next)
-        if (!strcmp(e->name, name))
-            return e->fn;
+    locus_task_fn fn = locus_task_lookup(name);
+    if (fn)
+        return fn;
     for (int i = 0; i < w->nlibs; i++) {
         void *sym = dlsym(w->libs[i], name);
-        if (sym) {
-            fnent *e = malloc(sizeof(*e));
-            if (e) {
-                e->name = strdup(name);
-                memcpy(&e->fn, &sym, sizeof(sym));
-                e->next = w->fns[h];
-                w->fns[h] = e;
-                if (!e->name) {
-                    w->fns[h] = e->next;
-                    free(e);
-                }
-            }
-            locus_task_fn fn;
-            memcpy(&fn, &sym, sizeof(sym));
-            return fn;
+        if (!sym)
+            continue;
+        memcpy(&fn, &sym, sizeof(sym));
+        locus_task_def *d = malloc(sizeof(*d));
+        char *n = strdup(name);
+        if (d && n) {
+            *d = (locus_task_def){n, fn};
+            if (locus_task_register(d, 1) == 0)
+                return fn;
         }
+        /* not remembered (no memory, or a library registered the name
+           with another function meanwhile): the registry wins */
+        free(d);
+        free(n);
+        locus_task_fn r = locus_task_lookup(name);
+        return r ? r : fn;
     }
     return NULL;
 }

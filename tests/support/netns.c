@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "proc.h"
+
+extern char **environ;
 
 #define NS_MAX 32
 #define NETNS_DIR "/run/netns"
@@ -39,26 +42,89 @@ int lt_netns_available(char *why)
     return r == NULL;
 }
 
-static int ns_run(const char *what, const char *fmt, const char *a,
-                  const char *b, const char *c)
+static const char *ip_path(void)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), fmt, a, b, c);
-    int rc = lt_sh("%s >/dev/null 2>&1", cmd);
-    if (rc != 0)
-        fprintf(stderr, "netns: %s failed (%s): exit %d\n", what, cmd, rc);
+    return access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : "/sbin/ip";
+}
+
+/* Run ip with the arguments given (no shell sees them), stderr dropped,
+ * stdout into out (if not NULL; NUL-terminated, truncated) or dropped.
+ * Returns its exit status as lt_wait does; -1 if it could not start or
+ * took over 10 s. */
+static int ip_run(const char *const args[], char *out, size_t outlen)
+{
+    char *argv[24];
+    int n = 0;
+    argv[n++] = (char *)ip_path();
+    for (int i = 0; args[i] && n < 23; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    int fds[2] = {-1, -1};
+    if (out && pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (out)
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (out)
+        close(fds[1]);
+    if (rc != 0) {
+        if (out)
+            close(fds[0]);
+        fprintf(stderr, "netns: cannot start %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    if (out) {
+        size_t got = 0;
+        ssize_t k;
+        while (got + 1 < outlen &&
+               ((k = read(fds[0], out + got, outlen - 1 - got)) > 0 ||
+                (k < 0 && errno == EINTR)))
+            got += k > 0 ? (size_t)k : 0;
+        out[got] = '\0';
+        close(fds[0]);
+    }
+    return lt_wait(pid, 10000);
+}
+
+/* ip args..., reported on stderr when it fails */
+static int ns_run(const char *what, const char *const args[])
+{
+    int rc = ip_run(args, NULL, 0);
+    if (rc != 0) {
+        fprintf(stderr, "netns: %s failed (ip", what);
+        for (int i = 0; args[i]; i++)
+            fprintf(stderr, " %s", args[i]);
+        fprintf(stderr, "): exit %d\n", rc);
+    }
     return rc;
 }
 
+#define IP(what, ...) ns_run(what, (const char *const[]){__VA_ARGS__, NULL})
+
 static void ns_del(const char *name)
 {
-    /* Kill what is left inside, but neither this process (which may have
-     * entered the namespace) nor the shell running this (which then runs
-     * inside it too). */
-    lt_sh("for p in $(ip netns pids '%s' 2>/dev/null); do "
-          "[ \"$p\" = $$ ] || [ \"$p\" = %d ] || kill -9 \"$p\" 2>/dev/null; "
-          "done; ip netns del '%s' >/dev/null 2>&1",
-          name, (int)getpid(), name);
+    /* Kill what is left inside, but not this process (which may have
+     * entered the namespace). */
+    char pids[4096];
+    if (ip_run((const char *const[]){"netns", "pids", name, NULL}, pids,
+               sizeof(pids)) == 0) {
+        char *save = NULL;
+        for (char *t = strtok_r(pids, " \n", &save); t;
+             t = strtok_r(NULL, " \n", &save)) {
+            char *end;
+            long p = strtol(t, &end, 10);
+            if (*end == '\0' && p > 0 && p != (long)getpid())
+                kill((pid_t)p, SIGKILL);
+        }
+    }
+    ip_run((const char *const[]){"netns", "del", name, NULL}, NULL, 0);
 }
 
 lt_netns *lt_netns_create(int n, const char *net)
@@ -81,43 +147,36 @@ lt_netns *lt_netns_create(int n, const char *net)
         snprintf(ns->addr[i], sizeof(ns->addr[i]), "%s.%d", net, i + 1);
         /* a name left by an earlier test of this same process */
         ns_del(ns->name[i]);
-        if (ns_run("netns add", "ip netns add '%s'", ns->name[i], "", ""))
-            goto fail;
-        if (ns_run("lo up", "ip -n '%s' link set lo up", ns->name[i], "", ""))
+        if (IP("netns add", "netns", "add", ns->name[i]) ||
+            IP("lo up", "-n", ns->name[i], "link", "set", "lo", "up"))
             goto fail;
     }
     if (!ns->hub) {
-        if (ns_run("veth pair",
-                   "ip link add lc0 netns '%s' type veth peer name lc0 "
-                   "netns '%s'",
-                   ns->name[0], ns->name[1], ""))
+        if (IP("veth pair", "link", "add", "lc0", "netns", ns->name[0], "type",
+               "veth", "peer", "name", "lc0", "netns", ns->name[1]))
             goto fail;
     } else {
         ns_del(hub);
-        if (ns_run("hub", "ip netns add '%s'", hub, "", "") ||
-            ns_run("bridge", "ip -n '%s' link add br0 type bridge", hub, "",
-                   "") ||
-            ns_run("bridge up", "ip -n '%s' link set br0 up", hub, "", ""))
+        if (IP("hub", "netns", "add", hub) ||
+            IP("bridge", "-n", hub, "link", "add", "br0", "type", "bridge") ||
+            IP("bridge up", "-n", hub, "link", "set", "br0", "up"))
             goto fail;
         for (int i = 0; i < n; i++) {
             char port[16];
             snprintf(port, sizeof(port), "p%d", i);
-            if (ns_run("veth to hub",
-                       "ip link add lc0 netns '%s' type veth peer name %s "
-                       "netns '%s'",
-                       ns->name[i], port, hub) ||
-                ns_run("hub port", "ip -n '%s' link set %s master br0 up", hub,
-                       port, ""))
+            if (IP("veth to hub", "link", "add", "lc0", "netns", ns->name[i],
+                   "type", "veth", "peer", "name", port, "netns", hub) ||
+                IP("hub port", "-n", hub, "link", "set", port, "master", "br0",
+                   "up"))
                 goto fail;
         }
     }
     for (int i = 0; i < n; i++) {
         char cidr[32];
         snprintf(cidr, sizeof(cidr), "%s/24", ns->addr[i]);
-        if (ns_run("address", "ip -n '%s' addr add %s dev lc0", ns->name[i],
-                   cidr, "") ||
-            ns_run("link up", "ip -n '%s' link set lc0 up", ns->name[i], "",
-                   ""))
+        if (IP("address", "-n", ns->name[i], "addr", "add", cidr, "dev",
+               "lc0") ||
+            IP("link up", "-n", ns->name[i], "link", "set", "lc0", "up"))
             goto fail;
     }
     return ns;

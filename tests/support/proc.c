@@ -49,16 +49,16 @@ pid_t lt_spawn_in(const char *ns, const char *hostname, char *const argv[],
         full[n++] = "exec";
         full[n++] = (char *)ns;
     }
-    char hostarg[300];
     if (hostname) {
-        /* unshare --uts gives the process a host name of its own */
+        /* unshare --uts gives the process a host name of its own; the
+           script is fixed and the name is its argument, never parsed */
         full[n++] = (char *)"/usr/bin/unshare";
         full[n++] = (char *)"--uts";
         full[n++] = (char *)"/bin/sh";
         full[n++] = (char *)"-c";
-        snprintf(hostarg, sizeof(hostarg), "hostname %s && exec \"$0\" \"$@\"",
-                 hostname);
-        full[n++] = hostarg;
+        full[n++] = (char *)"hostname \"$1\" && shift && exec \"$@\"";
+        full[n++] = (char *)"sh";
+        full[n++] = (char *)hostname;
     }
     for (int i = 0; argv[i] && n < 63; i++)
         full[n++] = argv[i];

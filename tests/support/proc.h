@@ -13,7 +13,8 @@
 pid_t lt_spawn(char *const argv[], const char *log_path);
 
 /* Same, inside network namespace ns (via "ip netns exec"), and with its own
- * UTS host name when hostname is not NULL (via "unshare --uts"). */
+ * UTS host name when hostname is not NULL (via "unshare --uts"; the name is an
+ * argument, no shell parses it). */
 pid_t lt_spawn_in(const char *ns, const char *hostname, char *const argv[],
                   const char *log_path);
 
