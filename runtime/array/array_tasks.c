@@ -108,7 +108,7 @@ static int b_random_normal(locus_task *t)
     int64_t seed, shape[LOCUS_NDIM_MAX], off[LOCUS_NDIM_MAX],
         cnt[LOCUS_NDIM_MAX];
     double loc, scale;
-    size_t nd, n2, n3;
+    size_t nd = 0, n2 = 0, n3 = 0;
     int rc = arg_i64(t, 0, &seed);
     if (!rc)
         rc = arg_f64(t, 1, &loc);
@@ -177,7 +177,7 @@ static int b_slice(locus_task *t)
 {
     locus_ndview x, y;
     int64_t sel[3 * LOCUS_NDIM_MAX];
-    size_t n;
+    size_t n = 0;
     int rc = locus_task_arg_ndbuf(t, 0, &x);
     if (!rc)
         rc = arg_i64s(t, 1, sel, 3 * LOCUS_NDIM_MAX, &n);
@@ -218,7 +218,7 @@ static int b_slice(locus_task *t)
 static int b_assemble(locus_task *t)
 {
     int64_t meta[2 + LOCUS_NDIM_MAX];
-    size_t n;
+    size_t n = 0;
     int rc = arg_i64s(t, 0, meta, 2 + LOCUS_NDIM_MAX, &n);
     if (rc)
         return rc;
