@@ -507,6 +507,19 @@ Test(api, option_structs_take_every_size_of_their_versions)
         cr_expect_gt(wi[i].id, 0);
         cr_expect_str_neq(wi[i].host, "");
     }
+    /* a 0.2 caller's struct ends before tasks_inline: nothing past it is
+       written */
+    size_t v02 = offsetof(locus_worker_info, tasks_inline);
+    unsigned char raw[2 * sizeof(locus_worker_info)];
+    memset(raw, 0xa5, sizeof(raw));
+    OK(locus_workers_sized(cl, (locus_worker_info *)raw, v02, 2, &n));
+    cr_assert_eq(n, 2);
+    locus_worker_info first;
+    memcpy(&first, raw, sizeof(first));
+    cr_expect_eq(first.size, v02);
+    cr_expect_gt(first.id, 0);
+    for (size_t i = 2 * v02; i < sizeof(raw); i++)
+        cr_assert_eq(raw[i], 0xa5, "byte %zu past two 0.2 structs written", i);
     EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) - 8, 2, &n),
                LOCUS_EINVAL);
     EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) + 8, 2, &n),

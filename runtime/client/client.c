@@ -409,11 +409,12 @@ int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
                          "argument");
     /* the caller's sizeof: the stride of out[] */
     size_t stride = size;
-    if (stride < WORKER_INFO_V02 || stride > sizeof(*out))
+    if (stride != WORKER_INFO_V02 && stride != sizeof(*out))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_workers: the caller's locus_worker_info has "
-                         "%zu bytes; this library takes %zu to %zu (build "
-                         "against a locus header no newer than the library)",
+                         "%zu bytes; this library takes %zu (0.2) or %zu "
+                         "(0.3) (build against a locus header no newer than "
+                         "the library)",
                          size, (size_t)WORKER_INFO_V02, sizeof(*out));
     creq *q;
     int rc = req_begin(c, REC_WORKERS_REQ, &q);

@@ -365,6 +365,8 @@ void client_kick(locus_client *c)
         lnet_wake(&c->net); /* its owner sends them */
         return;
     }
+    char keep[LC_ERR_MAX];
+    lc_err_save(keep);
     if (c->thr_started && c->state == C_JOINED) {
         struct locus_future *fetches = take_pending(c);
         if (fetches)
@@ -374,6 +376,7 @@ void client_kick(locus_client *c)
     } else {
         lnet_wake(&c->net);
     }
+    lc_err_restore(keep);
     pthread_mutex_unlock(&c->pmu);
 }
 
@@ -384,9 +387,13 @@ int client_cv_wait(locus_client *c, uint64_t deadline)
         return ETIMEDOUT;
     if (c->thr_started && !atomic_load(&c->stop) &&
         pthread_mutex_trylock(&c->pmu) == 0) {
-        /* nobody drives: this thread does, one step */
+        /* nobody drives: this thread does, one step; what fails inside
+           (a send to a worker that died) is the progress thread's
+           business, not the caller's last error */
         atomic_fetch_add(&c->drivers, 1);
         pthread_mutex_unlock(&c->mu);
+        char keep[LC_ERR_MAX];
+        lc_err_save(keep);
         int backlog;
         int n = client_pass(c, &backlog);
         if (n == 0) {
@@ -399,6 +406,7 @@ int client_cv_wait(locus_client *c, uint64_t deadline)
                 ms = left;
             lnet_wait(&c->net, DRIVE_SPIN_US, ms);
         }
+        lc_err_restore(keep);
         atomic_store(&c->drove_ns, lc_now_ns());
         atomic_fetch_sub(&c->drivers, 1);
         pthread_mutex_unlock(&c->pmu);
