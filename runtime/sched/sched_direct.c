@@ -12,8 +12,9 @@
  * it, so everything else holds unchanged (retries when the worker dies,
  * stealing, cancel, release, the data directory for later tasks that take
  * it as input, the dashboard).  The worker sends the value to the client
- * directly (RESULT on the pair session) and DONE to us as usual; our
- * RESULT follows and the client keeps the first.
+ * directly (RESULT on the pair session) and DONE to us as usual; we send
+ * no RESULT for it (a value lost with the worker is computed again, and
+ * that RESULT comes from us).
  *
  * The two sessions are not ordered with each other, so a DONE may come
  * before the SUBMIT_DIRECT: it is kept (early) and handled when the
@@ -61,6 +62,7 @@ int sched_direct_assign(sched *s, stask *t, int id)
     if (!w)
         return 0; /* gone meanwhile: placed by us instead */
     sched_assigned(s, w, t);
+    t->direct = 1;
     struct early *e = lc_map_del(&s->early, t->key);
     if (e) {
         speer *from = worker(s, e->worker);

@@ -395,7 +395,11 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
     t->state = T_DONE;
     t->nbytes = nbytes;
     t->worker = w->id;
-    send_result(s, t, has_inline ? data : NULL, has_inline ? n : 0);
+    /* a direct task's worker sent its value to the client already; if
+       that message is lost with the worker, the result is lost with it
+       and computed again, and that RESULT comes from here */
+    if (!t->direct)
+        send_result(s, t, has_inline ? data : NULL, has_inline ? n : 0);
     drop_deps(s, t);
     /* a dependent that fails now may drop the last reference to t: keep t
        alive while walking its dependents */

@@ -56,6 +56,7 @@ struct stask {
     uint8_t state, released, canceled, deps_dropped, queued;
     uint8_t blamed;   /* was running when its worker's process died */
     uint8_t stealing; /* STEAL sent to its worker, no STOLEN yet */
+    uint8_t direct;   /* its client sent it to its worker (a lease) */
     int thief;        /* while stealing: the idle worker it is for */
     uint64_t sent_ns; /* COMPUTE sent */
     int retries;

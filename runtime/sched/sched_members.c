@@ -449,6 +449,23 @@ void sched_on_auth(sched *s, speer *p, wire_rd *r)
     }
 }
 
+/* t killed worker process `old` so: counted, and named in its log */
+static void count_kill(stask *t, const speer *old, const char *how)
+{
+    t->kills++;
+    char line[256];
+    snprintf(line, sizeof(line), "%sworker %d (%s pid %d) %s",
+             t->killlog ? "; " : "", old->id, old->host, old->pid, how);
+    size_t have = t->killlog ? strlen(t->killlog) : 0;
+    if (have < 2048) {
+        char *nl = realloc(t->killlog, have + strlen(line) + 1);
+        if (nl) {
+            memcpy(nl + have, line, strlen(line) + 1);
+            t->killlog = nl;
+        }
+    }
+}
+
 void sched_on_replaces(sched *s, speer *p, wire_rd *r)
 {
     uint32_t id = wire_get_u32(r);
@@ -470,12 +487,25 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
         snprintf(how, sizeof(how), "exited with status %d", status);
     speer *old = worker(s, (int)id);
     if (!old || old->pid != pid || strcmp(old->host, p->host) != 0) {
-        /* noticed already (its silence), or not one of ours */
+        /* noticed already (its silence: a restart slower than the
+           dead-after), or not one of ours */
+        speer *gone = peer(s, (int)id);
+        int late = !old && gone && gone->role == ROLE_WORKER &&
+                   gone->state == P_GONE && gone->pid == pid &&
+                   !strcmp(gone->host, p->host);
         lc_log(LC_LOG_INFO, "sched",
                "worker %d restarts worker %u (pid %d), %s: %s", p->id, id, pid,
-               how, old ? "not that process" : "gone already");
-        for (uint32_t i = 0; i < n; i++)
-            (void)wire_get_u64(r);
+               how,
+               late  ? "noticed gone already; its tasks are told"
+               : old ? "not that process"
+                     : "gone already");
+        for (uint32_t i = 0; i < n; i++) {
+            /* a task it was running was placed again without blame (the
+               silence did not say why): its kill still counts */
+            stask *t = lc_map_get(&s->tasks, wire_get_u64(r));
+            if (late && t && !sched_final(t))
+                count_kill(t, gone, how);
+        }
         return;
     }
     /* the tasks it was running are to blame, each once */
@@ -484,18 +514,7 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
         if (!t || t->worker != old->id || t->state != T_ASSIGNED || t->blamed)
             continue;
         t->blamed = 1;
-        t->kills++;
-        char line[256];
-        snprintf(line, sizeof(line), "%sworker %d (%s pid %d) %s",
-                 t->killlog ? "; " : "", old->id, old->host, old->pid, how);
-        size_t have = t->killlog ? strlen(t->killlog) : 0;
-        if (have < 2048) {
-            char *nl = realloc(t->killlog, have + strlen(line) + 1);
-            if (nl) {
-                memcpy(nl + have, line, strlen(line) + 1);
-                t->killlog = nl;
-            }
-        }
+        count_kill(t, old, how);
     }
     char why[256];
     snprintf(why, sizeof(why), "its process %s (restarted as worker %d)", how,

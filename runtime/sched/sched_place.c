@@ -110,6 +110,7 @@ static void send_compute(sched *s, speer *w, stask *t)
     }
     wire_rec_end(o);
     sched_assigned(s, w, t);
+    t->direct = 0; /* placed again by us (retried, stolen) */
 }
 
 void sched_assigned(sched *s, speer *w, stask *t)

@@ -363,7 +363,7 @@ void worker_on_steal(worker *w, wire_rd *r)
 }
 
 /* A task from a client's lease: its value goes to the client at once, on
-   their pair session (the scheduler's RESULT follows; the first counts).
+   their pair session (the scheduler sends none for it).
    Failures go the scheduler's way only: it decides about retries. */
 static void direct_result(worker *w, struct locus_task *t)
 {
