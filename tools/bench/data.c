@@ -80,8 +80,8 @@ static int counters_of(locus_client *c, int id, locus_worker_info *out)
  * (locus.nbytes): its round trip minus a locus.noop round trip on B is the
  * hand-off time; B's counters say how the bytes came.
  */
-static int bench_handoff_sizes(FILE *out, locus_client *c, int a, int b,
-                               const uint64_t *sizes, int nsizes,
+static int bench_handoff_sizes(FILE *out, json_object *js, locus_client *c,
+                               int a, int b, const uint64_t *sizes, int nsizes,
                                const char *what, double ref_gbs,
                                const char *ref_what)
 {
@@ -89,6 +89,10 @@ static int bench_handoff_sizes(FILE *out, locus_client *c, int a, int b,
     int rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noop);
     if (rc)
         return rc;
+    bench_jnum(js, "noop_round_trip_us", 1, noop);
+    bench_jstr(js, "path", what);
+    bench_jstr(js, "raw", ref_gbs > 0 ? ref_what : NULL);
+    json_object *jsz = bench_jarr(js, "sizes");
     fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size", "hand-off us",
             "GB/s", "mapped B", "RMA read B", "copied B",
             ref_gbs > 0 ? "of raw" : "");
@@ -118,14 +122,20 @@ static int bench_handoff_sizes(FILE *out, locus_client *c, int a, int b,
         if (rc)
             return rc;
         int reps = sizes[i] > (256u << 20) ? 3 : 7;
-        double us = t - noop;
+        double us = t - noop, gbs = 0;
         char ratio[32] = "", tus[32], tgbs[32];
+        unsigned long long mapped =
+            (after.bytes_mapped - before.bytes_mapped) / (unsigned)reps;
+        unsigned long long rma =
+            (after.bytes_rma - before.bytes_rma) / (unsigned)reps;
+        unsigned long long copied =
+            (after.bytes_inline - before.bytes_inline) / (unsigned)reps;
         if (us < 1.0) {
             /* within the noise of a no-op round trip: nothing to time */
             snprintf(tus, sizeof(tus), "< noise");
             snprintf(tgbs, sizeof(tgbs), "-");
         } else {
-            double gbs = (double)sizes[i] / (us * 1e3);
+            gbs = (double)sizes[i] / (us * 1e3);
             snprintf(tus, sizeof(tus), "%.1f", us);
             snprintf(tgbs, sizeof(tgbs), "%.2f", gbs);
             if (ref_gbs > 0)
@@ -133,14 +143,20 @@ static int bench_handoff_sizes(FILE *out, locus_client *c, int a, int b,
                          100.0 * gbs / ref_gbs);
         }
         fprintf(out, "%7.0f MiB %12s %10s %12llu %12llu %12llu %10s\n",
-                (double)sizes[i] / (1 << 20), tus, tgbs,
-                (unsigned long long)(after.bytes_mapped - before.bytes_mapped) /
-                    (unsigned long long)reps,
-                (unsigned long long)(after.bytes_rma - before.bytes_rma) /
-                    (unsigned long long)reps,
-                (unsigned long long)(after.bytes_inline - before.bytes_inline) /
-                    (unsigned long long)reps,
+                (double)sizes[i] / (1 << 20), tus, tgbs, mapped, rma, copied,
                 ratio);
+        json_object *j = bench_jobj(jsz, NULL);
+        bench_jint(j, "bytes", (int64_t)sizes[i]);
+        bench_jint(j, "repetitions", reps);
+        bench_jnum(j, "round_trip_median_us", 1, t);
+        /* null: within the noise of a no-op round trip */
+        bench_jnum(j, "handoff_us", us >= 1.0, us);
+        bench_jnum(j, "gb_per_s", us >= 1.0, gbs);
+        bench_jint(j, "mapped_bytes", (int64_t)mapped);
+        bench_jint(j, "rma_read_bytes", (int64_t)rma);
+        bench_jint(j, "copied_bytes", (int64_t)copied);
+        bench_jnum(j, "percent_of_raw", us >= 1.0 && ref_gbs > 0,
+                   100.0 * gbs / (ref_gbs > 0 ? ref_gbs : 1));
     }
     fprintf(out,
             "# %s; hand-off = median round trip of "
@@ -158,6 +174,9 @@ int bench_handoff(FILE *out)
     if (rc) {
         fprintf(out, "# same-host hand-off: cluster failed: %s\n",
                 locus_last_error());
+        json_object *js = bench_section("handoff");
+        bench_jbool(js, "ok", 0);
+        bench_jstr(js, "error", locus_last_error());
         bench_clus_stop(&k);
         return 1;
     }
@@ -185,8 +204,11 @@ int bench_handoff(FILE *out)
     free(dst);
     fprintf(out, "\n# same-host hand-off: worker B consumes an object made on "
                  "worker A (2 workers x 1 thread, one host)\n");
+    json_object *js = bench_section("handoff");
+    bench_jstr(js, "cluster", k.desc);
+    bench_jnum(js, "memcpy_256mib_gb_per_s", copy_gbs > 0, copy_gbs);
     if (!rc)
-        rc = bench_handoff_sizes(out, k.c, wi[0].id, wi[1].id, sizes, 4,
+        rc = bench_handoff_sizes(out, js, k.c, wi[0].id, wi[1].id, sizes, 4,
                                  "mapped read-only from A's arena: zero copies",
                                  0, NULL);
     if (copy_gbs > 0)
@@ -197,6 +219,8 @@ int bench_handoff(FILE *out)
                 (double)big / copy_gbs / 1e3, copy_gbs);
     if (rc)
         fprintf(out, "# same-host hand-off failed: %s\n", locus_last_error());
+    bench_jbool(js, "ok", rc == 0);
+    bench_jstr(js, "error", rc ? locus_last_error() : NULL);
     bench_clus_stop(&k);
     return rc != 0;
 }
@@ -281,23 +305,33 @@ static void remove_dir(const char *dir)
 int bench_transfer(FILE *out)
 {
     char why[256];
+    json_object *js = bench_section("transfer");
     if (!bench_netns_available(why, sizeof(why))) {
         fprintf(out,
                 "\n# cross-host transfer: skipped (%s to make two hosts out "
                 "of network namespaces)\n",
                 why);
+        bench_jbool(js, "skipped", 1);
+        bench_jstr(js, "skipped_because", why);
         return 0;
     }
+    bench_jbool(js, "skipped", 0);
     bench_netns ns;
     int rc = 0;
     char dir[] = "/tmp/locus-bench-xh-XXXXXX";
     pid_t pids[3] = {0, 0, 0};
     locus_client *c = NULL;
     int self_ns = -1;
-    if (!mkdtemp(dir))
+    bench_jbool(js, "ok", 0); /* replaced at the end */
+    if (!mkdtemp(dir)) {
+        fprintf(out, "\n# cross-host transfer: mkdtemp %s: %s\n", dir,
+                strerror(errno));
+        bench_jstr(js, "error", "mkdtemp failed");
         return 1;
+    }
     if (bench_netns_create(&ns, "10.252.9") != 0) {
         fprintf(out, "\n# cross-host transfer: cannot create namespaces\n");
+        bench_jstr(js, "error", "cannot create namespaces");
         remove_dir(dir);
         return 1;
     }
@@ -308,6 +342,7 @@ int bench_transfer(FILE *out)
     if (cluster_find_program("locus-scheduler", sched, sizeof(sched)) ||
         cluster_find_program("locus-worker", worker, sizeof(worker))) {
         fprintf(out, "\n# cross-host transfer: %s\n", locus_last_error());
+        bench_jstr(js, "error", locus_last_error());
         bench_netns_destroy(&ns);
         remove_dir(dir);
         return 1;
@@ -374,14 +409,20 @@ int bench_transfer(FILE *out)
         static const uint64_t sizes[] = {1u << 20, 64u << 20, 256u << 20};
         char what[160];
         snprintf(what, sizeof(what), "fi_read from A's registered arena");
-        rc = bench_handoff_sizes(out, c, a, b, sizes, 3, what, raw64 / 1000.0,
+        bench_jstr(js, "provider", "tcp;ofi_rxm");
+        rc = bench_handoff_sizes(out, js, c, a, b, sizes, 3, what,
+                                 raw64 / 1000.0,
                                  "fi_pingpong -p tcp -e rdm -S 64m bandwidth "
                                  "on the same link, same run");
         fprintf(out, "# fi_pingpong 64 MiB on this link: %.2f GB/s\n",
                 raw64 / 1000.0);
+        /* null: fi_pingpong did not run or printed no figure */
+        bench_jnum(js, "fi_pingpong_64mib_gb_per_s", raw64 > 0, raw64 / 1000.0);
     }
     if (rc)
         fprintf(out, "# cross-host transfer failed: %s\n", locus_last_error());
+    bench_jbool(js, "ok", rc == 0);
+    bench_jstr(js, "error", rc ? locus_last_error() : NULL);
     if (c)
         locus_disconnect(c);
     for (int i = 2; i >= 0; i--)
