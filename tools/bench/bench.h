@@ -203,11 +203,16 @@ int bench_idle(FILE *out);     /* idle.c */
  * under $LOCUS_BENCH_DIR (default $TMPDIR or /tmp; the workers must see
  * it), then it is loaded (each chunk by the worker that owns it) and summed
  * where it lives.  Prints times, the result's check, and the bytes that
- * moved between workers and to the client.  0 or a LOCUS_E* code.
+ * moved between workers and to the client; bench_cfg.runs times, each
+ * time beside one python3 process of h5py + numpy reading and summing the
+ * same file (its sum checked against locus's; when h5py cannot be
+ * imported, a line says the comparison was not made), and the medians.
+ * The figures also go to js (NULL: none).  0 or a LOCUS_E* code.
  */
-int bench_h5_sum(const char *sched_file, FILE *out);
+int bench_h5_sum(const char *sched_file, FILE *out, json_object *js);
 
 /* The same for a dataset of about bytes bytes (at least 8). */
-int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes);
+int bench_h5_sum_n(const char *sched_file, FILE *out, uint64_t bytes,
+                   json_object *js);
 
 #endif
