@@ -57,6 +57,7 @@ int bench_finish(int status, const char *error)
     bench_json = NULL;
     return status;
 }
+
 static void usage(FILE *f)
 {
     static const char *const lines[] = {
