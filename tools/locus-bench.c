@@ -324,7 +324,8 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     char when[64], runs_note[64] = "";
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
-    if (bench_cfg.runs > 1)
+    if (bench_cfg.runs > 1 &&
+        (bench_cfg.latency || bench_cfg.throughput || bench_cfg.h5))
         snprintf(runs_note, sizeof(runs_note),
                  "; latency, throughput and h5: median of %d runs",
                  bench_cfg.runs);
