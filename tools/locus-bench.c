@@ -92,10 +92,10 @@ static void usage(FILE *f)
         "  --tasks N       tasks per throughput run (default 1000000)",
         "  --provider P    net provider (default tcp;ofi_rxm)",
         "  --path shm|net  only the shm path or only the net provider",
-        "  --runs N        repeat latency, throughput and h5 N times (raw and",
-        "                  locus in turn in each run) and report the median",
-        "                  over runs of each figure (1..100; default 3, 1",
-        "                  with --quick)",
+        "  --runs N        repeat latency, throughput, handoff, transfer and",
+        "                  h5 N times (raw and locus in turn in each run) and",
+        "                  report the median over runs of each figure",
+        "                  (1..100; default 3, 1 with --quick)",
         "  --idle-seconds S  idle time of the idle section (1..3600; default",
         "                  30, 3 with --quick)",
         "  --quick         CI smoke: 1000 iterations, 10000 tasks, 1 run",
@@ -325,10 +325,10 @@ int main(int argc, char **argv)
     char when[64], runs_note[64] = "";
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&now));
     if (bench_cfg.runs > 1 &&
-        (bench_cfg.latency || bench_cfg.throughput || bench_cfg.h5))
+        (bench_cfg.latency || bench_cfg.throughput || bench_cfg.handoff ||
+         bench_cfg.transfer || bench_cfg.h5))
         snprintf(runs_note, sizeof(runs_note),
-                 "; latency, throughput and h5: median of %d runs",
-                 bench_cfg.runs);
+                 "; all but mac and idle: median of %d runs", bench_cfg.runs);
     fprintf(out, "# locus-bench %s on %s (%ld cores), %s; net provider %s%s\n",
             locus_version(), lc_hostname(), cores, when, bench_cfg.provider,
             runs_note);

@@ -49,7 +49,7 @@ struct bench_cfg {
     int quick;
     int paths; /* bit 0: shm, bit 1: net */
     int mac;
-    int runs;    /* repetitions of latency, throughput and h5 */
+    int runs;    /* repetitions of all sections but mac and idle */
     int idle;    /* the idle CPU section */
     long idle_s; /* its idle time */
 };

@@ -74,62 +74,110 @@ static int counters_of(locus_client *c, int id, locus_worker_info *out)
     return rc ? rc : LOCUS_ENOENT;
 }
 
+/* One hand-off of size bytes from worker a to worker b: the median round
+   trip (us) of reps consumers, and the bytes per hand-off by path. */
+struct handoff {
+    double t;
+    int reps;
+    unsigned long long mapped, rma, copied;
+};
+
+static int handoff_once(locus_client *c, int a, int b, uint64_t size,
+                        struct handoff *h)
+{
+    struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+    o.workers = &a;
+    o.nworkers = 1;
+    locus_arg mk[2] = {locus_arg_i64(0), locus_arg_i64((int64_t)(size / 8))};
+    locus_future *obj = NULL;
+    int rc = locus_submit(c, "locus.array.arange", mk, 2, &o, &obj);
+    if (!rc)
+        rc = locus_result(obj, TASK_TIMEOUT_MS, NULL, NULL);
+    locus_worker_info before, after;
+    if (!rc)
+        rc = counters_of(c, b, &before);
+    locus_arg in = locus_arg_future(obj);
+    h->reps = size > (256u << 20) ? 3 : 7;
+    /* first use moves the data; later ones find it mapped or fetch
+       again (no cache of copies): time every one, take the median */
+    if (!rc)
+        rc = timed_on(c, b, "locus.nbytes", &in, 1, h->reps, &h->t);
+    if (!rc)
+        rc = counters_of(c, b, &after);
+    locus_release(obj);
+    if (rc)
+        return rc;
+    unsigned r = (unsigned)h->reps;
+    h->mapped = (after.bytes_mapped - before.bytes_mapped) / r;
+    h->rma = (after.bytes_rma - before.bytes_rma) / r;
+    h->copied = (after.bytes_inline - before.bytes_inline) / r;
+    return 0;
+}
+
+/* The raw reference of one run, GB/s (0: no figure). */
+typedef double (*raw_gbs_fn)(void *ctx);
+
+#define MAX_SIZES 8
+
 /*
  * For each size: an object made on worker A (locus.array.arange, restricted
  * to A), then a task on worker B that takes it as input and touches nothing
  * (locus.nbytes): its round trip minus a locus.noop round trip on B is the
- * hand-off time; B's counters say how the bytes came.
+ * hand-off time; B's counters say how the bytes came.  bench_cfg.runs
+ * runs, each the raw reference (raw, when not NULL) and then every size;
+ * the table gives the medians over runs; *ref_out the raw one (0: none).
  */
 static int bench_handoff_sizes(FILE *out, json_object *js, locus_client *c,
                                int a, int b, const uint64_t *sizes, int nsizes,
-                               const char *what, double ref_gbs,
-                               const char *ref_what)
+                               const char *what, raw_gbs_fn raw, void *raw_ctx,
+                               const char *ref_what, double *ref_out)
 {
-    double noop;
-    int rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noop);
+    static double t[MAX_SIZES][BENCH_MAX_RUNS];
+    double noops[BENCH_MAX_RUNS], raws[BENCH_MAX_RUNS];
+    struct handoff h[MAX_SIZES];
+    int runs = bench_cfg.runs, done = 0, nraw = 0, rc = 0;
+    if (nsizes > MAX_SIZES)
+        nsizes = MAX_SIZES;
+    for (int r = 0; r < runs && !bench_stop && !rc; r++) {
+        if (runs > 1)
+            bench_note("  run %d of %d", r + 1, runs);
+        if (raw) {
+            double g = raw(raw_ctx);
+            if (g > 0)
+                raws[nraw++] = g;
+        }
+        rc = timed_on(c, b, "locus.noop", NULL, 0, 21, &noops[r]);
+        for (int i = 0; i < nsizes && !bench_stop && !rc; i++) {
+            rc = handoff_once(c, a, b, sizes[i], &h[i]);
+            t[i][r] = h[i].t;
+        }
+        done = rc || bench_stop ? done : r + 1;
+    }
     if (rc)
         return rc;
+    if (!done)
+        return lc_seterr(LOCUS_ECANCELED, "bench", "interrupted");
+    double noop = bench_median(noops, done);
+    double ref_gbs = nraw ? bench_median(raws, nraw) : 0;
     bench_jnum(js, "noop_round_trip_us", 1, noop);
     bench_jstr(js, "path", what);
-    bench_jstr(js, "raw", ref_gbs > 0 ? ref_what : NULL);
+    bench_jint(js, "runs", done);
+    bench_jstr(js, "raw", raw ? ref_what : NULL);
+    json_object *jraw = raw ? bench_jarr(js, "raw_gb_per_s_runs") : NULL;
+    for (int r = 0; r < nraw; r++)
+        bench_jpush_num(jraw, 1, raws[r]);
     json_object *jsz = bench_jarr(js, "sizes");
     fprintf(out, "%-10s %12s %10s %12s %12s %12s %10s\n", "size", "hand-off us",
             "GB/s", "mapped B", "RMA read B", "copied B",
             ref_gbs > 0 ? "of raw" : "");
-    for (int i = 0; i < nsizes && !bench_stop; i++) {
-        struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
-        o.workers = &a;
-        o.nworkers = 1;
-        locus_arg mk[2] = {locus_arg_i64(0),
-                           locus_arg_i64((int64_t)(sizes[i] / 8))};
-        locus_future *obj = NULL;
-        rc = locus_submit(c, "locus.array.arange", mk, 2, &o, &obj);
-        if (!rc)
-            rc = locus_result(obj, TASK_TIMEOUT_MS, NULL, NULL);
-        locus_worker_info before, after;
-        if (!rc)
-            rc = counters_of(c, b, &before);
-        double t = 0;
-        locus_arg in = locus_arg_future(obj);
-        /* first use moves the data; later ones find it mapped or fetch
-           again (no cache of copies): time every one, take the median */
-        if (!rc)
-            rc = timed_on(c, b, "locus.nbytes", &in, 1,
-                          sizes[i] > (256u << 20) ? 3 : 7, &t);
-        if (!rc)
-            rc = counters_of(c, b, &after);
-        locus_release(obj);
-        if (rc)
-            return rc;
-        int reps = sizes[i] > (256u << 20) ? 3 : 7;
-        double us = t - noop, gbs = 0;
+    for (int i = 0; i < nsizes; i++) {
+        json_object *j = bench_jobj(jsz, NULL);
+        json_object *jr = bench_jarr(j, "runs_round_trip_median_us");
+        for (int r = 0; r < done; r++)
+            bench_jpush_num(jr, 1, t[i][r]);
+        double tm = bench_median(t[i], done);
+        double us = tm - noop, gbs = 0;
         char ratio[32] = "", tus[32], tgbs[32];
-        unsigned long long mapped =
-            (after.bytes_mapped - before.bytes_mapped) / (unsigned)reps;
-        unsigned long long rma =
-            (after.bytes_rma - before.bytes_rma) / (unsigned)reps;
-        unsigned long long copied =
-            (after.bytes_inline - before.bytes_inline) / (unsigned)reps;
         if (us < 1.0) {
             /* within the noise of a no-op round trip: nothing to time */
             snprintf(tus, sizeof(tus), "< noise");
@@ -142,19 +190,19 @@ static int bench_handoff_sizes(FILE *out, json_object *js, locus_client *c,
                 snprintf(ratio, sizeof(ratio), "%9.0f%%",
                          100.0 * gbs / ref_gbs);
         }
+        /* bytes: the last run's (every run moves the same) */
         fprintf(out, "%7.0f MiB %12s %10s %12llu %12llu %12llu %10s\n",
-                (double)sizes[i] / (1 << 20), tus, tgbs, mapped, rma, copied,
-                ratio);
-        json_object *j = bench_jobj(jsz, NULL);
+                (double)sizes[i] / (1 << 20), tus, tgbs, h[i].mapped, h[i].rma,
+                h[i].copied, ratio);
         bench_jint(j, "bytes", (int64_t)sizes[i]);
-        bench_jint(j, "repetitions", reps);
-        bench_jnum(j, "round_trip_median_us", 1, t);
+        bench_jint(j, "repetitions", h[i].reps);
+        bench_jnum(j, "round_trip_median_us", 1, tm);
         /* null: within the noise of a no-op round trip */
         bench_jnum(j, "handoff_us", us >= 1.0, us);
         bench_jnum(j, "gb_per_s", us >= 1.0, gbs);
-        bench_jint(j, "mapped_bytes", (int64_t)mapped);
-        bench_jint(j, "rma_read_bytes", (int64_t)rma);
-        bench_jint(j, "copied_bytes", (int64_t)copied);
+        bench_jint(j, "mapped_bytes", (int64_t)h[i].mapped);
+        bench_jint(j, "rma_read_bytes", (int64_t)h[i].rma);
+        bench_jint(j, "copied_bytes", (int64_t)h[i].copied);
         bench_jnum(j, "percent_of_raw", us >= 1.0 && ref_gbs > 0,
                    100.0 * gbs / (ref_gbs > 0 ? ref_gbs : 1));
     }
@@ -164,6 +212,10 @@ static int bench_handoff_sizes(FILE *out, json_object *js, locus_client *c,
             "(%.1f us); bytes per hand-off from B's counters%s%s\n",
             what, noop, ref_gbs > 0 ? "; raw: " : "",
             ref_gbs > 0 ? ref_what : "");
+    if (raw && nraw < done)
+        fprintf(out, "# raw: %d of %d runs gave no figure (see stderr)\n",
+                done - nraw, done);
+    *ref_out = ref_gbs;
     return 0;
 }
 
@@ -202,15 +254,17 @@ int bench_handoff(FILE *out)
     }
     free(src);
     free(dst);
-    fprintf(out, "\n# same-host hand-off: worker B consumes an object made on "
-                 "worker A (2 workers x 1 thread, one host)\n");
+    fprintf(out,
+            "\n# same-host hand-off: worker B consumes an object made on "
+            "worker A (2 workers x 1 thread, one host)%s\n",
+            bench_runs_note());
     json_object *js = bench_section("handoff");
     bench_jstr(js, "cluster", k.desc);
     bench_jnum(js, "memcpy_256mib_gb_per_s", copy_gbs > 0, copy_gbs);
     if (!rc)
         rc = bench_handoff_sizes(out, js, k.c, wi[0].id, wi[1].id, sizes, 4,
                                  "mapped read-only from A's arena: zero copies",
-                                 0, NULL);
+                                 NULL, NULL, NULL, &(double){0});
     if (copy_gbs > 0)
         fprintf(out,
                 "# for scale: copying 256 MiB once in this process "
@@ -294,6 +348,13 @@ static double fi_pingpong_mbs(const bench_netns *ns, const char *size)
     return mbs;
 }
 
+/* The raw reference of a transfer run: fi_pingpong's 64 MiB figure on the
+   link between the namespaces ctx, GB/s. */
+static double fi_pingpong_gbs(void *ctx)
+{
+    return fi_pingpong_mbs(ctx, "67108864") / 1000.0;
+}
+
 /* rm -r of the run's directory: files, no subdirectories */
 static void remove_dir(const char *dir)
 {
@@ -344,7 +405,6 @@ int bench_transfer(FILE *out)
         remove_dir(dir);
         return 1;
     }
-    double raw64 = fi_pingpong_mbs(&ns, "67108864");
     /* host 0: scheduler and worker A; host 1 ("lcbhost1"): worker B */
     char file[128], log[160], sched[1024], worker[1024];
     snprintf(file, sizeof(file), "%s/scheduler.json", dir);
@@ -410,8 +470,8 @@ int bench_transfer(FILE *out)
     fprintf(out,
             "\n# cross-host transfer over tcp;ofi_rxm: worker B (host "
             "lcbhost1) consumes an object made on worker A (host %s), "
-            "two network namespaces joined by a veth pair\n",
-            lc_hostname());
+            "two network namespaces joined by a veth pair%s\n",
+            lc_hostname(), bench_runs_note());
     if (!rc) {
         int a = strcmp(wi[0].host, "lcbhost1") ? wi[0].id : wi[1].id;
         int b = a == wi[0].id ? wi[1].id : wi[0].id;
@@ -419,18 +479,20 @@ int bench_transfer(FILE *out)
         char what[160];
         snprintf(what, sizeof(what), "fi_read from A's registered arena");
         bench_jstr(js, "provider", "tcp;ofi_rxm");
+        double raw = 0;
         rc = bench_handoff_sizes(out, js, c, a, b, sizes, 3, what,
-                                 raw64 / 1000.0,
+                                 fi_pingpong_gbs, &ns,
                                  "fi_pingpong -p tcp -e rdm -S 64m bandwidth "
-                                 "on the same link, same run");
-        if (raw64 > 0)
-            fprintf(out, "# fi_pingpong 64 MiB on this link: %.2f GB/s\n",
-                    raw64 / 1000.0);
-        else
+                                 "on the same link, same run",
+                                 &raw);
+        if (!rc && raw > 0)
+            fprintf(out, "# fi_pingpong 64 MiB on this link: %.2f GB/s%s\n",
+                    raw, bench_runs_note());
+        else if (!rc)
             fprintf(out, "# fi_pingpong 64 MiB on this link: no figure (it "
                          "did not run or printed none; see stderr)\n");
         /* null: fi_pingpong did not run or printed no figure */
-        bench_jnum(js, "fi_pingpong_64mib_gb_per_s", raw64 > 0, raw64 / 1000.0);
+        bench_jnum(js, "fi_pingpong_64mib_gb_per_s", raw > 0, raw);
     }
     if (rc)
         fprintf(out, "# cross-host transfer failed: %s\n", locus_last_error());
