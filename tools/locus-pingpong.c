@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "bench/report.h"
 #include "bench/stats.h"
 #include "opts.h"
 #include "xport.h"
@@ -46,7 +47,13 @@ static struct {
     size_t size; /* 0: all sizes */
     int verbose;
     int wait_spin_us; /* -1: spin only; else xport_wait(spin_us) */
-} cfg = {NULL, NULL, "47591", NULL, 1000, 0, 0, -1};
+    int json;
+} cfg = {NULL, NULL, "47591", NULL, 1000, 0, 0, -1, 0};
+
+/* the tables: stdout, or stderr with --json (stdout is the document's) */
+static FILE *out;
+/* --json: the document, its ping-pong rows and its RMA rows */
+static json_object *doc, *jping, *jread;
 
 static void usage(FILE *f)
 {
@@ -77,6 +84,10 @@ static void usage(FILE *f)
             "               then block on the wait fds) instead of "
             "spinning\n"
             "  -v           log transport details (LOCUS_LOG=info)\n"
+            "  --json       one JSON document with every figure on stdout "
+            "(the\n"
+            "               tables go to stderr); the server's names no "
+            "figures\n"
             "  -h           this help\n"
             "\n"
             "Bootstrap: the server waits on ADDR:PORT (plain TCP) for one "
@@ -286,9 +297,16 @@ static void ping_size(size_t size, char *buf, long iters)
     bench_percentiles(t, iters, &med, &p99);
     med /= 2;
     p99 /= 2;
-    printf("%10zu %8ld %12.2f %12.2f %12.2f\n", size, iters, med, p99,
-           (double)size / med);
-    fflush(stdout);
+    fprintf(out, "%10zu %8ld %12.2f %12.2f %12.2f\n", size, iters, med, p99,
+            (double)size / med);
+    fflush(out);
+    json_object *j = bench_jobj(jping, NULL);
+    bench_jint(j, "bytes", (int64_t)size);
+    bench_jint(j, "iterations", iters);
+    bench_jint(j, "warmup_iterations", warm);
+    bench_jnum(j, "median_us", 1, med);
+    bench_jnum(j, "p99_us", 1, p99);
+    bench_jnum(j, "mb_per_s", 1, (double)size / med);
     free(t);
 }
 
@@ -327,14 +345,22 @@ static void read_size(size_t size, char *dst, xport_mr *mr,
         }
     }
     double s = (double)(lc_now_ns() - t0) / 1e9;
-    printf("%10zu %8ld %8d %12.1f\n", size, reads, window,
-           (double)size * (double)reads / s / 1e6);
-    fflush(stdout);
+    double mbs = (double)size * (double)reads / s / 1e6;
+    fprintf(out, "%10zu %8ld %8d %12.1f\n", size, reads, window, mbs);
+    fflush(out);
+    json_object *j = bench_jobj(jread, NULL);
+    bench_jint(j, "bytes", (int64_t)size);
+    bench_jint(j, "reads", reads);
+    bench_jint(j, "reads_in_flight", window);
+    bench_jnum(j, "seconds", 1, s);
+    bench_jnum(j, "mb_per_s", 1, mbs);
 }
 
 int main(int argc, char **argv)
 {
+    enum { OPT_JSON = 1 };
     static const struct option lopts[] = {{"help", no_argument, NULL, 'h'},
+                                          {"json", no_argument, NULL, OPT_JSON},
                                           {NULL, 0, NULL, 0}};
     int opt;
     lc_log_set_prog("locus-pingpong");
@@ -375,6 +401,9 @@ int main(int argc, char **argv)
         case 'v':
             cfg.verbose = 1;
             break;
+        case OPT_JSON:
+            cfg.json = 1;
+            break;
         case 'W':
             if (opt_int("locus-pingpong", "-W", optarg, -1, 10000000,
                         &cfg.wait_spin_us))
@@ -396,6 +425,7 @@ int main(int argc, char **argv)
     }
     if (cfg.verbose)
         lc_log_set_level(LC_LOG_INFO);
+    out = cfg.json ? stderr : stdout;
     int server = cfg.host == NULL;
     int sock = server ? boot_server() : boot_client();
 
@@ -456,20 +486,43 @@ int main(int argc, char **argv)
     if ((rc = xport_insert(ep, theirs.name, &peer)))
         die("xport_insert", rc);
 
+    if (cfg.json) {
+        doc = bench_report_new("locus-pingpong", xport_provider(ep));
+        if (!doc) {
+            fprintf(stderr, "locus-pingpong: no memory for the document\n");
+            return 1;
+        }
+        bench_jstr(doc, "role", server ? "server" : "client");
+        bench_jstr(doc, "fabric", xport_fabric(ep));
+        bench_jstr(doc, "domain", xport_domain(ep));
+        bench_jstr(doc, "server", server ? NULL : cfg.host);
+        bench_jstr(doc, "bind", cfg.bind);
+        bench_jstr(doc, "wait", cfg.wait_spin_us < 0 ? "spin" : "xport_wait");
+        if (cfg.wait_spin_us >= 0)
+            bench_jint(doc, "wait_spin_us", cfg.wait_spin_us);
+        if (!server) {
+            bench_jint(doc, "iterations", cfg.iters);
+            bench_jstr(doc, "pingpong_figure", "half round trip");
+            jping = bench_jarr(doc, "pingpong");
+            jread = bench_jarr(doc, "rma_read");
+        }
+    }
     if (server) {
         run_server(mine.msg_size);
         close(sock);
     } else {
-        printf("# locus-pingpong: provider %s, fabric %s, domain %s\n",
-               xport_provider(ep), xport_fabric(ep), xport_domain(ep));
+        fprintf(out, "# locus-pingpong: provider %s, fabric %s, domain %s\n",
+                xport_provider(ep), xport_fabric(ep), xport_domain(ep));
         if (cfg.wait_spin_us < 0)
-            printf("# message ping-pong, half round trip (us), spin-polling\n");
+            fprintf(out, "# message ping-pong, half round trip (us), "
+                         "spin-polling\n");
         else
-            printf("# message ping-pong, half round trip (us), xport_wait "
-                   "after %d us of spinning\n",
-                   cfg.wait_spin_us);
-        printf("%10s %8s %12s %12s %12s\n", "bytes", "iters", "median_us",
-               "p99_us", "MB/s");
+            fprintf(out,
+                    "# message ping-pong, half round trip (us), xport_wait "
+                    "after %d us of spinning\n",
+                    cfg.wait_spin_us);
+        fprintf(out, "%10s %8s %12s %12s %12s\n", "bytes", "iters", "median_us",
+                "p99_us", "MB/s");
         char *msg = malloc(mine.msg_size);
         if (!msg)
             return 1;
@@ -487,9 +540,9 @@ int main(int argc, char **argv)
             }
         }
         free(msg);
-        printf("# RMA read (fi_read into registered memory), "
-               "reads in flight = window\n");
-        printf("%10s %8s %8s %12s\n", "bytes", "reads", "window", "MB/s");
+        fprintf(out, "# RMA read (fi_read into registered memory), "
+                     "reads in flight = window\n");
+        fprintf(out, "%10s %8s %8s %12s\n", "bytes", "reads", "window", "MB/s");
         if (cfg.size) {
             read_size(cfg.size, buf, mr, &theirs.rk);
         } else {
@@ -507,5 +560,9 @@ int main(int argc, char **argv)
     xport_mr_close(mr);
     xport_close(ep);
     free(buf);
+    if (bench_report_print(doc, stdout)) {
+        fprintf(stderr, "locus-pingpong: cannot write the JSON document\n");
+        return 1;
+    }
     return 0;
 }

@@ -43,8 +43,18 @@ int bench_mac(FILE *out)
     fprintf(out, "\n# MAC per message, ns (median of 7 rounds)\n");
     fprintf(out, "%-26s %10s %10s %10s %10s\n", "algorithm", "64 B", "1 KiB",
             "16 KiB", "64 KiB");
+    static const char *keys[] = {"chacha20-poly1305", "blake2b-128",
+                                 "hmac-sha256"};
+    json_object *js = bench_section("mac");
+    bench_jint(js, "rounds", 7);
+    bench_jstr(js, "used", keys[0]);
+    json_object *jsz = bench_jarr(js, "sizes_bytes");
+    for (int k = 0; k < 4; k++)
+        bench_jint(jsz, NULL, (int64_t)sizes[k]);
+    json_object *jal = bench_jobj(js, "median_ns");
     for (int a = 0; a < 3; a++) {
         fprintf(out, "%-26s", names[a]);
+        json_object *ja = bench_jarr(jal, keys[a]);
         for (int k = 0; k < 4; k++) {
             long iters = sizes[k] <= 1024 ? 20000 : 2000;
             uint64_t r[7];
@@ -52,6 +62,7 @@ int bench_mac(FILE *out)
                 r[i] = (uint64_t)(mac_ns(a, buf, sizes[k], iters) * 10);
             qsort(r, 7, sizeof(r[0]), bench_cmp_u64);
             fprintf(out, " %10.1f", (double)r[3] / 10);
+            bench_jpush_num(ja, 1, (double)r[3] / 10);
         }
         fprintf(out, "\n");
     }

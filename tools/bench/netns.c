@@ -158,39 +158,49 @@ int bench_netns_leave(int saved)
     return rc;
 }
 
-pid_t bench_netns_spawn(const bench_netns *ns, int i, const char *host,
-                        char *const argv[], const char *log, int out_fd)
+int bench_netns_argv(const bench_netns *ns, int i, const char *host,
+                     char *const argv[], char **full, int max)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) {
-        fprintf(stderr, "locus-bench: readlink /proc/self/exe: %s\n",
-                strerror(errno));
-        return -1;
+    static char self[PATH_MAX];
+    if (!self[0]) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+            fprintf(stderr, "locus-bench: readlink /proc/self/exe: %s\n",
+                    strerror(errno));
+            return -1;
+        }
+        self[n] = '\0';
     }
-    self[n] = '\0';
-    char *full[64];
     int k = 0;
     full[k++] = self;
     full[k++] = (char *)"--netns-exec";
     full[k++] = (char *)ns->name[i];
     full[k++] = (char *)(host ? host : "-");
-    for (int a = 0; argv[a] && k < 63; a++)
+    for (int a = 0; argv[a]; a++) {
+        if (k == max - 1) {
+            fprintf(stderr, "locus-bench: %s: too many arguments\n", argv[0]);
+            return -1;
+        }
         full[k++] = argv[a];
+    }
     full[k] = NULL;
+    return k;
+}
+
+pid_t bench_netns_spawn(const bench_netns *ns, int i, const char *host,
+                        char *const argv[], const char *log)
+{
+    char *full[64];
+    if (bench_netns_argv(ns, i, host, argv, full, 64) < 0)
+        return -1;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (out_fd >= 0) {
-        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    } else {
-        posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null",
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
+    posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
     pid_t pid;
-    int e = posix_spawn(&pid, self, &fa, NULL, full, environ);
+    int e = posix_spawn(&pid, full[0], &fa, NULL, full, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (e) {
         fprintf(stderr, "locus-bench: posix_spawn %s in %s: %s\n", argv[0],

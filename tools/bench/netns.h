@@ -37,13 +37,20 @@ int bench_netns_enter(const bench_netns *ns, int i, int *saved);
 int bench_netns_leave(int saved);
 
 /*
- * Start argv (argv[0] a path, or a name looked up in $PATH) in namespace
- * i, with host name host (NULL: this one's), stdin from /dev/null and
- * stdout and stderr to log (NULL: /dev/null), or stdout to out_fd when it
- * is >= 0.  The pid, or -1 (reason on stderr).
+ * The command line that runs argv (argv[0] a path, or a name looked up in
+ * $PATH) in namespace i with host name host (NULL: this one's), into full
+ * (room for max pointers; it points into argv and static storage): for
+ * bench_capture().  Its length, or -1 (reason on stderr).
+ */
+int bench_netns_argv(const bench_netns *ns, int i, const char *host,
+                     char *const argv[], char **full, int max);
+
+/*
+ * Start argv as above, with stdin from /dev/null and stdout and stderr to
+ * log (NULL: /dev/null).  The pid, or -1 (reason on stderr).
  */
 pid_t bench_netns_spawn(const bench_netns *ns, int i, const char *host,
-                        char *const argv[], const char *log, int out_fd);
+                        char *const argv[], const char *log);
 
 /* Stop pid: SIGTERM, then SIGKILL after grace_ms; reaps it. */
 void bench_netns_stop(pid_t pid, int grace_ms);

@@ -23,4 +23,14 @@ long bench_warmup_of(long iters)
     long w = iters / 10;
     return w < 100 ? 100 : w > 2000 ? 2000 : w;
 }
-/* ---- locus: clusters ----------------------------------------------------- */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}

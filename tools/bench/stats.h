@@ -11,5 +11,8 @@ int bench_cmp_u64(const void *a, const void *b);
 void bench_percentiles(uint64_t *t, long n, double *med, double *p99);
 /* Warm-up iterations before iters timed ones. */
 long bench_warmup_of(long iters);
+/* Median of n > 0 figures (sorted in place): the middle one, or the mean
+ * of the two middle ones when n is even. */
+double bench_median(double *v, int n);
 
 #endif

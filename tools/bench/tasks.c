@@ -235,38 +235,140 @@ static void fail_cluster(const struct path *p, int rc)
     else
         fprintf(stderr, "locus-bench: LOCUS_KEEP_LOGS=1 keeps the cluster's "
                         "logs\n");
+    char why[600];
+    snprintf(why, sizeof(why), "cannot start the local cluster: %.500s",
+             locus_last_error());
     bench_cleanup();
-    exit(1);
+    exit(bench_finish(1, why));
+}
+
+int bench_path_alloc(struct path *p)
+{
+    size_t n = (size_t)bench_cfg.runs;
+    p->raws = calloc(n, sizeof(*p->raws));
+    p->lats = calloc(n, sizeof(*p->lats));
+    p->tputs = calloc(n, sizeof(*p->tputs));
+    return p->raws && p->lats && p->tputs ? 0 : -1;
+}
+
+void bench_path_free(struct path *p)
+{
+    free(p->raws);
+    free(p->lats);
+    free(p->tputs);
+    p->raws = NULL;
+    p->lats = NULL;
+    p->tputs = NULL;
+}
+
+/* " (run R of N)" when there are several runs, else "" */
+static const char *run_of(int run)
+{
+    static char buf[48];
+    if (bench_cfg.runs <= 1)
+        return "";
+    snprintf(buf, sizeof(buf), " (run %d of %d)", run + 1, bench_cfg.runs);
+    return buf;
 }
 
 /* Run what is selected on one cluster configuration. */
-void bench_run_path(struct path *p, int do_lat, int do_tput)
+void bench_run_path(struct path *p, int run, int do_lat, int do_tput)
 {
     struct clus k;
-    bench_note("cluster: %d worker%s x 1 thread, %s", p->nworkers,
-               p->nworkers == 1 ? "" : "s", p->no_shm ? "no shm" : "shm");
+    bench_note("cluster: %d worker%s x 1 thread, %s%s", p->nworkers,
+               p->nworkers == 1 ? "" : "s", p->no_shm ? "no shm" : "shm",
+               run_of(run));
     int rc = bench_clus_start(p->nworkers, 1, p->no_shm, &k);
     if (rc)
         fail_cluster(p, rc);
     snprintf(p->desc, sizeof(p->desc), "%s", k.desc);
     if (do_lat && !bench_stop) {
         bench_note("  task round trip, %ld iterations", bench_cfg.iters);
-        bench_task_latency(k.c, bench_cfg.iters, &p->lat);
+        bench_task_latency(k.c, bench_cfg.iters, &p->lats[run]);
         p->ran_lat = 1;
+        p->nlat = run + 1;
     }
     if (do_tput && !bench_stop) {
         bench_note("  task throughput, %ld tasks", bench_cfg.tasks);
-        bench_task_throughput(k.c, bench_cfg.tasks, &p->tput);
+        bench_task_throughput(k.c, bench_cfg.tasks, &p->tputs[run]);
         p->ran_tput = 1;
+        p->ntput = run + 1;
     }
     bench_clus_stop(&k);
 }
 
-void bench_run_raw(struct path *p, long msgs)
+void bench_run_raw(struct path *p, int run, long msgs)
 {
-    bench_note("raw xport on %s: %ld round trips, %ld messages", p->raw_prov,
-               bench_cfg.iters, msgs);
-    bench_raw_run(&bench_peer, p->raw_prov, bench_cfg.iters, msgs, &p->raw);
+    bench_note("raw xport on %s: %ld round trips, %ld messages%s", p->raw_prov,
+               bench_cfg.iters, msgs, run_of(run));
+    bench_raw_run(&bench_peer, p->raw_prov, bench_cfg.iters, msgs,
+                  &p->raws[run]);
+    p->nraw = run + 1;
+}
+
+/* err: why run i of n failed, naming the run when there are several */
+static void run_failed(char *err, size_t len, int i, int n, const char *why)
+{
+    if (n > 1)
+        snprintf(err, len, "run %d of %d: %.480s", i + 1, n, why);
+    else
+        snprintf(err, len, "%s", why);
+}
+
+void bench_path_medians(struct path *p)
+{
+    double a[BENCH_MAX_RUNS], b[BENCH_MAX_RUNS], c[BENCH_MAX_RUNS],
+        d[BENCH_MAX_RUNS];
+    memset(&p->raw, 0, sizeof(p->raw));
+    memset(&p->lat, 0, sizeof(p->lat));
+    memset(&p->tput, 0, sizeof(p->tput));
+    p->raw.ok = p->nraw > 0;
+    for (int i = 0; i < p->nraw && p->raw.ok; i++) {
+        const struct raw *r = &p->raws[i];
+        if (!r->ok) {
+            p->raw.ok = 0;
+            run_failed(p->raw.err, sizeof(p->raw.err), i, p->nraw, r->err);
+        }
+        a[i] = r->med, b[i] = r->p99, c[i] = r->rate;
+    }
+    if (p->raw.ok) {
+        p->raw.med = bench_median(a, p->nraw);
+        p->raw.p99 = bench_median(b, p->nraw);
+        p->raw.rate = bench_median(c, p->nraw);
+        p->raw.iters = p->raws[0].iters;
+        snprintf(p->raw.fabric, sizeof(p->raw.fabric), "%s", p->raws[0].fabric);
+        snprintf(p->raw.domain, sizeof(p->raw.domain), "%s", p->raws[0].domain);
+    }
+    p->lat.ok = p->nlat > 0;
+    for (int i = 0; i < p->nlat && p->lat.ok; i++) {
+        const struct lat *l = &p->lats[i];
+        if (!l->ok) {
+            p->lat.ok = 0;
+            run_failed(p->lat.err, sizeof(p->lat.err), i, p->nlat, l->err);
+        }
+        a[i] = l->med, b[i] = l->p99;
+    }
+    if (p->lat.ok) {
+        p->lat.med = bench_median(a, p->nlat);
+        p->lat.p99 = bench_median(b, p->nlat);
+    }
+    p->tput.ok = p->ntput > 0;
+    for (int i = 0; i < p->ntput && p->tput.ok; i++) {
+        const struct tput *t = &p->tputs[i];
+        if (!t->ok) {
+            p->tput.ok = 0;
+            run_failed(p->tput.err, sizeof(p->tput.err), i, p->ntput, t->err);
+        }
+        a[i] = t->rate, b[i] = t->map_s, c[i] = t->total_s, d[i] = t->release_s;
+    }
+    if (p->tput.ok) {
+        p->tput.rate = bench_median(a, p->ntput);
+        p->tput.map_s = bench_median(b, p->ntput);
+        p->tput.total_s = bench_median(c, p->ntput);
+        p->tput.release_s = bench_median(d, p->ntput);
+        p->tput.n = p->tputs[0].n;
+        p->tput.done = p->tputs[0].done;
+    }
 }
 
 static void fmt_f(char *buf, size_t len, int ok, double v, const char *fmt)
@@ -277,13 +379,33 @@ static void fmt_f(char *buf, size_t len, int ok, double v, const char *fmt)
         snprintf(buf, len, "n/a");
 }
 
+/* A path's common fields in the --json document; its per-run array. */
+static json_object *json_path(json_object *paths, const struct path *p,
+                              const char *err1, const char *err2)
+{
+    json_object *j = bench_jobj(paths, NULL);
+    bench_jstr(j, "path", p->no_shm ? "net" : "shm");
+    bench_jstr(j, "provider", p->label);
+    bench_jint(j, "workers", p->nworkers);
+    bench_jint(j, "threads_per_worker", 1);
+    bench_jstr(j, "cluster", p->desc);
+    bench_jbool(j, "ok", !err1 && !err2);
+    json_object *e = bench_jarr(j, "errors");
+    if (err1)
+        bench_jstr(e, NULL, err1);
+    if (err2)
+        bench_jstr(e, NULL, err2);
+    return j;
+}
+
 int bench_print_latency(FILE *o, struct path *ps, int np)
 {
     int bad = 0;
     fprintf(o,
             "\n# task round trip (locus.noop, 1 worker x 1 thread), %ld "
-            "iterations after %ld of warm-up\n",
-            bench_cfg.iters, bench_warmup_of(bench_cfg.iters));
+            "iterations after %ld of warm-up%s\n",
+            bench_cfg.iters, bench_warmup_of(bench_cfg.iters),
+            bench_runs_note());
     fprintf(o,
             "# locus: locus_submit + locus_result, one at a time; raw xport: "
             "%d B tagged send/recv ping-pong between two processes, "
@@ -291,18 +413,49 @@ int bench_print_latency(FILE *o, struct path *ps, int np)
             RAW_MSG_BYTES);
     fprintf(o, "%-14s %12s %9s %17s %9s %8s\n", "path", "locus median", "p99",
             "raw xport median", "p99", "ratio");
+    json_object *js = bench_section("latency");
+    bench_jint(js, "iterations", bench_cfg.iters);
+    bench_jint(js, "warmup_iterations", bench_warmup_of(bench_cfg.iters));
+    bench_jint(js, "runs", bench_cfg.runs);
+    bench_jint(js, "raw_msg_bytes", RAW_MSG_BYTES);
+    bench_jstr(js, "figure", "full round trip; figures are medians over runs");
+    json_object *jps = bench_jarr(js, "paths");
     for (int i = 0; i < np; i++) {
         struct path *p = &ps[i];
         if (!p->ran_lat)
             continue;
         char a[32], b[32], c[32], d[32], r[32];
+        int rok = p->lat.ok && p->raw.ok && p->raw.med > 0;
+        double ratio = p->lat.med / (p->raw.med > 0 ? p->raw.med : 1);
         fmt_f(a, sizeof(a), p->lat.ok, p->lat.med, "%.1f");
         fmt_f(b, sizeof(b), p->lat.ok, p->lat.p99, "%.1f");
         fmt_f(c, sizeof(c), p->raw.ok, p->raw.med, "%.2f");
         fmt_f(d, sizeof(d), p->raw.ok, p->raw.p99, "%.2f");
-        fmt_f(r, sizeof(r), p->lat.ok && p->raw.ok && p->raw.med > 0,
-              p->lat.med / (p->raw.med > 0 ? p->raw.med : 1), "%.1f");
+        fmt_f(r, sizeof(r), rok, ratio, "%.1f");
         fprintf(o, "%-14s %12s %9s %17s %9s %8s\n", p->label, a, b, c, d, r);
+
+        json_object *j = json_path(jps, p, p->lat.ok ? NULL : p->lat.err,
+                                   p->raw.ok ? NULL : p->raw.err);
+        bench_jnum(j, "locus_median_us", p->lat.ok, p->lat.med);
+        bench_jnum(j, "locus_p99_us", p->lat.ok, p->lat.p99);
+        bench_jnum(j, "raw_median_us", p->raw.ok, p->raw.med);
+        bench_jnum(j, "raw_p99_us", p->raw.ok, p->raw.p99);
+        bench_jnum(j, "ratio_locus_to_raw", rok, ratio);
+        bench_jstr(j, "raw_fabric", p->raw.ok ? p->raw.fabric : NULL);
+        bench_jstr(j, "raw_domain", p->raw.ok ? p->raw.domain : NULL);
+        json_object *jr = bench_jarr(j, "runs");
+        for (int k = 0; k < p->nlat; k++) {
+            const struct lat *l = &p->lats[k];
+            const struct raw *w = &p->raws[k];
+            json_object *x = bench_jobj(jr, NULL);
+            bench_jnum(x, "locus_median_us", l->ok, l->med);
+            bench_jnum(x, "locus_p99_us", l->ok, l->p99);
+            bench_jnum(x, "raw_median_us", k < p->nraw && w->ok, w->med);
+            bench_jnum(x, "raw_p99_us", k < p->nraw && w->ok, w->p99);
+            bench_jnum(x, "ratio_locus_to_raw",
+                       l->ok && k < p->nraw && w->ok && w->med > 0,
+                       l->med / (w->med > 0 ? w->med : 1));
+        }
     }
     for (int i = 0; i < np; i++) {
         struct path *p = &ps[i];
@@ -322,8 +475,8 @@ int bench_print_throughput(FILE *o, struct path *ps, int np)
     int bad = 0;
     fprintf(o,
             "\n# task throughput (locus_map of %ld x locus.noop, then "
-            "locus_wait; 1 thread per worker)\n",
-            bench_cfg.tasks);
+            "locus_wait; 1 thread per worker)%s\n",
+            bench_cfg.tasks, bench_runs_note());
     fprintf(
         o,
         "# map s: time in locus_map; total s: map to last result; release s: "
@@ -333,27 +486,62 @@ int bench_print_throughput(FILE *o, struct path *ps, int np)
     fprintf(o, "%-14s %7s %10s %7s %8s %9s %14s %7s\n", "path", "workers",
             "tasks/s", "map s", "total s", "release s", "raw xport msg/s",
             "ratio");
+    json_object *js = bench_section("throughput");
+    bench_jint(js, "tasks", bench_cfg.tasks);
+    bench_jint(js, "runs", bench_cfg.runs);
+    bench_jint(js, "raw_msg_bytes", RAW_MSG_BYTES);
+    bench_jint(js, "raw_msgs_in_flight", XPORT_WINDOW);
+    bench_jstr(js, "figure", "medians over runs; release_s is not in total_s");
+    json_object *jps = bench_jarr(js, "paths");
     for (int i = 0; i < np; i++) {
         struct path *p = &ps[i];
         if (!p->ran_tput)
             continue;
-        const struct raw *raw = &p->raw;
+        const struct path *rp = p;
         /* 2-worker paths reuse the raw figure of their 1-worker path */
-        for (int j = 0; j < np && !raw->ok; j++)
+        for (int j = 0; j < np && !rp->raw.ok; j++)
             if (!strcmp(ps[j].raw_prov, p->raw_prov) && ps[j].raw.ok)
-                raw = &ps[j].raw;
+                rp = &ps[j];
+        const struct raw *raw = &rp->raw;
         char a[32], b[32], c[32], d[32], e[32], r[32];
         int ok = p->tput.ok;
+        int rok = ok && raw->ok && raw->rate > 0;
+        double ratio = p->tput.rate / (raw->rate > 0 ? raw->rate : 1);
         fmt_f(a, sizeof(a), ok, p->tput.rate, "%.0f");
         fmt_f(b, sizeof(b), ok, p->tput.map_s, "%.2f");
         fmt_f(c, sizeof(c), ok, p->tput.total_s, "%.2f");
         fmt_f(d, sizeof(d), ok, p->tput.release_s, "%.2f");
         fmt_f(e, sizeof(e), raw->ok, raw->rate, "%.0f");
-        fmt_f(r, sizeof(r), ok && raw->ok && raw->rate > 0,
-              p->tput.rate / (raw->rate > 0 ? raw->rate : 1), "%.3f");
+        fmt_f(r, sizeof(r), rok, ratio, "%.3f");
         fprintf(o, "%-14s %7d %10s %7s %8s %9s %14s %7s\n", p->label,
                 p->nworkers, a, b, c, d, e, r);
+
+        json_object *j = json_path(jps, p, ok ? NULL : p->tput.err,
+                                   raw->ok ? NULL : raw->err);
+        bench_jnum(j, "tasks_per_s", ok, p->tput.rate);
+        bench_jnum(j, "map_s", ok, p->tput.map_s);
+        bench_jnum(j, "total_s", ok, p->tput.total_s);
+        bench_jnum(j, "release_s", ok, p->tput.release_s);
+        bench_jnum(j, "raw_msgs_per_s", raw->ok, raw->rate);
+        bench_jnum(j, "ratio_locus_to_raw", rok, ratio);
+        bench_jint(j, "raw_from_workers", rp->nworkers);
+        json_object *jr = bench_jarr(j, "runs");
+        for (int k = 0; k < p->ntput; k++) {
+            const struct tput *t = &p->tputs[k];
+            const struct raw *w = &rp->raws[k];
+            int wok = k < rp->nraw && w->ok;
+            json_object *x = bench_jobj(jr, NULL);
+            bench_jnum(x, "tasks_per_s", t->ok, t->rate);
+            bench_jnum(x, "map_s", t->ok, t->map_s);
+            bench_jnum(x, "total_s", t->ok, t->total_s);
+            bench_jnum(x, "release_s", t->ok, t->release_s);
+            bench_jint(x, "tasks_done", t->done);
+            bench_jnum(x, "raw_msgs_per_s", wok, w->rate);
+            bench_jnum(x, "ratio_locus_to_raw", t->ok && wok && w->rate > 0,
+                       t->rate / (w->rate > 0 ? w->rate : 1));
+        }
     }
+    bench_jbool(js, "map_called_in_slices", map_chunked);
     if (map_chunked)
         fprintf(
             o,
