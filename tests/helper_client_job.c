@@ -11,11 +11,21 @@
  * its consumer (legal: the data lives until its consumer ran).  Checks the
  * answer, disconnects (the goodbye must be confirmed).  Exit 0 when all of
  * it worked, 1 with the reason on stderr otherwise.
+ *
+ *   helper_client_job SCHEDFILE TASKLIB N die
+ *
+ * For tests/test_client_lifetime.c: a client that dies.  Waits for two
+ * workers, makes N results of 2 MiB (make_bytes), waits until the workers
+ * hold them, prints "held BYTES" (what the workers report) and exits with
+ * no release and no disconnect.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cluster.h"
 #include "locus.h"
 
 #define FAIL(...)                                                              \
@@ -25,11 +35,44 @@
         return 1;                                                              \
     } while (0)
 
+/* the "die" mode: make the data, see it held, exit without a goodbye */
+static int die(locus_client *c, long n)
+{
+    if (lt_wait_workers(c, 2, 30000) != 0)
+        FAIL("two workers did not join");
+    locus_future **fs = calloc((size_t)n, sizeof(*fs));
+    for (long i = 0; i < n; i++) {
+        locus_arg a[2] = {locus_arg_i64(2 * 1024 * 1024), locus_arg_i64(i)};
+        int rc = locus_submit(c, "make_bytes", a, 2, NULL, &fs[i]);
+        if (rc)
+            FAIL("submit make_bytes: %s", locus_errname(rc));
+    }
+    int rc = locus_wait(fs, (size_t)n, 30000);
+    if (rc)
+        FAIL("wait: %s", locus_errname(rc));
+    uint64_t sum = 0;
+    for (int k = 0; k < 100; k++) {
+        locus_worker_info w[4];
+        size_t have = 0;
+        sum = 0;
+        if (locus_workers(c, w, 4, &have) == 0)
+            for (size_t i = 0; i < have && i < 4; i++)
+                sum += w[i].bytes_held;
+        if (sum >= (uint64_t)n * 2 * 1024 * 1024)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    printf("held %llu\n", (unsigned long long)sum);
+    fflush(stdout);
+    _exit(0); /* no release, no disconnect */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: helper_client_job SCHEDFILE TASKLIB N "
-                        "flat|tree [no-shm]\n");
+                        "flat|tree|die [no-shm]\n");
         return 1;
     }
     long n = strtol(argv[3], NULL, 10);
@@ -44,6 +87,8 @@ int main(int argc, char **argv)
         FAIL("connect: %s", locus_errname(rc));
     if ((rc = locus_require(c, argv[2], 30000)) != 0)
         FAIL("require: %s", locus_errname(rc));
+    if (!strcmp(argv[4], "die"))
+        return die(c, n);
     locus_arg *in = calloc((size_t)n, sizeof(*in));
     locus_future **fs = calloc((size_t)n, sizeof(*fs));
     for (long i = 0; i < n; i++)

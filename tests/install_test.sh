@@ -10,9 +10,9 @@
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
-# a sanitized liblocus needs sanitized programs (the ASan runtime first)
-san=""
-[ "${2:-OFF}" = "ON" ] && san="-fsanitize=address,undefined"
+# a sanitized liblocus needs sanitized programs (its sanitizer's runtime
+# first): $2 is the build's -fsanitize flag, empty in a normal build
+san=${2:-}
 prefix=$(mktemp -d /tmp/locus-install-XXXXXX)
 moved=""
 cleanup() {

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,6 +664,7 @@ Test(dash, idle_connections_neither_stop_the_scheduler_nor_the_server,
     double base = run_job(100);
 
     int fds[1000], open_ok = 0;
+    double opened = now_s();
     for (int i = 0; i < 1000; i++) {
         fds[i] = connect_to(u.port, 1);
         open_ok += fds[i] >= 0;
@@ -687,6 +689,10 @@ Test(dash, idle_connections_neither_stop_the_scheduler_nor_the_server,
             "flood\n",
             st, now_s() - t0);
     cr_assert_eq(st, 200, "the dashboard did not recover");
+    /* it may answer before the idle timeout (a slow build accepts fewer
+       of the flood): the accepted ones are closed once it has passed */
+    while (now_s() - opened < 5 + 2)
+        nap_ms(200);
     int closed = 0;
     for (int i = 0; i < 1000; i++) {
         if (fds[i] < 0)
@@ -865,7 +871,7 @@ Test(dash, trace_file_is_valid_chrome_trace_json)
  * ------------------------------------------------------------------------------
  */
 
-static volatile int reading;
+static atomic_int reading; /* the main thread stops the reader */
 
 static void *reader(void *arg)
 {
@@ -928,9 +934,9 @@ Test(dash, task_event_costs_well_under_a_microsecond)
             "reads /api/tasks and /metrics in a loop\n",
             done, prog, busy);
     dash_close(d);
-    /* generous, for loaded machines; sanitizer builds (-O0, ASan) are some
-       20 times slower */
-#if defined(__SANITIZE_ADDRESS__)
+    /* generous, for loaded machines; sanitizer builds (-O0, ASan; TSan)
+       are some 20 times slower */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     double limit = 20000;
 #else
     double limit = 2000;

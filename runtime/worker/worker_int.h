@@ -103,7 +103,7 @@ typedef struct worker {
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
     struct locus_task *qhead, *qtail;
-    int qlen;
+    _Atomic int qlen; /* written under qmu, read by the heartbeat without */
     int stopping;
     /* done queue: task threads -> progress thread */
     pthread_mutex_t dmu;

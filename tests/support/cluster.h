@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Byte i of the test pattern with seed: not periodic over 64 KiB, so a
  * misplaced chunk of a large transfer shows. */
@@ -46,6 +47,7 @@ typedef struct lt_cluster {
     pid_t watchdog;
     int watch_fd;
     int nlogs;
+    struct timespec t0; /* lt_cluster_init: later TSan reports are ours */
 } lt_cluster;
 
 /* Make the directory and the watchdog.  Call first, before any client. */
@@ -78,7 +80,9 @@ int lt_wait_workers(locus_client *cl, size_t n, int timeout_ms);
 /* Stop everything (workers, then the scheduler), print the daemons' logs
  * to stderr if dump_logs (else only logs with a sanitizer report), remove
  * the directory, reset c.  Returns how many daemon logs hold an ASan,
- * LSan or UBSan report (0 when clean). */
+ * LSan, UBSan or TSan report, plus (TSan build, tests/tsan_run.sh) how
+ * many processes wrote a TSan report file since lt_cluster_init, printed
+ * too; 0 when clean. */
 int lt_cluster_stop(lt_cluster *c, int dump_logs);
 
 /* Print every *.log file of the cluster's directory to stderr. */

@@ -871,8 +871,8 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
                  "%s: posting receive %u: %s", e->prov, i, fi_msg(rc));
     }
 
-    char name[XPORT_NAME_MAX];
-    int mm = (int)e->mr_mode; /* fi_tostr reads an int */
+    char name[XPORT_NAME_MAX], mms[256];
+    int mm = (int)e->mr_mode; /* fi_tostr_r reads an int */
     LC_CHECK_RC(ofi_name((xport_ep *)e, name, sizeof(name)), fail, ret);
     if (is_local_provider(e->prov)) {
         /* shm (1.17) reports a sender that is not in the AV as fi_addr 0,
@@ -891,8 +891,11 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
            "opened provider %s, fabric %s, domain %s, mr_mode %s%s, "
            "inject %zu, wait fd %s, address %s",
            e->prov, fi->fabric_attr->name, fi->domain_attr->name,
-           fi_tostr(&mm, FI_TYPE_MR_MODE), e->offset_addr ? " (offsets)" : "",
-           e->inject_size, e->bell_fd >= 0 ? "doorbell" : "provider's", name);
+           /* fi_tostr's buffer is one per process: threads opening
+              endpoints at once raced on it */
+           fi_tostr_r(mms, sizeof(mms), &mm, FI_TYPE_MR_MODE),
+           e->offset_addr ? " (offsets)" : "", e->inject_size,
+           e->bell_fd >= 0 ? "doorbell" : "provider's", name);
     fi_freeinfo(hints);
     *out = (xport_ep *)e;
     return 0;
