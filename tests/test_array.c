@@ -38,8 +38,7 @@ static void teardown(void)
     if (cl)
         locus_disconnect(cl);
     cl = NULL;
-    cr_assert_eq(lt_cluster_stop(&C, !passed), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    lt_fini_check(lt_cluster_stop(&C, !passed));
     if (dir[0])
         lt_rmdir(dir);
     dir[0] = 0;

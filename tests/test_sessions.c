@@ -49,11 +49,7 @@ static void teardown(void)
         locus_disconnect(cl);
     cl = NULL;
     lt_peer_close(&P);
-    int bad = lt_cluster_stop(&C, !passed);
-    cr_assert_eq(bad, 0,
-                 "%d daemon log(s) hold a sanitizer report (printed "
-                 "above)",
-                 bad);
+    lt_fini_check(lt_cluster_stop(&C, !passed));
 }
 
 TestSuite(sessions, .fini = teardown, .timeout = 600);

@@ -131,8 +131,7 @@ static void teardown(void)
     if (cl)
         locus_disconnect(cl);
     cl = NULL;
-    cr_assert_eq(lt_cluster_stop(&C, !passed), 0,
-                 "a daemon log holds a sanitizer report (printed above)");
+    lt_fini_check(lt_cluster_stop(&C, !passed));
 }
 
 static locus_future *submit(const char *fn, const locus_arg *a, size_t n)

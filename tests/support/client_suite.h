@@ -65,10 +65,7 @@ static inline void teardown(void)
     int bad = lt_cluster_stop(&C, !passed);
     lt_netns_destroy(nets);
     nets = NULL;
-    cr_assert_eq(bad, 0,
-                 "%d daemon log(s) hold a sanitizer report (printed "
-                 "above)",
-                 bad);
+    lt_fini_check(bad);
 }
 
 /* call must fail with code and leave a message in locus_last_error(). */

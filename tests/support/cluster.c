@@ -362,3 +362,15 @@ int lt_cluster_stop(lt_cluster *c, int dump_logs)
     c->dir = NULL;
     return bad;
 }
+
+void lt_fini_check(int bad)
+{
+    if (bad <= 0)
+        return;
+    fprintf(stderr,
+            "lt_cluster: %d daemon log(s) hold a sanitizer report (printed "
+            "above): the test fails\n",
+            bad);
+    fflush(stderr);
+    abort();
+}

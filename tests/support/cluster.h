@@ -85,6 +85,12 @@ int lt_wait_workers(locus_client *cl, size_t n, int timeout_ms);
  * too; 0 when clean. */
 int lt_cluster_stop(lt_cluster *c, int dump_logs);
 
+/* For a suite's .fini: Criterion prints a failed assertion there but the
+ * test still passes, so a daemon's sanitizer report found at teardown
+ * (bad > 0) would fail nothing.  This prints it and aborts the test
+ * process: Criterion counts a crash in teardown, and the binary exits 1. */
+void lt_fini_check(int bad);
+
 /* Print every *.log file of the cluster's directory to stderr. */
 void lt_cluster_dump_logs(const lt_cluster *c);
 
