@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +229,11 @@ const char *lc_esc(const char *s, char *buf, size_t len)
     }
     buf[o] = '\0';
     return buf;
+}
+
+void lc_heap_trim(void)
+{
+#if !defined(__SANITIZE_THREAD__)
+    malloc_trim(0);
+#endif
 }

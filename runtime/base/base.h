@@ -41,6 +41,13 @@ void lc_clearerr(void);
 void lc_err_save(char keep[LC_ERR_MAX]);
 void lc_err_restore(const char keep[LC_ERR_MAX]);
 
+/* Give free heap pages back to the system (glibc's malloc_trim), after a
+ * burst of work.  Nothing under ThreadSanitizer, whose own allocator
+ * serves malloc: glibc's malloc_trim would then set up a glibc arena for
+ * the calling thread behind its back, and glibc aborts when that thread
+ * exits ("__malloc_arena_thread_freeres: a->attached_threads > 0"). */
+void lc_heap_trim(void);
+
 /*
  * The size rule of public option structs (their first field is size_t
  * size): a caller built against an older header passes a smaller size, one

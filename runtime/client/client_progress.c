@@ -3,7 +3,6 @@
  * goodbye. */
 #include "client/client_int.h"
 
-#include <malloc.h>
 
 static void on_peer(locus_client *c, wire_rd *r)
 {
@@ -487,7 +486,7 @@ static void trim(locus_client *c)
     pthread_mutex_unlock(&c->mu);
     wire_wr_shrink(&c->batch, 256u << 10);
     lnet_trim(&c->net);
-    malloc_trim(0);
+    lc_heap_trim();
 }
 
 void *client_progress_main(void *arg)

@@ -173,7 +173,7 @@ static void check_liveness(sched *s, uint64_t now)
     if (s->busy_ns && now - s->busy_ns > 1000000000ull) {
         lc_map_shrink(&s->tasks);
         lnet_trim(&s->net);
-        malloc_trim(0);
+        lc_heap_trim();
         s->busy_ns = 0;
     }
     uint64_t dead =

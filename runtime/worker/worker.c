@@ -9,7 +9,6 @@
  */
 #include "worker/worker_int.h"
 
-#include <malloc.h>
 
 int worker_id_of(const struct worker *w)
 {
@@ -274,7 +273,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             lc_map_shrink(&w->inflight);
             lnet_trim(&w->net);
             arena_trim(w->arena);
-            malloc_trim(0);
+            lc_heap_trim();
             busy_ns = 0;
         }
         if (n == 0)
