@@ -181,6 +181,7 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
                 fail, rc);
     ljoin_init(&c->join, &c->net, &c->sf, c->sched, ROLE_CLIENT, -1, "", 0);
     uint64_t dl = lc_deadline_ms(c->timeout_ms);
+    c->last_hb = lc_now_ns(); /* pmu state: set before any thread drives */
     int e = pthread_create(&c->thr, NULL, client_progress_main, c);
     LC_CHECK(e == 0, fail, rc, LOCUS_ESYS, "client", "pthread_create: %s",
              strerror(e));

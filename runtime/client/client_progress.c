@@ -3,7 +3,6 @@
  * goodbye. */
 #include "client/client_int.h"
 
-
 static void on_peer(locus_client *c, wire_rd *r)
 {
     rec_peer rp;
@@ -493,7 +492,6 @@ void *client_progress_main(void *arg)
 {
     locus_client *c = arg;
     lnet_in in[NIN];
-    c->last_hb = lc_now_ns();
     while (!atomic_load(&c->stop)) {
         if (give_way(c)) {
             park(c);

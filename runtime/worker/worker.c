@@ -9,7 +9,6 @@
  */
 #include "worker/worker_int.h"
 
-
 int worker_id_of(const struct worker *w)
 {
     return w->id;
