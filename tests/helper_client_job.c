@@ -10,7 +10,10 @@
  * a fan-in tree of 8 (tree), releasing every input right after submitting
  * its consumer (legal: the data lives until its consumer ran).  Checks the
  * answer, disconnects (the goodbye must be confirmed).  Exit 0 when all of
- * it worked, 1 with the reason on stderr otherwise.
+ * it worked, 1 with the reason on stderr otherwise.  With "loop" among the
+ * arguments after the mode, the map and reduction repeat, each answer
+ * checked, until the process is killed (tests that kill a client in the
+ * middle of its work: however fast the cluster, it is still working).
  *
  *   helper_client_job SCHEDFILE TASKLIB N die
  *
@@ -68,27 +71,9 @@ static int die(locus_client *c, long n)
     _exit(0); /* no release, no disconnect */
 }
 
-int main(int argc, char **argv)
+static int job(locus_client *c, long n, int tree)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: helper_client_job SCHEDFILE TASKLIB N "
-                        "flat|tree|die [no-shm]\n");
-        return 1;
-    }
-    long n = strtol(argv[3], NULL, 10);
-    int tree = !strcmp(argv[4], "tree");
-    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
-    o.timeout_ms = 30000;
-    if (argc > 5 && !strcmp(argv[5], "no-shm"))
-        o.flags |= LOCUS_CONNECT_NO_SHM;
-    locus_client *c;
-    int rc = locus_connect(argv[1], &o, &c);
-    if (rc)
-        FAIL("connect: %s", locus_errname(rc));
-    if ((rc = locus_require(c, argv[2], 30000)) != 0)
-        FAIL("require: %s", locus_errname(rc));
-    if (!strcmp(argv[4], "die"))
-        return die(c, n);
+    int rc;
     locus_arg *in = calloc((size_t)n, sizeof(*in));
     locus_future **fs = calloc((size_t)n, sizeof(*fs));
     for (long i = 0; i < n; i++)
@@ -128,6 +113,38 @@ int main(int argc, char **argv)
                 (long long)got, (long long)want);
         return 1;
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: helper_client_job SCHEDFILE TASKLIB N "
+                        "flat|tree|die [no-shm] [loop]\n");
+        return 1;
+    }
+    long n = strtol(argv[3], NULL, 10);
+    int tree = !strcmp(argv[4], "tree");
+    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
+    o.timeout_ms = 30000;
+    int loop = 0;
+    for (int i = 5; i < argc; i++) {
+        if (!strcmp(argv[i], "no-shm"))
+            o.flags |= LOCUS_CONNECT_NO_SHM;
+        loop |= !strcmp(argv[i], "loop");
+    }
+    locus_client *c;
+    int rc = locus_connect(argv[1], &o, &c);
+    if (rc)
+        FAIL("connect: %s", locus_errname(rc));
+    if ((rc = locus_require(c, argv[2], 30000)) != 0)
+        FAIL("require: %s", locus_errname(rc));
+    if (!strcmp(argv[4], "die"))
+        return die(c, n);
+    do
+        if (job(c, n, tree) != 0)
+            return 1;
+    while (loop);
     if ((rc = locus_disconnect(c)) != 0) {
         fprintf(stderr, "helper_client_job: disconnect: %s: %s\n",
                 locus_errname(rc), locus_last_error());

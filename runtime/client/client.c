@@ -26,10 +26,9 @@ static void close_client(locus_client *c, const char *why)
         return;
     c->state = C_CLOSED;
     snprintf(c->why, sizeof(c->why), "%s", why);
-    size_t it = 0;
     uint64_t k;
     void *v;
-    while (lc_map_next(&c->futures, &it, &k, &v)) {
+    for (lc_kt_it kit = {0}; lc_kt_next(&c->futures, &kit, &k, &v);) {
         struct locus_future *f = v;
         if (atomic_load(&f->state) == F_PENDING) {
             f->status = LOCUS_ECLOSED;
@@ -66,14 +65,14 @@ static void client_free(locus_client *c)
     size_t it = 0;
     uint64_t k;
     void *v;
-    while (lc_map_next(&c->futures, &it, &k, &v)) {
+    for (lc_kt_it kit = {0}; lc_kt_next(&c->futures, &kit, &k, &v);) {
         struct locus_future *f = v;
         free(f->data);
         free(f->errmsg);
         free(f->puts);
         free(f);
     }
-    lc_map_free(&c->futures);
+    lc_kt_free(&c->futures);
     it = 0;
     while (lc_map_next(&c->puts, &it, &k, &v))
         free(v); /* their memory goes with the arena */
@@ -135,7 +134,7 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
     pthread_cond_init(&c->cv, NULL);
     pthread_cond_init(&c->pcv, NULL);
     wire_wr_init(&c->batch);
-    lc_map_init(&c->futures);
+    lc_kt_init(&c->futures);
     lc_map_init(&c->gets);
     lc_map_init(&c->puts);
     wire_wr_init(&c->pending);

@@ -277,7 +277,7 @@ void locus_release(locus_future *f)
         return;
     locus_client *c = f->c;
     pthread_mutex_lock(&c->mu);
-    lc_map_del(&c->futures, f->key);
+    lc_kt_del(&c->futures, f->key);
     client_drop_puts(c, f);
     /* a fetch in flight keeps the future alive until it ends */
     while (f->fetching)

@@ -25,6 +25,7 @@
 #include "arena/arena.h"
 #include "base/base.h"
 #include "base/iface.h"
+#include "base/keytab.h"
 #include "base/map.h"
 #include "locus/client.h"
 #include "net/join.h"
@@ -113,7 +114,7 @@ struct locus_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wire_wr pending; /* user threads -> scheduler (under mu) */
-    lc_map futures;  /* key -> future (under mu) */
+    lc_keytab futures; /* key -> future (under mu) */
     uint64_t seq;
     struct locus_future *fetchq; /* futures whose value must be fetched */
     creq *reqs;

@@ -85,7 +85,7 @@ static void on_result(locus_client *c, wire_rd *r, int from)
     if (!wire_rd_ok(r))
         return;
     pthread_mutex_lock(&c->mu);
-    struct locus_future *f = lc_map_get(&c->futures, key);
+    struct locus_future *f = lc_kt_get(&c->futures, key);
     if (f && from && (f->direct != from || status != 0)) {
         /* a worker answers only for what we sent it ourselves */
         pthread_mutex_unlock(&c->mu);
@@ -476,7 +476,7 @@ static void trim(locus_client *c)
     /* idle for a second after work: the tables of a million futures, and
        the heap, shrink back */
     pthread_mutex_lock(&c->mu);
-    lc_map_shrink(&c->futures);
+    lc_kt_shrink(&c->futures);
     lc_map_shrink(&c->puts);
     lc_map_shrink(&c->gets);
     wire_wr_shrink(&c->pending, 256u << 10);

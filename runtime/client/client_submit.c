@@ -253,7 +253,7 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
     f->worker = -1;
     snprintf(f->keystr, sizeof(f->keystr), "task-%d-%llu", c->id,
              (unsigned long long)c->seq);
-    if (lc_map_put(&c->futures, f->key, f) != 0) {
+    if (lc_kt_put(&c->futures, f->key, f) != 0) {
         free(f);
         return NULL;
     }
@@ -282,7 +282,7 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
             uint64_t pk = put_locked(c, f, a->data, a->len);
             if (!pk) {
                 /* the caller takes the half-written record back */
-                lc_map_del(&c->futures, f->key);
+                lc_kt_del(&c->futures, f->key);
                 client_drop_puts(c, f);
                 free(f);
                 return NULL;
@@ -343,7 +343,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         for (size_t i = 0; i < done; i++) {
             if (out[i]) {
                 client_direct_done(c, out[i]);
-                lc_map_del(&c->futures, out[i]->key);
+                lc_kt_del(&c->futures, out[i]->key);
                 client_drop_puts(c, out[i]);
                 free(out[i]);
             }

@@ -44,6 +44,7 @@ static void on_message(sched *s, lnet_in *in)
     speer *p = in->sess->user;
     int id = p ? p->id : -1;
     int rc;
+    uint64_t now = lc_now_ns(); /* once a message, not once a record */
     while ((rc = wire_next(&in->rd, &type, &r)) == 1) {
         if (!p || p->state == P_GONE) {
             s->dropped++;
@@ -51,7 +52,7 @@ static void on_message(sched *s, lnet_in *in)
                    wire_rec_name(type));
             continue;
         }
-        p->last_seen = lc_now_ns();
+        p->last_seen = now;
         if (p->state == P_CHALLENGED) {
             if (type == REC_AUTH)
                 sched_on_auth(s, p, &r);
@@ -171,7 +172,7 @@ static void check_liveness(sched *s, uint64_t now)
     /* idle for a second after work: give freed memory back to the system
        (glibc keeps it otherwise; a long-lived scheduler must not grow) */
     if (s->busy_ns && now - s->busy_ns > 1000000000ull) {
-        lc_map_shrink(&s->tasks);
+        lc_kt_shrink(&s->tasks);
         lnet_trim(&s->net);
         lc_heap_trim();
         s->busy_ns = 0;
@@ -228,7 +229,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     sched s;
     memset(&s, 0, sizeof(s));
     s.o = o;
-    lc_map_init(&s.tasks);
+    lc_kt_init(&s.tasks);
     lc_map_init(&s.by_sid);
     lc_map_init(&s.early);
     s.done_thread = -1;
@@ -355,9 +356,9 @@ out:
         size_t it = 0;
         uint64_t k;
         void *v;
-        while (lc_map_next(&s.tasks, &it, &k, &v))
+        for (lc_kt_it kit = {0}; lc_kt_next(&s.tasks, &kit, &k, &v);)
             sched_task_free(v);
-        lc_map_free(&s.tasks);
+        lc_kt_free(&s.tasks);
         it = 0;
         while (lc_map_next(&s.early, &it, &k, &v))
             free(v);

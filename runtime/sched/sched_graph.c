@@ -34,7 +34,7 @@ void sched_maybe_free(sched *s, stask *t)
             wire_rec_end(o);
         }
     }
-    lc_map_del(&s->tasks, t->key);
+    lc_kt_del(&s->tasks, t->key);
     sched_task_free(t);
 }
 
@@ -149,7 +149,7 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
         lc_log(LC_LOG_WARN, "sched", "malformed SUBMIT from client %d", c->id);
         return;
     }
-    if ((key >> 40) != (uint64_t)c->id || lc_map_get(&s->tasks, key)) {
+    if ((key >> 40) != (uint64_t)c->id || lc_kt_get(&s->tasks, key)) {
         lc_log(LC_LOG_WARN, "sched",
                "client %d submitted bad or duplicate "
                "key %llx; ignored",
@@ -182,7 +182,7 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
     size_t blen = wire_rd_left(r);
     t->argbuf = malloc(blen ? blen : 1);
     t->args = calloc(nargs ? nargs : 1, sizeof(sarg));
-    if (!t->argbuf || !t->args || lc_map_put(&s->tasks, key, t) != 0) {
+    if (!t->argbuf || !t->args || lc_kt_put(&s->tasks, key, t) != 0) {
         sched_task_free(t);
         return;
     }
@@ -211,7 +211,7 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
             }
         } else if (kind == ARG_FUTURE) {
             uint64_t dk = wire_get_u64(r);
-            stask *d = lc_map_get(&s->tasks, dk);
+            stask *d = lc_kt_get(&s->tasks, dk);
             if (!d || (d->released && d->owner == c->id && !d->nlive &&
                        sched_final(d))) {
                 snprintf(why, sizeof(why),
@@ -266,7 +266,7 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
 void sched_on_release(sched *s, speer *c, wire_rd *r)
 {
     uint64_t key = wire_get_u64(r);
-    stask *t = lc_map_get(&s->tasks, key);
+    stask *t = lc_kt_get(&s->tasks, key);
     if (!wire_rd_ok(r) || !t || t->owner != c->id || t->released)
         return;
     t->released = 1;
@@ -281,7 +281,7 @@ void sched_on_release(sched *s, speer *c, wire_rd *r)
 void sched_on_cancel(sched *s, speer *c, wire_rd *r)
 {
     uint64_t key = wire_get_u64(r);
-    stask *t = lc_map_get(&s->tasks, key);
+    stask *t = lc_kt_get(&s->tasks, key);
     if (!wire_rd_ok(r) || !t || t->owner != c->id || sched_final(t))
         return;
     t->canceled = 1;
@@ -321,7 +321,7 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
         if (wire_rd_left(r) >= 1)
             direct = wire_get_u8(r);
     }
-    if (direct && !lc_map_get(&s->tasks, key) &&
+    if (direct && !lc_kt_get(&s->tasks, key) &&
         sched_direct_early(s, w, key, r))
         return; /* handled when its SUBMIT_DIRECT comes */
     w->assigned--;
@@ -329,7 +329,7 @@ void sched_on_done(sched *s, speer *w, wire_rd *r)
     w->last_done_ns = lc_now_ns();
     w->avg_ns =
         w->avg_ns > 0 ? 0.9 * w->avg_ns + 0.1 * (double)dur : (double)dur;
-    stask *t = lc_map_get(&s->tasks, key);
+    stask *t = lc_kt_get(&s->tasks, key);
     if (t && t->stealing && t->worker == w->id) {
         /* it started before our STEAL arrived: the answer will be no */
         sched_steal_end(s, t);
@@ -430,8 +430,7 @@ void sched_recompute(sched *s, stask *t, speer *p)
         sarg *a = &t->args[i];
         if (a->kind == ARG_BYTES)
             continue;
-        stask *d =
-            a->kind == ARG_FUTURE ? lc_map_get(&s->tasks, a->dkey) : NULL;
+        stask *d = a->kind == ARG_FUTURE ? lc_kt_get(&s->tasks, a->dkey) : NULL;
         if (!d || d->state == T_ERROR) {
             t->state = T_ASSIGNED; /* not final: fail_task finalizes */
             sched_fail_task(

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include "arena/arena.h"
 #include "base/base.h"
+#include "base/keytab.h"
 #include "base/map.h"
 #include "dash/dash.h"
 #include "net/lnet.h"
@@ -125,7 +126,7 @@ typedef struct sched {
     const struct sched_opts *o;
     lnet net;
     schedfile sf;
-    lc_map tasks;
+    lc_keytab tasks;
     speer **peers;
     int npeers, cappeers;
     lc_map by_sid; /* session id -> peer id, while challenged */

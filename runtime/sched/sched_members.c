@@ -78,12 +78,11 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
     /* walk the task table once: rare event, O(tasks) is fine */
     stask **redo = NULL;
     size_t nredo = 0, capredo = 0;
-    size_t it = 0;
     uint64_t k;
     void *v;
     tq waiting = p->queue;
     memset(&p->queue, 0, sizeof(p->queue));
-    while (lc_map_next(&s->tasks, &it, &k, &v)) {
+    for (lc_kt_it kit = {0}; lc_kt_next(&s->tasks, &kit, &k, &v);) {
         stask *t = v;
         if (p->role == ROLE_CLIENT && t->owner == p->id && !t->released) {
             if (nredo == capredo) {
@@ -502,7 +501,7 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
         for (uint32_t i = 0; i < n; i++) {
             /* a task it was running was placed again without blame (the
                silence did not say why): its kill still counts */
-            stask *t = lc_map_get(&s->tasks, wire_get_u64(r));
+            stask *t = lc_kt_get(&s->tasks, wire_get_u64(r));
             if (late && t && !sched_final(t))
                 count_kill(t, gone, how);
         }
@@ -510,7 +509,7 @@ void sched_on_replaces(sched *s, speer *p, wire_rd *r)
     }
     /* the tasks it was running are to blame, each once */
     for (uint32_t i = 0; i < n; i++) {
-        stask *t = lc_map_get(&s->tasks, wire_get_u64(r));
+        stask *t = lc_kt_get(&s->tasks, wire_get_u64(r));
         if (!t || t->worker != old->id || t->state != T_ASSIGNED || t->blamed)
             continue;
         t->blamed = 1;

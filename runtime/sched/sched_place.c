@@ -356,10 +356,9 @@ void sched_steal_tick(sched *s)
        and a million tasks must not be scanned every 20 ms) */
     stask *cand[STEAL_CANDIDATES];
     int nc = 0;
-    size_t it = 0;
     uint64_t k;
     void *v;
-    while (lc_map_next(&s->tasks, &it, &k, &v)) {
+    for (lc_kt_it kit = {0}; lc_kt_next(&s->tasks, &kit, &k, &v);) {
         stask *t = v;
         speer *w;
         if (t->state != T_ASSIGNED || t->stealing || t->canceled ||
@@ -446,7 +445,7 @@ void sched_on_stolen(sched *s, speer *w, wire_rd *r)
     int given = wire_get_u8(r);
     if (!wire_rd_ok(r))
         return;
-    stask *t = lc_map_get(&s->tasks, key);
+    stask *t = lc_kt_get(&s->tasks, key);
     if (!t || !t->stealing || t->worker != w->id) {
         /* asked before this worker's task was placed elsewhere: nothing
            of ours waits on the answer */

@@ -173,8 +173,8 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         return lc_seterr(LOCUS_ENOMEM, "worker", "no memory");
     w->o = o;
     w->id = -1;
-    lc_map_init(&w->objs);
-    lc_map_init(&w->tasks);
+    lc_kt_init(&w->objs);
+    lc_kt_init(&w->tasks);
     lc_map_init(&w->fetches);
     lc_map_init(&w->inflight);
     lc_map_init(&w->fnstats);
@@ -266,8 +266,8 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             busy_ns = now;
         } else if (busy_ns && now - busy_ns > 1000000000ull) {
             /* idle for a second after work: give memory back */
-            lc_map_shrink(&w->objs);
-            lc_map_shrink(&w->tasks);
+            lc_kt_shrink(&w->objs);
+            lc_kt_shrink(&w->tasks);
             lc_map_shrink(&w->fetches);
             lc_map_shrink(&w->inflight);
             lnet_trim(&w->net);
@@ -320,10 +320,9 @@ out:
             atomic_store(&o->nanny->state, NANNY_FINAL);
         } else if (atomic_load(&o->nanny->state) == NANNY_JOINED) {
             atomic_store(&o->nanny->state, NANNY_REJOIN);
-            size_t it = 0;
             uint64_t k;
             void *v;
-            while (lc_map_next(&w->tasks, &it, &k, &v))
+            for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
                 atomic_store(&((struct locus_task *)v)->canceled, 1);
             if (worker_stop_threads_within(w, 1000) != 0) {
                 lc_log(LC_LOG_WARN, "worker",
@@ -344,7 +343,7 @@ out:
     w->qhead = NULL;
     for (struct locus_task *t = w->dhead; t;) {
         struct locus_task *n = t->next;
-        lc_map_del(&w->tasks, t->key);
+        lc_kt_del(&w->tasks, t->key);
         worker_task_destroy(w, t);
         t = n;
     }
@@ -359,10 +358,10 @@ out:
             free(f);
         }
         it = 0;
-        while (lc_map_next(&w->tasks, &it, &k, &v))
+        for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
             worker_task_destroy(w, v); /* waiting for inputs */
         it = 0;
-        while (lc_map_next(&w->objs, &it, &k, &v)) {
+        for (lc_kt_it kit = {0}; lc_kt_next(&w->objs, &kit, &k, &v);) {
             wobj *ob = v;
             ob->pins = 0;
             worker_obj_free(w, ob);
@@ -372,8 +371,8 @@ out:
             free(v);
     }
     lc_map_free(&w->fnstats);
-    lc_map_free(&w->objs);
-    lc_map_free(&w->tasks);
+    lc_kt_free(&w->objs);
+    lc_kt_free(&w->tasks);
     lc_map_free(&w->fetches);
     lc_map_free(&w->inflight);
     for (int i = 0; i < w->cappeers; i++)

@@ -264,7 +264,7 @@ void worker_on_get(worker *w, wpeer *p, wire_rd *r)
     int may_map;
     if (rec_get_get(r, &req, &key, &may_map) != 0)
         return;
-    wobj *o = lc_map_get(&w->objs, key);
+    wobj *o = lc_kt_get(&w->objs, key);
     wire_wr *out = out_to_peer(w, p);
     if (!o || o->freed) {
         char m[160];

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "arena/arena.h"
 #include "base/base.h"
+#include "base/keytab.h"
 #include "base/map.h"
 #include "net/join.h"
 #include "net/lnet.h"
@@ -84,8 +85,8 @@ typedef struct worker {
     int node, nthreads;
     char cpuset[64];
     topo *topo;
-    lc_map objs;     /* key -> wobj */
-    lc_map tasks;    /* key -> task, from COMPUTE until DONE is sent */
+    lc_keytab objs;  /* key -> wobj */
+    lc_keytab tasks; /* key -> task, from COMPUTE until DONE is sent */
     lc_map fetches;  /* request id -> fetch */
     lc_map inflight; /* object key -> fetch */
     arena *arena;

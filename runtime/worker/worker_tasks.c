@@ -199,7 +199,7 @@ void worker_on_compute(worker *w, wire_rd *r, int client)
         return;
     }
     t->args = calloc(t->nargs ? t->nargs : 1, sizeof(targ));
-    if (!t->args || lc_map_put(&w->tasks, t->key, t) != 0) {
+    if (!t->args || lc_kt_put(&w->tasks, t->key, t) != 0) {
         free(t->args);
         free(t->payload);
         free(t);
@@ -220,7 +220,7 @@ void worker_on_compute(worker *w, wire_rd *r, int client)
             uint64_t k = wire_get_u64(&rd);
             int holder = (int)wire_get_u32(&rd);
             (void)wire_get_u64(&rd);
-            wobj *o = lc_map_get(&w->objs, k);
+            wobj *o = lc_kt_get(&w->objs, k);
             if (o && !o->freed) {
                 o->pins++;
                 t->args[i].pin = o;
@@ -315,7 +315,7 @@ void worker_on_free(worker *w, wire_rd *r)
     uint64_t key = wire_get_u64(r);
     if (!wire_rd_ok(r))
         return;
-    wobj *o = lc_map_del(&w->objs, key);
+    wobj *o = lc_kt_del(&w->objs, key);
     if (o)
         worker_obj_free(w, o);
 }
@@ -323,7 +323,7 @@ void worker_on_free(worker *w, wire_rd *r)
 void worker_on_cancel(worker *w, wire_rd *r)
 {
     uint64_t key = wire_get_u64(r);
-    struct locus_task *t = wire_rd_ok(r) ? lc_map_get(&w->tasks, key) : NULL;
+    struct locus_task *t = wire_rd_ok(r) ? lc_kt_get(&w->tasks, key) : NULL;
     if (t)
         atomic_store(&t->canceled, 1);
 }
@@ -352,7 +352,7 @@ void worker_on_steal(worker *w, wire_rd *r)
     }
     pthread_mutex_unlock(&w->qmu);
     if (found) {
-        lc_map_del(&w->tasks, key);
+        lc_kt_del(&w->tasks, key);
         worker_task_destroy(w, found);
     }
     wire_wr *o = to_sched(w);
@@ -368,7 +368,7 @@ void worker_on_steal(worker *w, wire_rd *r)
 static void direct_result(worker *w, struct locus_task *t)
 {
     wpeer *p = wpeer_get(w, t->client);
-    wobj *ob = lc_map_get(&w->objs, t->key);
+    wobj *ob = lc_kt_get(&w->objs, t->key);
     if (!p || !p->sess || !ob)
         return;
     wire_wr *o = out_to_peer(w, p);
@@ -392,7 +392,7 @@ void worker_drain_done(worker *w)
     pthread_mutex_unlock(&w->dmu);
     while (t) {
         struct locus_task *next = t->next;
-        lc_map_del(&w->tasks, t->key);
+        lc_kt_del(&w->tasks, t->key);
         w->tasks_done++;
         task_ran(w, t);
         wire_wr *o = to_sched(w);
@@ -409,7 +409,7 @@ void worker_drain_done(worker *w)
                 ob->len = t->result ? t->rlen : 0;
                 t->result = NULL;
             }
-            if (!ob || !ob->data || lc_map_put(&w->objs, ob->key, ob) != 0) {
+            if (!ob || !ob->data || lc_kt_put(&w->objs, ob->key, ob) != 0) {
                 /* report the failure instead of a result we cannot keep */
                 if (ob && ob->data)
                     arena_free(w->arena, ob->data);
