@@ -498,7 +498,8 @@ Test(faults, lost_data_without_lineage_is_a_clear_error)
     nap_ms(2500);
     locus_arg ga = locus_arg_future(g);
     locus_future *h;
-    cr_assert_eq(locus_submit(c, "locus.nbytes", &ga, 1, NULL, &h), 0);
+    cr_assert_eq(locus_submit(c, "locus.nbytes", &ga, 1, NULL, &h), 0, "%s",
+                 locus_last_error());
     int rc = locus_result(h, TMO, NULL, NULL);
     cr_assert_neq(rc, 0);
     cr_assert(strstr(locus_last_error(), "cannot be computed again"),

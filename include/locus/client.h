@@ -313,6 +313,9 @@ typedef struct locus_worker_info {
     int nthreads;
     int running; /* tasks running now */
     int queued;  /* tasks assigned, waiting for a thread */
+    /* tasks the scheduler was told are done.  A task sent on a lease is
+       reported in a batch: this count may trail its result by up to a
+       millisecond (about LNET_LAZY_NS, runtime/net/lnet.h) */
     uint64_t tasks_done;
     uint64_t bytes_held;     /* task results held in its memory */
     uint64_t bytes_reserved; /* its arena: shared-memory segments */

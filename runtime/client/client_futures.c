@@ -286,6 +286,7 @@ void locus_release(locus_future *f)
         wire_rec_begin(&c->pending, REC_RELEASE);
         wire_put_u64(&c->pending, f->key);
         wire_rec_end(&c->pending);
+        c->pending_lazy++;
         client_wake(c);
     }
     pthread_mutex_unlock(&c->mu);

@@ -114,6 +114,9 @@ struct locus_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wire_wr pending; /* user threads -> scheduler (under mu) */
+    /* of pending's records, those nobody waits for (SUBMIT_DIRECT,
+       RELEASE): a batch of only those goes lnet_out_lazy's way */
+    uint32_t pending_lazy, batch_lazy;
     lc_keytab futures; /* key -> future (under mu) */
     uint64_t seq;
     struct locus_future *fetchq; /* futures whose value must be fetched */

@@ -300,6 +300,8 @@ static struct locus_future *take_pending(locus_client *c)
         wire_wr tmp = c->pending;
         c->pending = c->batch;
         c->batch = tmp;
+        c->batch_lazy = c->pending_lazy;
+        c->pending_lazy = 0;
         fetches = c->fetchq;
         c->fetchq = NULL;
     }
@@ -321,7 +323,11 @@ static struct locus_future *take_pending(locus_client *c)
     }
     pthread_mutex_unlock(&c->mu);
     if (c->batch.nrec) {
-        wire_wr *o = lnet_out(&c->net, c->join.sess);
+        /* after the workers' COMPUTE_DIRECTs: those are on the critical
+           path, the bookkeeping here is not */
+        wire_wr *o = c->batch.nrec == c->batch_lazy
+                         ? lnet_out_lazy(&c->net, c->join.sess)
+                         : lnet_out(&c->net, c->join.sess);
         wire_put_raw(o, c->batch.buf, c->batch.len);
         o->nrec += c->batch.nrec;
         wire_wr_reset(&c->batch);
@@ -510,7 +516,7 @@ void *client_progress_main(void *arg)
             int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;
             pthread_mutex_unlock(&c->mu);
             if (idle)
-                lnet_wait(&c->net, 50,
+                lnet_wait(&c->net, -50,
                           c->heartbeat_ms > 0 ? c->heartbeat_ms : 200);
             else if (backlog)
                 lnet_wait(&c->net, 0, 1);
@@ -527,6 +533,7 @@ void *client_progress_main(void *arg)
             wire_put_raw(o, c->pending.buf, c->pending.len);
             o->nrec += c->pending.nrec;
             wire_wr_reset(&c->pending);
+            c->pending_lazy = 0;
         }
         pthread_mutex_unlock(&c->mu);
         wire_rec_begin(o, REC_BYE);

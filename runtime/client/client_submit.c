@@ -236,6 +236,29 @@ static void put_direct(locus_client *c, cpeer *p, struct locus_future *f,
     f->direct = p->id;
 }
 
+/* "task-<client>-<seq>" into buf (40 bytes): what snprintf would write,
+   at a tenth of its cost, once per task of a map */
+static void key_name(char *buf, int id, uint64_t seq)
+{
+    char tmp[24];
+    int n = 0;
+    memcpy(buf, "task-", 5);
+    char *o = buf + 5;
+    uint64_t v = (uint64_t)(id < 0 ? 0 : id);
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 24);
+    while (n)
+        *o++ = tmp[--n];
+    *o++ = '-';
+    do
+        tmp[n++] = (char)('0' + seq % 10);
+    while ((seq /= 10) && n < 24);
+    while (n)
+        *o++ = tmp[--n];
+    *o = 0;
+}
+
 /* under mu: make a future and write its SUBMIT record (and, on a lease,
    its COMPUTE_DIRECT) */
 static struct locus_future *submit_locked(locus_client *c, const char *fn,
@@ -251,8 +274,7 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
     atomic_init(&f->refs, 1);
     atomic_init(&f->state, F_PENDING);
     f->worker = -1;
-    snprintf(f->keystr, sizeof(f->keystr), "task-%d-%llu", c->id,
-             (unsigned long long)c->seq);
+    key_name(f->keystr, c->id, c->seq);
     if (lc_kt_put(&c->futures, f->key, f) != 0) {
         free(f);
         return NULL;
@@ -263,6 +285,7 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
         put_direct(c, lease, f, fn, args, nargs);
         wire_rec_begin(o, REC_SUBMIT_DIRECT);
         wire_put_u32(o, (uint32_t)lease->id);
+        c->pending_lazy++;
     } else {
         wire_rec_begin(o, REC_SUBMIT);
     }
@@ -317,7 +340,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
     size_t done = 0;
     /* other threads' records may precede ours in the pending buffer */
     size_t start_len = c->pending.len;
-    uint32_t start_nrec = c->pending.nrec;
+    uint32_t start_nrec = c->pending.nrec, start_lazy = c->pending_lazy;
     dmarks dm = {0};
     for (; !rc && done < ntasks; done++) {
         const locus_arg *a = per_task_arg ? &args[done] : args;
@@ -351,6 +374,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         }
         c->pending.len = start_len; /* the thread swaps only under mu */
         c->pending.nrec = start_nrec;
+        c->pending_lazy = start_lazy;
         c->pending.err = 0;
         for (size_t i = 0; i < dm.n; i++) {
             cpeer *p = cpeer_get(c, dm.m[i].id);

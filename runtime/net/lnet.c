@@ -441,7 +441,23 @@ int lnet_sess_idle(const lsess *s)
 wire_wr *lnet_out(lnet *n, lsess *s)
 {
     mark_dirty(n, s);
+    s->urgent = 1;
     return &s->out;
+}
+
+wire_wr *lnet_out_lazy(lnet *n, lsess *s)
+{
+    mark_dirty(n, s);
+    if (!s->urgent && !s->lazy_ns && s->out_head == s->out.len)
+        s->lazy_ns = lc_now_ns();
+    return &s->out;
+}
+
+/* Records that may wait a little longer (lnet_out_lazy) */
+static int lazy_wait(const lsess *s, uint64_t now)
+{
+    return !s->urgent && s->lazy_ns && now - s->lazy_ns < LNET_LAZY_NS &&
+           s->out.len - s->out_head < LNET_LAZY_BYTES;
 }
 
 /* ---- sending
@@ -569,8 +585,9 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
         return 0;
     int rc = push(n, s, now);
     size_t room = n->msg_size - WIRE_HDR_LEN - WIRE_MAC_LEN;
-    while (rc == 0 && s->nq < LNET_WINDOW && s->q_bytes < LNET_WINDOW_BYTES &&
-           s->out_head < s->out.len) {
+    int lazy = lazy_wait(s, now);
+    while (!lazy && rc == 0 && s->nq < LNET_WINDOW &&
+           s->q_bytes < LNET_WINDOW_BYTES && s->out_head < s->out.len) {
         size_t off = s->out_head;
         size_t rlen = wire_take(&s->out, &off, room);
         if (rlen == 0) {
@@ -607,6 +624,8 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
     if (s->out_head == s->out.len) {
         wire_wr_reset(&s->out);
         s->out_head = 0;
+        s->urgent = 0;
+        s->lazy_ns = 0;
     } else if (s->out_head > (1u << 20) && s->out_head > s->out.len / 2) {
         memmove(s->out.buf, s->out.buf + s->out_head, s->out.len - s->out_head);
         s->out.len -= s->out_head;
@@ -965,6 +984,10 @@ int lnet_poll(lnet *n, lnet_in *in, int max)
             }
         }
     }
+    if (k > 0) {
+        n->in_gap_ns = now - n->in_ns;
+        n->in_ns = now;
+    }
     return k;
 }
 
@@ -1034,6 +1057,8 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
        an in-process flag looked at every turn; the endpoints are polled
        as often as they are busy; each turn yields, because on few cores
        the process we wait for may need this CPU. */
+    if (spin_us < 0)
+        spin_us = n->in_gap_ns < (uint64_t)-spin_us * 2000 ? -spin_us : 0;
     uint64_t spin_end = now + (uint64_t)(spin_us > 0 ? spin_us : 0) * 1000;
     if (timeout_ms >= 0 && spin_end > now + (uint64_t)timeout_ms * 1000000)
         spin_end = now + (uint64_t)timeout_ms * 1000000;

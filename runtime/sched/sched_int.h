@@ -127,6 +127,7 @@ typedef struct sched {
     lnet net;
     schedfile sf;
     lc_keytab tasks;
+    uint64_t slice_ns; /* when this turn's work began (sched_slice) */
     speer **peers;
     int npeers, cappeers;
     lc_map by_sid; /* session id -> peer id, while challenged */

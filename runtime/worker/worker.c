@@ -276,7 +276,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             busy_ns = 0;
         }
         if (n == 0)
-            lnet_wait(&w->net, 50,
+            lnet_wait(&w->net, -50,
                       backlog               ? 1
                       : w->heartbeat_ms > 0 ? w->heartbeat_ms
                                             : 200);

@@ -139,6 +139,12 @@ static inline wire_wr *to_sched(worker *w)
     return lnet_out(&w->net, w->join.sess);
 }
 
+/* For reports the scheduler only books (lnet_out_lazy). */
+static inline wire_wr *to_sched_lazy(worker *w)
+{
+    return lnet_out_lazy(&w->net, w->join.sess);
+}
+
 void worker_on_peer(worker *w, wire_rd *r);
 void worker_on_peer_gone(worker *w, wire_rd *r);
 locus_task_fn worker_resolve(worker *w, const char *name);

@@ -395,11 +395,15 @@ void worker_drain_done(worker *w)
         lc_kt_del(&w->tasks, t->key);
         w->tasks_done++;
         task_ran(w, t);
-        wire_wr *o = to_sched(w);
-        wire_rec_begin(o, REC_DONE);
-        wire_put_u64(o, t->key);
         if (t->status == 0 && atomic_load(&t->canceled))
             t->status = LOCUS_ECANCELED;
+        /* a direct task's value goes to its client now; the scheduler
+           only books it, in a batch with others (its failures decide
+           retries: those go at once) */
+        wire_wr *o =
+            t->client && t->status == 0 ? to_sched_lazy(w) : to_sched(w);
+        wire_rec_begin(o, REC_DONE);
+        wire_put_u64(o, t->key);
         wire_put_i32(o, t->status);
         if (t->status == 0) {
             wobj *ob = calloc(1, sizeof(*ob));
