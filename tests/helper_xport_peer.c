@@ -89,6 +89,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "helper: xport_open: %s\n", locus_last_error());
         return 1;
     }
+    xport_alive(ep, 1); /* as the daemons do: this thread lives to the end */
     unsigned char *buf = malloc(region);
     if (!buf)
         return 1;
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "helper: time limit of %d s reached\n", limit_s);
 out:
     xport_mr_close(mr);
+    xport_alive(ep, 0);
     xport_close(ep);
     free(buf);
     return status;

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,51 @@ Test(transport, shm_messages_and_reads)
 {
     struct run r = {"shm", NULL, NULL, NULL, 0};
     exchange(&r);
+}
+
+/* A shm peer killed with kill -9 may die inside the provider holding its
+ * region's lock, and the next send to it would spin for ever (a killed
+ * worker wedged the scheduler so).  The peer published that it lives
+ * (xport_alive): a send or read after its death fails at once with
+ * LOCUS_ECLOSED, without entering the provider. */
+Test(transport, shm_send_to_a_killed_peer_fails_at_once)
+{
+    struct run r = {"shm", NULL, NULL, NULL, 0};
+    xport_ep *ep = open_ep(r.prov, r.node, r.mr_add);
+    char name[XPORT_NAME_MAX];
+    cr_assert_eq(xport_name(ep, name, sizeof(name)), 0, "%s",
+                 locus_last_error());
+    helper = start_helper(&r, name);
+    xport_event ev;
+    expect_recv(ep, &ev, LT_TAG_HELLO, "HELLO");
+    struct lt_hello hello;
+    memcpy(&hello, ev.data, sizeof(hello));
+    xport_release(ep, &ev);
+    hello.name[sizeof(hello.name) - 1] = '\0';
+    xport_addr h;
+    cr_assert_eq(xport_insert(ep, hello.name, &h), 0, "%s", locus_last_error());
+    char one = 1;
+    cr_assert_eq(xport_send(ep, h, LT_TAG_ECHO, &one, 1, lc_deadline_ms(5000)),
+                 0, "%s", locus_last_error());
+    expect_recv(ep, &ev, LT_TAG_ECHO_OK, "ECHO reply");
+    xport_release(ep, &ev);
+
+    cr_assert_eq(kill(helper, SIGKILL), 0);
+    cr_assert_eq(lt_wait(helper, 5000), 128 + SIGKILL);
+    helper = -1;
+    uint64_t t0 = lc_now_ns();
+    int rc = xport_send(ep, h, LT_TAG_ECHO, &one, 1, lc_deadline_ms(5000));
+    double ms = (double)(lc_now_ns() - t0) / 1e6;
+    cr_assert_eq(rc, LOCUS_ECLOSED, "send to the dead peer: %s (%s)",
+                 locus_errname(rc), locus_last_error());
+    cr_assert(strstr(locus_last_error(), "has exited"), "message: %s",
+              locus_last_error());
+    cr_assert_lt(ms, 100.0, "the send took %.1f ms", ms);
+    unsigned char buf[64];
+    rc = xport_read(ep, h, buf, sizeof(buf), NULL, &hello.rk, 0, NULL);
+    cr_assert_eq(rc, LOCUS_ECLOSED, "read from the dead peer: %s",
+                 locus_errname(rc));
+    xport_close(ep);
 }
 
 Test(transport, tcp_across_network_namespaces)

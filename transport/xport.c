@@ -208,6 +208,12 @@ int xport_poll(xport_ep *ep)
     return OPS(ep)->poll(ep);
 }
 
+void xport_alive(xport_ep *ep, int on)
+{
+    if (ep && OPS(ep)->alive)
+        OPS(ep)->alive(ep, on);
+}
+
 /* ---- wait ------------------------------------------------------------------
  */
 

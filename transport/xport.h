@@ -224,6 +224,21 @@ void xport_release(xport_ep *ep, xport_event *ev);
 int xport_poll(xport_ep *ep);
 
 /*
+ * Publish, from the calling thread, that this process lives (on: 1), and
+ * take it back (0) from the same thread before xport_close.  With
+ * libfabric's shm provider a peer that dies inside the provider's
+ * progress keeps a spin lock in its region held for ever, and the next
+ * send to it spins for ever (a worker killed with kill -9 wedged the
+ * scheduler).  So an endpoint that may do that keeps a robust
+ * process-shared mutex locked in its doorbell's page while it lives; the
+ * kernel marks it owner-died when the thread or process ends, and a sender
+ * reads that mark (no system call) and fails the send with LOCUS_ECLOSED
+ * instead of entering the provider.  The thread must outlive the endpoint's
+ * use: a daemon's main thread, a client's progress thread.
+ */
+void xport_alive(xport_ep *ep, int on);
+
+/*
  * Wait until any of eps may have events, wake_fd (if >= 0) is readable, or
  * timeout_ms passes (-1: forever; 0: poll).  Spins on the completion queues
  * for spin_us microseconds first (low latency when busy), then blocks in
@@ -332,6 +347,8 @@ struct xport_ops {
     /* The provider this plugin opens for peers on the same host
      * (xport_opts.local), or NULL: none. */
     const char *(*local_provider)(void);
+    /* xport_alive (NULL: nothing to publish) */
+    void (*alive)(xport_ep *ep, int on);
 };
 
 #endif

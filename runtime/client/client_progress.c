@@ -498,6 +498,9 @@ void *client_progress_main(void *arg)
 {
     locus_client *c = arg;
     lnet_in in[NIN];
+    /* this thread lives as long as the endpoints are used: it publishes
+       that the client lives (xport_alive) */
+    lnet_alive(&c->net, 1);
     while (!atomic_load(&c->stop)) {
         if (give_way(c)) {
             park(c);
@@ -555,6 +558,7 @@ void *client_progress_main(void *arg)
         }
     }
     pthread_mutex_unlock(&c->pmu);
+    lnet_alive(&c->net, 0);
     return NULL;
 }
 

@@ -95,6 +95,12 @@ out:
     return rc;
 }
 
+void lnet_alive(lnet *n, int on)
+{
+    for (int i = 0; i < 2; i++)
+        xport_alive(n->ep[i], on);
+}
+
 void lnet_close(lnet *n)
 {
     for (uint32_t i = 0; i < n->nsess; i++)

@@ -162,6 +162,9 @@ typedef struct lnet {
 int lnet_open(lnet *n, const char *provider, const char *bind, const char *port,
               int no_shm);
 void lnet_close(lnet *n);
+/* xport_alive on both endpoints, from the thread that drives them for
+   their whole use (on), and from it again before lnet_close (off). */
+void lnet_alive(lnet *n, int on);
 /* Idle: sessions' send buffers that grew big give their memory back. */
 void lnet_trim(lnet *n);
 

@@ -271,6 +271,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     }
     LC_CHECK_RC(lnet_open(&s.net, o->provider, o->bind, o->port, o->no_shm),
                 out, rc);
+    lnet_alive(&s.net, 1); /* this thread drives it to the end */
     s.net.self = LNET_SCHED_ID;
     s.net.dead_ms = o->dead_after_ms ? o->dead_after_ms : 10000;
     /* peer ids start at 1 */
@@ -402,6 +403,7 @@ out:
         s.lib_reqs = q->next;
         free(q);
     }
+    lnet_alive(&s.net, 0);
     lnet_close(&s.net);
     return rc;
 }

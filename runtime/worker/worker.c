@@ -216,6 +216,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
     LC_CHECK_RC(lnet_open(&w->net, o->provider ? o->provider : w->sf.provider,
                           o->bind, NULL, o->no_shm),
                 out, rc);
+    lnet_alive(&w->net, 1); /* this thread drives it to the end */
     LC_CHECK_RC(lnet_route_to(&w->net, w->sf.host, w->sf.net_addr,
                               w->sf.shm_addr, &w->sched),
                 out, rc);
@@ -385,6 +386,7 @@ out:
     }
     free(w->libs);
     free(w->libpaths);
+    lnet_alive(&w->net, 0);
     lnet_close(&w->net);
     arena_destroy(w->arena);
     arena_map_clear();

@@ -8,6 +8,7 @@
 #ifndef XPORT_OFI_H
 #define XPORT_OFI_H
 
+#include <pthread.h>
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
@@ -96,6 +97,9 @@ struct ofi_bell {
     /* the peer's sleep flag, mapped read-only: nonzero while it may block
        on its doorbell; NULL: unknown (an older peer), always ring */
     const _Atomic uint32_t *asleep;
+    /* in the same page: the futex word of its owner's liveness mutex
+       (xport_alive); NULL: unknown */
+    const _Atomic uint32_t *alive;
 };
 
 struct ofi_peer {
@@ -120,6 +124,11 @@ struct ofi_ep {
        set before blocking, cleared by the next drain; senders ring only
        while it is set */
     _Atomic uint32_t *asleep;
+    /* in the same page: the robust mutex xport_alive locks, and the
+       thread that holds it */
+    pthread_mutex_t *alive;
+    pthread_t alive_owner;
+    int alive_held;
 
     char prov[64];
     uint64_t mr_mode; /* provider's duties plus the forced ones */
@@ -172,6 +181,10 @@ void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b);
 void ofi_bell_notify(struct ofi_ep *e, struct ofi_bell *b);
 /* Before blocking on the doorbell: say so (1), or that we are awake (0). */
 void ofi_bell_sleeping(struct ofi_ep *e, int yes);
+/* xport_alive for an endpoint with a doorbell page */
+void ofi_bell_alive(struct ofi_ep *e, int on);
+/* 1 when b's owner published that it lives and has died since */
+int ofi_bell_dead(const struct ofi_bell *b);
 /* Empty the doorbell before blocking on it. */
 void ofi_bell_drain(struct ofi_ep *e);
 

@@ -23,6 +23,16 @@
 
 #define BELL_TAG "#bell="
 #define FLAG_SUFFIX ".flag"
+/* The flag page: the sleep flag at 0, the liveness mutex here.  Senders
+   read its first word, which is the futex word of glibc's mutex: the
+   owner's thread id, and FUTEX_OWNER_DIED once the kernel found the owner
+   gone (robust futexes: Documentation/locking/robust-futexes.rst). */
+#define ALIVE_OFF 64
+#define OWNER_DIED 0x40000000u
+#ifdef __GLIBC__
+_Static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0,
+               "the futex word leads glibc's pthread_mutex_t");
+#endif
 
 /* A doorbell's address: a path (a socket in this user's 0700 directory:
    only this user's processes can ring it), or an abstract name (older
@@ -154,9 +164,18 @@ void ofi_bell_close(struct ofi_ep *e)
         snprintf(path, sizeof(path), "%s" FLAG_SUFFIX, e->bell);
         unlink(path);
     }
-    if (e->asleep)
+    if (e->alive_held && pthread_equal(e->alive_owner, pthread_self()))
+        ofi_bell_alive(e, 0);
+    if (e->alive_held) {
+        /* still on another thread's robust list: unmapping it would make
+           that list point at nothing; keep the page (4 KiB) */
+        lc_log(LC_LOG_DEBUG, OFI_SUB,
+               "%s: liveness mutex still held by another thread", e->prov);
+    } else if (e->asleep) {
         munmap((void *)e->asleep, 4096);
+    }
     e->asleep = NULL;
+    e->alive = NULL;
     if (e->wait_fd == e->bell_fd)
         e->wait_fd = -1;
     e->bell_fd = e->ring_fd = -1;
@@ -192,8 +211,10 @@ void ofi_bell_map(struct ofi_bell *b)
         st.st_size >= 4096)
         p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (p != MAP_FAILED)
+    if (p != MAP_FAILED) {
         b->asleep = p;
+        b->alive = (const _Atomic uint32_t *)((const char *)p + ALIVE_OFF);
+    }
 }
 
 void ofi_bell_forget(struct ofi_bell *b)
@@ -201,6 +222,37 @@ void ofi_bell_forget(struct ofi_bell *b)
     if (b->asleep)
         munmap((void *)b->asleep, 4096);
     b->asleep = NULL;
+    b->alive = NULL;
+}
+
+void ofi_bell_alive(struct ofi_ep *e, int on)
+{
+    if (!e->asleep)
+        return;
+    pthread_mutex_t *m = (pthread_mutex_t *)((char *)e->asleep + ALIVE_OFF);
+    if (on && !e->alive_held) {
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        int rc = pthread_mutex_init(m, &a);
+        pthread_mutexattr_destroy(&a);
+        if (rc == 0 && pthread_mutex_lock(m) == 0) {
+            e->alive = m;
+            e->alive_owner = pthread_self();
+            e->alive_held = 1;
+        }
+    } else if (!on && e->alive_held &&
+               pthread_equal(e->alive_owner, pthread_self())) {
+        pthread_mutex_unlock(m);
+        e->alive_held = 0;
+    }
+}
+
+int ofi_bell_dead(const struct ofi_bell *b)
+{
+    return b->alive &&
+           (atomic_load_explicit(b->alive, memory_order_acquire) & OWNER_DIED);
 }
 
 void ofi_bell_ring(struct ofi_ep *e, struct ofi_bell *b)

@@ -374,6 +374,12 @@ static int ofi_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
     struct ofi_bell *b = ofi_peer_ok(e, dst) && e->peers[dst].bell.len
                              ? &e->peers[dst].bell
                              : NULL;
+    if (b && ofi_bell_dead(b))
+        /* it died, maybe inside the provider holding its region's lock:
+           entering the provider could spin for ever (xport_alive) */
+        return lc_seterr(LOCUS_ECLOSED, OFI_SUB,
+                         "%s: send to peer %llu: its process has exited",
+                         e->prov, (unsigned long long)dst);
     /* the first message to a peer also needs the receiver's progress to
        connect */
     if (b && !b->contacted)
@@ -980,6 +986,11 @@ static const char *ofi_local_provider(void)
     return "shm";
 }
 
+static void ofi_alive(xport_ep *ep, int on)
+{
+    ofi_bell_alive((struct ofi_ep *)ep, on);
+}
+
 const struct xport_ops xport_ofi_ops = {
     .size = sizeof(struct xport_ops),
     .name = "ofi",
@@ -1006,4 +1017,5 @@ const struct xport_ops xport_ofi_ops = {
     .list_providers = ofi_list_providers,
     .file_pid = ofi_file_pid,
     .local_provider = ofi_local_provider,
+    .alive = ofi_alive,
 };

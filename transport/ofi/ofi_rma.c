@@ -265,6 +265,10 @@ int ofi_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
         return lc_seterr(LOCUS_EADDR, OFI_SUB,
                          "%s: read from %llu: no such peer (not inserted)",
                          e->prov, (unsigned long long)src);
+    if (ofi_bell_dead(&e->peers[src].bell))
+        return lc_seterr(LOCUS_ECLOSED, OFI_SUB,
+                         "%s: read from peer %llu: its process has exited",
+                         e->prov, (unsigned long long)src);
     const char *d = dst;
     if (lm && (!lm->ep || d < lm->base || len > lm->len ||
                (size_t)(d - lm->base) > lm->len - len))
