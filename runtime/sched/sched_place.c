@@ -354,7 +354,7 @@ void sched_steal_tick(sched *s)
        table, only while some worker is stuck and another idle; a pass
        that moves nothing is not repeated for a while (it costs O(tasks),
        and a million tasks must not be scanned every 20 ms) */
-    stask *cand[STEAL_CANDIDATES];
+    stask *cand[STEAL_CANDIDATES] = {0};
     int nc = 0;
     uint64_t k;
     void *v;
