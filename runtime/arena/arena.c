@@ -98,7 +98,9 @@ int arena_create(const struct arena_opts *o, arena **out)
 }
 
 /* under mu */
-static int seg_new(arena *a, size_t len, int dedicated, uint32_t *idx)
+/* populate: bytes from the start that are written at once (0: none) */
+static int seg_new(arena *a, size_t len, int dedicated, size_t populate,
+                   uint32_t *idx)
 {
     if (a->reserved + len > a->limit)
         return lc_seterr(LOCUS_ENOMEM, "arena",
@@ -138,6 +140,27 @@ static int seg_new(arena *a, size_t len, int dedicated, uint32_t *idx)
         shm_unlink(s->name);
         return rc;
     }
+    /* A big object's own segment is written whole right away (a task's
+       result, a fetched copy): take the pages it will write now, in one
+       call, and map them in one call, instead of a fault per page as the
+       task writes it (1024 for a 4 MiB HDF5 chunk: 16 -> 13 ms of a 16 MiB
+       load-and-sum, 335 -> 291 ms of 512 MiB); and a full /dev/shm is an
+       error here instead of SIGBUS at first touch.  The rounding up to
+       2 MiB stays a hole. */
+    size_t pop = (populate + 4095) & ~(size_t)4095;
+    if (pop > len)
+        pop = len;
+    if (pop) {
+        int e = posix_fallocate(fd, 0, (off_t)pop);
+        if (e != 0) {
+            rc = lc_seterr(LOCUS_ENOMEM, "arena",
+                           "no room in /dev/shm for %zu bytes (%s): %s", pop,
+                           s->name, strerror(e));
+            close(fd);
+            shm_unlink(s->name);
+            return rc;
+        }
+    }
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
@@ -146,6 +169,10 @@ static int seg_new(arena *a, size_t len, int dedicated, uint32_t *idx)
         shm_unlink(s->name);
         return rc;
     }
+#ifdef MADV_POPULATE_WRITE
+    if (pop)
+        (void)madvise(p, pop, MADV_POPULATE_WRITE); /* older kernels: faults */
+#endif
     s->base = p;
     s->len = len;
     s->dedicated = dedicated;
@@ -186,7 +213,7 @@ void *arena_alloc(arena *a, size_t len)
     pthread_mutex_lock(&a->mu);
     if (need > ARENA_LARGE) {
         size_t slen = (need + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-        if (seg_new(a, slen, 1, &si) == 0) {
+        if (seg_new(a, slen, 1, need, &si) == 0) {
             h = (ahdr *)a->segs[si].base;
             h->seg = si;
             h->cls = NCLASS;
@@ -200,7 +227,7 @@ void *arena_alloc(arena *a, size_t len)
         } else {
             if (a->cur == UINT32_MAX ||
                 a->segs[a->cur].bump + bsz > a->segs[a->cur].len) {
-                if (seg_new(a, ARENA_SEG, 0, &si) == 0)
+                if (seg_new(a, ARENA_SEG, 0, 0, &si) == 0)
                     a->cur = si;
                 else
                     a->cur = UINT32_MAX;
