@@ -334,6 +334,25 @@ out:
             }
         }
     }
+    if (quit == 1) {
+        /* SHUTDOWN: the cluster stops; a running task is canceled, and one
+           that does not look at that holds the stop up 1 s at most (its
+           client was told already: its future failed with ECLOSED) */
+        uint64_t k;
+        void *v;
+        for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
+            atomic_store(&((struct locus_task *)v)->canceled, 1);
+        if (worker_stop_threads_within(w, 1000) != 0) {
+            lc_log(LC_LOG_WARN, "worker",
+                   "a task does not stop within 1 s of the shutdown: this "
+                   "process exits without it%s",
+                   o->nanny ? ""
+                            : " (its /dev/shm files go at the next "
+                              "sweep)");
+            fflush(NULL);
+            _exit(0); /* the nanny removes our /dev/shm files */
+        }
+    }
     worker_stop_threads(w);
     /* tasks still queued or done are dropped with the process */
     for (struct locus_task *t = w->qhead; t;) {
