@@ -165,6 +165,24 @@ static int handle_inputs(worker *w, lnet_in *in, int n, int *quit)
     return rc;
 }
 
+/* Cancel every task; a task that does not look at that holds this
+   process 1 s at most: then it exits (code) without it. */
+static void cancel_all_within_1s(worker *w, const char *after, int code)
+{
+    uint64_t k;
+    void *v;
+    for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
+        atomic_store(&((struct locus_task *)v)->canceled, 1);
+    if (worker_stop_threads_within(w, 1000) != 0) {
+        lc_log(LC_LOG_WARN, "worker",
+               "a task does not stop within 1 s of %s: this process exits "
+               "without it",
+               after);
+        fflush(NULL);
+        _exit(code);
+    }
+}
+
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 {
     int rc = 0;
@@ -321,38 +339,13 @@ out:
             atomic_store(&o->nanny->state, NANNY_FINAL);
         } else if (atomic_load(&o->nanny->state) == NANNY_JOINED) {
             atomic_store(&o->nanny->state, NANNY_REJOIN);
-            uint64_t k;
-            void *v;
-            for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
-                atomic_store(&((struct locus_task *)v)->canceled, 1);
-            if (worker_stop_threads_within(w, 1000) != 0) {
-                lc_log(LC_LOG_WARN, "worker",
-                       "a task does not stop within 1 s of being canceled: "
-                       "this process exits without it");
-                fflush(NULL);
-                _exit(3);
-            }
+            cancel_all_within_1s(w, "being canceled", 3);
         }
     }
-    if (quit == 1) {
-        /* SHUTDOWN: the cluster stops; a running task is canceled, and one
-           that does not look at that holds the stop up 1 s at most (its
-           client was told already: its future failed with ECLOSED) */
-        uint64_t k;
-        void *v;
-        for (lc_kt_it kit = {0}; lc_kt_next(&w->tasks, &kit, &k, &v);)
-            atomic_store(&((struct locus_task *)v)->canceled, 1);
-        if (worker_stop_threads_within(w, 1000) != 0) {
-            lc_log(LC_LOG_WARN, "worker",
-                   "a task does not stop within 1 s of the shutdown: this "
-                   "process exits without it%s",
-                   o->nanny ? ""
-                            : " (its /dev/shm files go at the next "
-                              "sweep)");
-            fflush(NULL);
-            _exit(0); /* the nanny removes our /dev/shm files */
-        }
-    }
+    if (quit == 1)
+        /* SHUTDOWN: the cluster stops; its client was told already (its
+           future failed with ECLOSED); the nanny removes our files */
+        cancel_all_within_1s(w, "the shutdown", 0);
     worker_stop_threads(w);
     /* tasks still queued or done are dropped with the process */
     for (struct locus_task *t = w->qhead; t;) {
