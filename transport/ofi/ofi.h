@@ -124,9 +124,8 @@ struct ofi_ep {
        set before blocking, cleared by the next drain; senders ring only
        while it is set */
     _Atomic uint32_t *asleep;
-    /* in the same page: the robust mutex xport_alive locks, and the
-       thread that holds it */
-    pthread_mutex_t *alive;
+    /* the robust mutex xport_alive locks (in the same page, at
+       ALIVE_OFF), and the thread that holds it */
     pthread_t alive_owner;
     int alive_held;
 

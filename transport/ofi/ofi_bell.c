@@ -164,8 +164,7 @@ void ofi_bell_close(struct ofi_ep *e)
         snprintf(path, sizeof(path), "%s" FLAG_SUFFIX, e->bell);
         unlink(path);
     }
-    if (e->alive_held && pthread_equal(e->alive_owner, pthread_self()))
-        ofi_bell_alive(e, 0);
+    ofi_bell_alive(e, 0); /* if this thread holds it */
     if (e->alive_held) {
         /* still on another thread's robust list: unmapping it would make
            that list point at nothing; keep the page (4 KiB) */
@@ -175,7 +174,6 @@ void ofi_bell_close(struct ofi_ep *e)
         munmap((void *)e->asleep, 4096);
     }
     e->asleep = NULL;
-    e->alive = NULL;
     if (e->wait_fd == e->bell_fd)
         e->wait_fd = -1;
     e->bell_fd = e->ring_fd = -1;
@@ -238,7 +236,6 @@ void ofi_bell_alive(struct ofi_ep *e, int on)
         int rc = pthread_mutex_init(m, &a);
         pthread_mutexattr_destroy(&a);
         if (rc == 0 && pthread_mutex_lock(m) == 0) {
-            e->alive = m;
             e->alive_owner = pthread_self();
             e->alive_held = 1;
         }
