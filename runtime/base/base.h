@@ -91,6 +91,17 @@ const char *lc_esc(const char *s, char *buf, size_t len);
 /* Monotonic clock in nanoseconds. */
 uint64_t lc_now_ns(void);
 
+/* One turn of a busy wait: tells the core (and a hyperthread sibling) that
+   this is a spin, without giving up the CPU. */
+static inline void lc_cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Deadline helpers: a deadline is an absolute lc_now_ns() value. */
 #define LC_DEADLINE_NONE UINT64_MAX
 uint64_t lc_deadline_ms(int64_t timeout_ms); /* <0: none */

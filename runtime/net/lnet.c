@@ -917,6 +917,29 @@ static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in, uint64_t now)
     return direct;
 }
 
+/* An endpoint that had events in the last HOT_NS is polled at every look
+   (lnet_poll, each turn of lnet_wait's spin), a quiet one at most every
+   QUIET_NS: polling an idle tcp;ofi_rxm endpoint costs two epoll_wait
+   calls, which were most of a round trip's system calls (4 per round trip
+   in the client, 3 in the worker) when the traffic is on shm.  A message
+   that comes to a quiet endpoint waits at most QUIET_NS more, once: then
+   the endpoint is hot.  After a block in the kernel every endpoint is
+   looked at. */
+#define HOT_NS 20000000ull
+#define QUIET_NS 20000ull
+#define YIELD_NS 2000ull
+
+static int want_poll(lnet *n, int i, uint64_t now)
+{
+    if (!n->ep[i])
+        return 0;
+    if (now - n->hot_ns[i] <= HOT_NS || now - n->polled_ns[i] >= QUIET_NS) {
+        n->polled_ns[i] = now;
+        return 1;
+    }
+    return 0;
+}
+
 int lnet_poll(lnet *n, lnet_in *in, int max)
 {
     int k = 0;
@@ -951,7 +974,7 @@ int lnet_poll(lnet *n, lnet_in *in, int max)
         k++;
     }
     for (int i = 0; i < 2 && k < max; i++) {
-        if (!n->ep[i])
+        if (!want_poll(n, i, now))
             continue;
         xport_event evs[64];
         int room = max - k < 64 ? max - k : 64;
@@ -1011,12 +1034,6 @@ void lnet_done(lnet *n, lnet_in *in)
 /* ---- waiting
  * ------------------------------------------------------------------------- */
 
-/* An endpoint that had events lately is polled at every turn of the spin,
-   a quiet one at every 16th: an idle tcp endpoint costs an epoll_wait per
-   poll, which is most of a round trip's system calls when traffic is on
-   shm. */
-#define HOT_NS 20000000ull
-
 static int take_wake(lnet *n)
 {
     if (!atomic_load_explicit(&n->wake_req, memory_order_relaxed))
@@ -1061,16 +1078,19 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
 
     /* Spin: the lowest latency while traffic flows.  The wake request is
        an in-process flag looked at every turn; the endpoints are polled
-       as often as they are busy; each turn yields, because on few cores
-       the process we wait for may need this CPU. */
+       as often as they are busy (want_poll); the spin yields every
+       YIELD_NS, because on few cores the process we wait for may need this
+       CPU, and pauses otherwise (a sched_yield per turn was 4-7 system
+       calls per round trip in each of client and worker). */
     if (spin_us < 0)
         spin_us = n->in_gap_ns < (uint64_t)-spin_us * 2000 ? -spin_us : 0;
     uint64_t spin_end = now + (uint64_t)(spin_us > 0 ? spin_us : 0) * 1000;
     if (timeout_ms >= 0 && spin_end > now + (uint64_t)timeout_ms * 1000000)
         spin_end = now + (uint64_t)timeout_ms * 1000000;
-    for (unsigned it = 0; spin_us > 0; it++) {
+    uint64_t yielded = now;
+    while (spin_us > 0) {
         for (int i = 0; i < 2; i++) {
-            if (!n->ep[i] || (now - n->hot_ns[i] > HOT_NS && (it & 15)))
+            if (!want_poll(n, i, now))
                 continue;
             int rc = xport_poll(n->ep[i]);
             if (rc != 0) {
@@ -1083,7 +1103,12 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
         now = lc_now_ns();
         if (now >= spin_end)
             break;
-        sched_yield();
+        if (now - yielded >= YIELD_NS) {
+            sched_yield();
+            yielded = lc_now_ns();
+        } else {
+            lc_cpu_pause();
+        }
     }
     if (timeout_ms == 0)
         return 0;
@@ -1098,6 +1123,7 @@ int lnet_wait(lnet *n, int spin_us, int timeout_ms)
     }
     int rc = xport_wait(eps, k, n->wake_fd, 0, timeout_ms);
     atomic_store(&n->waiting, 0);
+    n->polled_ns[0] = n->polled_ns[1] = 0; /* look at both next */
     uint64_t v;
     ssize_t got = read(n->wake_fd, &v, sizeof(v)); /* nonblocking */
     (void)got;

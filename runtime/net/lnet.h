@@ -133,6 +133,7 @@ typedef struct lnet {
     _Atomic int wake_req;         /* lnet_wake was called since lnet_wait */
     _Atomic int waiting;          /* lnet_wait may block in the kernel */
     uint64_t hot_ns[2];           /* an endpoint's last event */
+    uint64_t polled_ns[2];        /* when a quiet endpoint was last polled */
     uint64_t in_ns, in_gap_ns;    /* last inputs, and the gap before them */
     uint32_t *avref[2];           /* routes using each address, by xport_addr */
     uint64_t *avidle[2]; /* when its last route went (0: in use, gone) */
