@@ -558,6 +558,41 @@ Test(faults, stopped_worker_rejoins_as_a_fresh_worker)
     finish(&cl, c);
 }
 
+/* Clients that give up on a scheduler which does not answer (stopped
+   here, busy or swapped out in life) close their endpoints, and with them
+   their shm regions, while their HELLOs wait in its queues.  When it runs
+   again, those messages come from peers that no longer exist: it must drop
+   them and serve on.  (It died in libfabric's shm progress, which maps a
+   new sender's region when its first message is read, and found none.) */
+Test(faults, clients_that_gave_up_on_a_stopped_scheduler_do_not_kill_it)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
+    cr_assert_eq(kill(cl.sched, SIGSTOP), 0);
+    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
+    o.timeout_ms = 700;
+    for (int i = 0; i < 2; i++) {
+        locus_client *late = NULL;
+        int rc = locus_connect(cl.file, &o, &late);
+        cr_assert_eq(rc, LOCUS_ETIMEDOUT, "connect to a stopped scheduler: %s",
+                     locus_strerror(rc));
+        cr_assert_null(late);
+    }
+    cr_assert_eq(kill(cl.sched, SIGCONT), 0);
+    nap_ms(1000);
+    cr_assert(running(cl.sched),
+              "the scheduler died after SIGCONT (its log: %s/scheduler.log)",
+              cl.dir);
+    serves_a_job(c);
+    locus_client *fresh = NULL;
+    cr_assert_eq(locus_connect(cl.file, NULL, &fresh), 0, "%s",
+                 locus_last_error());
+    locus_disconnect(fresh);
+    finish(&cl, c);
+}
+
 /* The scheduler is killed: the client gets LOCUS_ECLOSED within the
    deadline, workers wait without spinning, and join a scheduler restarted
    with the same scheduler file. */
