@@ -14,6 +14,12 @@ void ljoin_init(ljoin *j, lnet *n, const schedfile *sf, lnet_route sched,
     memset(j, 0, sizeof(*j));
     j->state = LJ_HELLO;
     j->route = sched;
+    j->hello_route = sched;
+    if (sched.ep == LNET_SHM && n->ep[LNET_NET]) {
+        lnet_route r = {LNET_NET, 0};
+        if (lnet_insert(n, LNET_NET, sf->net_addr, &r.addr) == 0)
+            j->hello_route = r;
+    }
     auth_random(&j->sid, sizeof(j->sid));
     rec_hello *h = &j->hello;
     h->role = (uint8_t)role;
@@ -38,7 +44,7 @@ void ljoin_tick(ljoin *j, lnet *n, const schedfile *sf)
     wire_wr w;
     wire_wr_init(&w);
     rec_put_hello(&w, &j->hello);
-    int rc = lnet_send_handshake(n, j->route, LNET_SCHED_ID, j->sid, &w,
+    int rc = lnet_send_handshake(n, j->hello_route, LNET_SCHED_ID, j->sid, &w,
                                  lc_deadline_ms(100));
     if (rc)
         lc_log(LC_LOG_DEBUG, "xport", "HELLO: %s (sent again in 500 ms)",
@@ -98,6 +104,10 @@ int ljoin_on_handshake(ljoin *j, lnet *n, const schedfile *sf, lnet_in *in)
         wire_put_raw(o, mac, AUTH_MAC_LEN);
         wire_rec_end(o);
         j->state = LJ_AUTH;
+        if (j->hello_route.ep != j->route.ep) {
+            lnet_unroute(n, j->hello_route);
+            j->hello_route = j->route;
+        }
     }
     return 0;
 }

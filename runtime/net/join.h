@@ -15,6 +15,15 @@
  *
  * A duplicate HELLO gets the same CHALLENGE again; after the CHALLENGE
  * the session's own acknowledgements and retransmissions take over.
+ *
+ * The HELLO goes over the net provider even to a scheduler on this host;
+ * the scheduler then routes the session over shm (the HELLO names our shm
+ * address), so our first shm message reaches a process that has already
+ * mapped our shm region.  Over shm, a HELLO could wait unread in the queue
+ * of a scheduler that does not run (stopped, swapped out) until we gave up
+ * and removed that region: libfabric's shm provider (1.17) maps a sender's
+ * region when it reads its first message, finds none, and dereferences
+ * NULL (tests/test_faults.c, clients_that_gave_up_...).
  */
 #ifndef LC_JOIN_H
 #define LC_JOIN_H
@@ -29,9 +38,10 @@ typedef struct ljoin {
     int state;
     rec_hello hello;
     uint64_t sid;
-    uint64_t hello_ns; /* last HELLO sent */
-    lnet_route route;  /* to the scheduler */
-    lsess *sess;       /* once challenged */
+    uint64_t hello_ns;      /* last HELLO sent */
+    lnet_route route;       /* to the scheduler: the session's */
+    lnet_route hello_route; /* the HELLO's: over the net provider */
+    lsess *sess;            /* once challenged */
     uint32_t id;
     int heartbeat_ms;
     int dead_ms; /* the scheduler's; 0: it did not say */

@@ -300,11 +300,18 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
     lc_esc(h.cpuset, tmp.cpuset, sizeof(tmp.cpuset));
     tmp.nthreads = (int)h.nthreads;
     snprintf(job, sizeof(job), "%s", h.job);
-    /* replies go where the HELLO says, over the endpoint it came by:
-       never to the transport's idea of the sender */
+    /* replies go where the HELLO says, over the endpoint it came by, or
+       over shm for a peer on this host that says HELLO over the net
+       provider so that we map its shm region now, while it lives
+       (net/join.h): never to the transport's idea of the sender */
     lnet_route route = {ep, 0};
+    if (ep == LNET_NET && s->net.ep[LNET_SHM] && tmp.shm[0] &&
+        strcmp(h.host, lc_hostname()) == 0 &&
+        lnet_insert(&s->net, LNET_SHM, tmp.shm, &route.addr) == 0)
+        ep = route.ep = LNET_SHM;
     const char *addr = ep == LNET_SHM ? tmp.shm : tmp.net;
-    if (lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
+    if (route.ep != LNET_SHM &&
+        lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
         s->dropped++;
         lc_log(LC_LOG_WARN, "sched",
                "HELLO from %s pid %d with a bad "
