@@ -593,6 +593,52 @@ Test(faults, clients_that_gave_up_on_a_stopped_scheduler_do_not_kill_it)
     finish(&cl, c);
 }
 
+/* A scheduler stopped for 1.5 s (well within the dead-after) while a client
+   works: the client's sends pile up unacknowledged, some wait in its queue
+   unsent.  When the scheduler runs again the session must carry on over
+   shm: moving to the net provider is for a shm path that delivers nothing
+   for half the dead-after, which is not what happened.  (The failover
+   timer read the age of a message never sent as the time since boot.) */
+Test(faults, a_briefly_stopped_scheduler_keeps_its_clients_on_shm)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
+    char log[1200];
+    snprintf(log, sizeof(log), "%s/job.log", cl.dir);
+    char *argv[] = {(char *)lt_helper("helper_client_job"),
+                    cl.file,
+                    (char *)TASKLIB,
+                    "20000",
+                    "tree",
+                    "loop",
+                    NULL};
+    pid_t job = lt_spawn(argv, log);
+    cr_assert_gt(job, 0);
+    lt_cluster_watch(&cl, job);
+    double t0 = now_s();
+    while (lt_shm_files_of(job) == 0 && now_s() - t0 < 20)
+        nap_ms(20);
+    nap_ms(500); /* connected, and mapping and reducing */
+    cr_assert_eq(kill(cl.sched, SIGSTOP), 0);
+    nap_ms(1500);
+    cr_assert_eq(kill(cl.sched, SIGCONT), 0);
+    nap_ms(3000);
+    cr_assert(running(job), "the job died (its log: %s)", log);
+    kill(job, SIGKILL);
+    lt_wait(job, 5000);
+    char *text = lt_slurp(log);
+    cr_assert(text);
+    int moved = strstr(text, "the session moves to") != NULL;
+    if (moved)
+        fprintf(stderr, "%s", text);
+    free(text);
+    cr_assert(!moved, "the client left shm after a 1.5 s stop (log above)");
+    serves_a_job(c);
+    finish(&cl, c);
+}
+
 /* The scheduler is killed: the client gets LOCUS_ECLOSED within the
    deadline, workers wait without spinning, and join a scheduler restarted
    with the same scheduler file. */
