@@ -621,6 +621,8 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
         else
             s->q_head = m;
         s->q_tail = m;
+        if (!s->oldest_ns)
+            s->oldest_ns = now; /* waits from now, sent or not */
         s->nq++;
         s->q_bytes += m->len;
         s->sent++;
@@ -676,7 +678,8 @@ static void timers(lnet *n, uint64_t now)
             continue;
         }
         if (s->route.ep == LNET_SHM && s->fallback.ep >= 0 &&
-            !s->fallback_used && now - s->oldest_ns > failover_ns) {
+            !s->fallback_used && s->oldest_ns &&
+            now - s->oldest_ns > failover_ns) {
             /* shm delivers nothing any more (a peer that died inside the
                provider can leave the receiver's queue locked): the net
                provider takes over this session */
@@ -754,7 +757,7 @@ int lnet_send_raw(lnet *n, lnet_route r, const void *msg, size_t len)
 /* ---- receiving
  * -------------------------------------------------------------------- */
 
-static void on_ack(lsess *s, uint64_t ack)
+static void on_ack(lsess *s, uint64_t ack, uint64_t now)
 {
     if (ack <= s->tx_acked || ack >= s->tx_next)
         return; /* old, or for messages never sent: ignore */
@@ -769,7 +772,11 @@ static void on_ack(lsess *s, uint64_t ack)
     if (!s->q_head)
         s->q_tail = NULL;
     s->rto_ns = RTO_MIN_NS;
-    s->oldest_ns = s->q_head ? s->q_head->tx_ns : 0;
+    /* the next one waits from its last send, or from now if it could not
+       be sent yet (the provider refused it): 0 here would read as "sent
+       at boot" or, guarded, as "never late", and a session whose sends
+       the provider keeps refusing would never move to the net provider */
+    s->oldest_ns = !s->q_head ? 0 : s->q_head->tx_ns ? s->q_head->tx_ns : now;
 }
 
 static void ack_soon(lnet *n, lsess *s, uint64_t now, int at_once)
@@ -865,7 +872,7 @@ static int on_recv(lnet *n, int ep, xport_event *ev, lnet_in *in, uint64_t now)
         bad(s, "bad MAC (forged, corrupted or another session's)", h.src);
         return 0;
     }
-    on_ack(s, h.ack);
+    on_ack(s, h.ack, now);
     if (h.kind == MSG_ACK)
         return 0;
     if (h.seq < s->rx_next) {

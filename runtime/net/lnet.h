@@ -79,7 +79,7 @@ typedef struct lsess {
     uint32_t nq;
     size_t q_bytes;
     uint64_t rto_ns;
-    uint64_t oldest_ns; /* when the oldest unacknowledged was first sent */
+    uint64_t oldest_ns; /* since when the oldest unacknowledged has waited */
     /* receiving */
     uint64_t rx_next;  /* next sequence number expected */
     uint64_t ack_sent; /* last acknowledgement sent (rx_next - 1) */
