@@ -1140,3 +1140,30 @@ Test(sessions, hello_from_a_silent_address_does_not_stall_the_scheduler)
                  worst);
     PASS();
 }
+
+/* A peer on this host says HELLO over the net provider and is served over
+   shm (runtime/net/README.md); one that says it over shm (an older peer,
+   or one whose net route failed) is answered over shm too, and joins. */
+Test(sessions, hello_over_net_or_shm_gives_a_shm_session)
+{
+    up(1, 0);
+    for (int over_shm = 0; over_shm < 2; over_shm++) {
+        OK(lt_peer_open(&P, C.file, NULL, 0));
+        cr_assert_eq(P.sched.ep, LNET_SHM, "the scheduler is on this host");
+        ljoin_init(&P.j, &P.n, &P.sf, P.sched, ROLE_CLIENT, -1, "", 0);
+        cr_assert_eq(P.j.hello_route.ep, LNET_NET);
+        if (over_shm)
+            P.j.hello_route = P.sched;
+        uint64_t end = lc_now_ns() + 10000000000ull;
+        while (P.j.state != LJ_JOINED && !P.refused && lc_now_ns() < end)
+            lt_peer_pump(&P, 5);
+        cr_assert_eq(P.j.state, LJ_JOINED, "HELLO over %s: not welcomed",
+                     over_shm ? "shm" : "net");
+        cr_assert_eq(P.j.sess->route.ep, LNET_SHM);
+        round_trip();
+        cr_assert_eq(lt_peer_bye(&P, T_MS), 0, "no GOODBYE after HELLO over %s",
+                     over_shm ? "shm" : "net");
+        lt_peer_close(&P);
+    }
+    PASS();
+}
