@@ -305,13 +305,15 @@ void sched_on_hello(sched *s, int ep, uint64_t sid, wire_rd *r)
        provider so that we map its shm region now, while it lives
        (net/join.h): never to the transport's idea of the sender */
     lnet_route route = {ep, 0};
+    int have = 0;
     if (ep == LNET_NET && s->net.ep[LNET_SHM] && tmp.shm[0] &&
         strcmp(h.host, lc_hostname()) == 0 &&
-        lnet_insert(&s->net, LNET_SHM, tmp.shm, &route.addr) == 0)
+        lnet_insert(&s->net, LNET_SHM, tmp.shm, &route.addr) == 0) {
         ep = route.ep = LNET_SHM;
+        have = 1;
+    }
     const char *addr = ep == LNET_SHM ? tmp.shm : tmp.net;
-    if (route.ep != LNET_SHM &&
-        lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
+    if (!have && lnet_insert(&s->net, ep, addr, &route.addr) != 0) {
         s->dropped++;
         lc_log(LC_LOG_WARN, "sched",
                "HELLO from %s pid %d with a bad "
