@@ -558,6 +558,30 @@ Test(faults, stopped_worker_rejoins_as_a_fresh_worker)
     finish(&cl, c);
 }
 
+/* A client job in its own process (tests/helper_client_job) mapping and
+   reducing n tasks in a loop, still working when killed however fast the
+   cluster; its log at cl->dir/job.log (path into log).  Returns once it
+   made its /dev/shm files. */
+static pid_t spawn_looping_job(lt_cluster *cl, const char *n, char *log,
+                               size_t loglen)
+{
+    snprintf(log, loglen, "%s/job.log", cl->dir);
+    char *argv[] = {(char *)lt_helper("helper_client_job"),
+                    cl->file,
+                    (char *)TASKLIB,
+                    (char *)n,
+                    "tree",
+                    "loop",
+                    NULL};
+    pid_t job = lt_spawn(argv, log);
+    cr_assert_gt(job, 0);
+    lt_cluster_watch(cl, job);
+    double t0 = now_s();
+    while (lt_shm_files_of(job) == 0 && now_s() - t0 < 20)
+        nap_ms(20);
+    return job;
+}
+
 /* Clients that give up on a scheduler which does not answer (stopped
    here, busy or swapped out in life) close their endpoints, and with them
    their shm regions, while their HELLOs wait in its queues.  When it runs
@@ -606,20 +630,7 @@ Test(faults, a_briefly_stopped_scheduler_keeps_its_clients_on_shm)
     pid_t wp[2];
     start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
     char log[1200];
-    snprintf(log, sizeof(log), "%s/job.log", cl.dir);
-    char *argv[] = {(char *)lt_helper("helper_client_job"),
-                    cl.file,
-                    (char *)TASKLIB,
-                    "20000",
-                    "tree",
-                    "loop",
-                    NULL};
-    pid_t job = lt_spawn(argv, log);
-    cr_assert_gt(job, 0);
-    lt_cluster_watch(&cl, job);
-    double t0 = now_s();
-    while (lt_shm_files_of(job) == 0 && now_s() - t0 < 20)
-        nap_ms(20);
+    pid_t job = spawn_looping_job(&cl, "20000", log, sizeof(log));
     nap_ms(500); /* connected, and mapping and reducing */
     cr_assert_eq(kill(cl.sched, SIGSTOP), 0);
     nap_ms(1500);
@@ -741,21 +752,7 @@ Test(faults, killed_client_leaves_nothing_in_dev_shm)
     pid_t wp[2];
     start(&cl, &c, wp);
     char log[1200];
-    snprintf(log, sizeof(log), "%s/job.log", cl.dir);
-    char *argv[] = {(char *)lt_helper("helper_client_job"),
-                    cl.file,
-                    (char *)TASKLIB,
-                    "200000",
-                    "tree",
-                    "loop", /* still working when killed, however fast */
-                    NULL};
-    pid_t job = lt_spawn(argv, log);
-    cr_assert_gt(job, 0);
-    lt_cluster_watch(&cl, job);
-    /* wait until it made its files and works */
-    double t0 = now_s();
-    while (lt_shm_files_of(job) == 0 && now_s() - t0 < 20)
-        nap_ms(20);
+    pid_t job = spawn_looping_job(&cl, "200000", log, sizeof(log));
     cr_assert_gt(lt_shm_files_of(job), 0, "the job made no /dev/shm file");
     nap_ms(500);
     int had = lt_shm_files_of(job);
