@@ -579,6 +579,8 @@ static int push(lnet *n, lsess *s, uint64_t now)
                    locus_last_error());
         }
         m->tx_ns = now;
+        if (!s->oldest_ns)
+            s->oldest_ns = now;
     }
     return 0;
 }
@@ -665,7 +667,8 @@ static void timers(lnet *n, uint64_t now)
         lsess *s = n->sess[i];
         if (!s || !s->q_head || s->state == LS_BROKEN)
             continue;
-        if (now - s->oldest_ns > (uint64_t)n->dead_ms * 1000000ull) {
+        if (s->oldest_ns &&
+            now - s->oldest_ns > (uint64_t)n->dead_ms * 1000000ull) {
             s->state = LS_BROKEN;
             n->nbroken++;
             lc_log(LC_LOG_INFO, "xport",
@@ -675,7 +678,8 @@ static void timers(lnet *n, uint64_t now)
             continue;
         }
         if (s->route.ep == LNET_SHM && s->fallback.ep >= 0 &&
-            !s->fallback_used && now - s->oldest_ns > failover_ns) {
+            !s->fallback_used && s->oldest_ns &&
+            now - s->oldest_ns > failover_ns) {
             /* shm delivers nothing any more (a peer that died inside the
                provider can leave the receiver's queue locked): the net
                provider takes over this session */
