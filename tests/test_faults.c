@@ -618,11 +618,15 @@ Test(faults, clients_that_gave_up_on_a_stopped_scheduler_do_not_kill_it)
 }
 
 /* A scheduler stopped for 1.5 s (well within the dead-after) while a client
-   works: the client's sends pile up unacknowledged, some wait in its queue
-   unsent.  When the scheduler runs again the session must carry on over
-   shm: moving to the net provider is for a shm path that delivers nothing
-   for half the dead-after, which is not what happened.  (The failover
-   timer read the age of a message never sent as the time since boot.) */
+   works: the client's and the workers' sends pile up unacknowledged, some
+   wait in their queues unsent.  When the scheduler runs again every session
+   must carry on over shm: moving to the net provider is for a shm path that
+   delivers nothing for half the dead-after, which is not what happened.
+   Two causes, each failed this test: the failover timer read the age of a
+   message never sent as the time since boot; and libfabric's shm queued
+   more commands at the stopped receiver than it had posted receives, and
+   its unexpected-message path then stalled now and then (1 run in 3), so
+   the endpoint's queue is now no deeper than its receives. */
 Test(faults, a_briefly_stopped_scheduler_keeps_its_clients_on_shm)
 {
     lt_cluster cl;
@@ -639,15 +643,22 @@ Test(faults, a_briefly_stopped_scheduler_keeps_its_clients_on_shm)
     cr_assert(running(job), "the job died (its log: %s)", log);
     kill(job, SIGKILL);
     lt_wait(job, 5000);
-    char *text = lt_slurp(log);
-    cr_assert(text);
-    /* a move to tcp is right when shm really stalled, which libfabric's
-       shm does now and then after the stop (runtime/net/README.md); the
-       cluster must serve on either way */
-    cr_log_info("the job %s shm after a 1.5 s stop",
-                strstr(text, "the session moves to") ? "left" : "stayed on");
-    free(text);
     serves_a_job(c);
+    for (int i = -1; i < 2; i++) {
+        char path[1200];
+        if (i < 0)
+            snprintf(path, sizeof(path), "%s", log);
+        else
+            snprintf(path, sizeof(path), "%s/worker-%d.log", cl.dir, i);
+        char *text = lt_slurp(path);
+        cr_assert(text, "%s: %s", path, strerror(errno));
+        const char *moved = strstr(text, "the session moves to");
+        if (moved)
+            lt_cluster_dump_logs(&cl);
+        cr_assert_null(moved, "%s left shm after a 1.5 s stop: %s",
+                       i < 0 ? "the job" : "a worker", path);
+        free(text);
+    }
     finish(&cl, c);
 }
 
