@@ -769,6 +769,15 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
 
     hints = make_hints(prov, forced);
     LC_CHECK(hints, fail, ret, LOCUS_ENOMEM, OFI_SUB, "out of memory");
+    /* shm queues as many commands at a receiver as its receive queue is
+       deep (1024 by default), and matches those beyond the posted receives
+       as unexpected messages; after a receiver had stopped for a second,
+       that path in libfabric 1.17 now and then stopped delivering (sends
+       never completed, the receiver's queue empty).  A queue no deeper
+       than the receives we post keeps every message expected: a sender
+       meets -FI_EAGAIN instead, and the session layer holds it. */
+    if (is_local_provider(prov))
+        hints->rx_attr->size = e->rx_count;
     const char *node = NULL, *service = NULL;
     uint64_t flags = 0;
     if (!is_local_provider(prov)) {
@@ -895,12 +904,13 @@ static int ofi_open(const struct xport_opts *opts, const char *prov,
     }
     lc_log(LC_LOG_INFO, OFI_SUB,
            "opened provider %s, fabric %s, domain %s, mr_mode %s%s, "
-           "inject %zu, wait fd %s, address %s",
+           "inject %zu, queue %zu for %u receives, wait fd %s, address %s",
            e->prov, fi->fabric_attr->name, fi->domain_attr->name,
            /* fi_tostr's buffer is one per process: threads opening
               endpoints at once raced on it */
            fi_tostr_r(mms, sizeof(mms), &mm, FI_TYPE_MR_MODE),
            e->offset_addr ? " (offsets)" : "", e->inject_size,
+           fi->rx_attr->size, e->rx_count,
            e->bell_fd >= 0 ? "doorbell" : "provider's", name);
     fi_freeinfo(hints);
     *out = (xport_ep *)e;
