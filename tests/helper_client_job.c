@@ -21,6 +21,13 @@
  * workers, makes N results of 2 MiB (make_bytes), waits until the workers
  * hold them, prints "held BYTES" (what the workers report) and exits with
  * no release and no disconnect.
+ *
+ *   helper_client_job SCHEDFILE TASKLIB N exit MS
+ *
+ * For tests/test_faults.c: a program that calls exit() in the middle of
+ * its job.  Maps vec over 0..N-1, waits MS milliseconds (its progress
+ * thread sending the SUBMITs and reading the RESULTs meanwhile) and calls
+ * exit(0) with no release and no disconnect.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +76,21 @@ static int die(locus_client *c, long n)
     printf("held %llu\n", (unsigned long long)sum);
     fflush(stdout);
     _exit(0); /* no release, no disconnect */
+}
+
+/* the "exit" mode: exit() from main while the job is on the wire */
+static int exit_mid_job(locus_client *c, long n, long ms)
+{
+    locus_arg *in = calloc((size_t)n, sizeof(*in));
+    locus_future **fs = calloc((size_t)n, sizeof(*fs));
+    for (long i = 0; i < n; i++)
+        in[i] = locus_arg_i64(i);
+    int rc = locus_map(c, "vec", in, (size_t)n, NULL, fs);
+    if (rc)
+        FAIL("map: %s", locus_errname(rc));
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    exit(0);
 }
 
 static int job(locus_client *c, long n, int tree)
@@ -120,7 +142,7 @@ int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: helper_client_job SCHEDFILE TASKLIB N "
-                        "flat|tree|die [no-shm] [loop]\n");
+                        "flat|tree|die|exit [no-shm] [loop] [MS]\n");
         return 1;
     }
     long n = strtol(argv[3], NULL, 10);
@@ -141,6 +163,8 @@ int main(int argc, char **argv)
         FAIL("require: %s", locus_errname(rc));
     if (!strcmp(argv[4], "die"))
         return die(c, n);
+    if (!strcmp(argv[4], "exit"))
+        return exit_mid_job(c, n, argc > 5 ? strtol(argv[5], NULL, 10) : 0);
     do
         if (job(c, n, tree) != 0)
             return 1;

@@ -4,6 +4,7 @@
  * as libtasklib_test.so with locus_require and call its functions by name.
  * Every function is thread-safe (no state).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ int where(locus_task *t);
 int concat_len(locus_task *t);
 int crash(locus_task *t);
 int hold_ms(locus_task *t);
+int exit_soon(locus_task *t);
 
 static void nap_ms(long ms)
 {
@@ -233,6 +235,33 @@ int crash(locus_task *t)
         __builtin_trap();
     if (!strcmp(how, "exit"))
         exit(3);
+    return locus_task_return_i64(t, 0);
+}
+
+static void *exit_later(void *arg)
+{
+    nap_ms((long)(intptr_t)arg);
+    exit(3);
+}
+
+/* exit_soon(ms): returns at once, and ms milliseconds later another thread
+ * of the worker calls exit(3): the process ends wherever its other threads
+ * are then (the progress thread running short tasks and sending their
+ * DONEs, in the test that uses it). */
+int exit_soon(locus_task *t)
+{
+    int64_t ms;
+    int rc = locus_task_arg_i64(t, 0, &ms);
+    if (rc)
+        return rc;
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&th, &at, exit_later, (void *)(intptr_t)ms);
+    pthread_attr_destroy(&at);
+    if (rc)
+        return locus_task_fail(t, "pthread_create failed");
     return locus_task_return_i64(t, 0);
 }
 

@@ -424,6 +424,141 @@ Test(faults, task_that_calls_exit_fails_with_ekilled)
     poison("exit", "exited with status 3");
 }
 
+/* The test's own client over tcp;ofi_rxm only: it never enters the shm
+   provider, so a cluster wedged in it fails a call by its timeout here
+   instead of hanging the test with it. */
+static locus_client *tcp_client(lt_cluster *cl, locus_client *c)
+{
+    locus_disconnect(c);
+    struct locus_connect_opts o = LOCUS_CONNECT_OPTS_INIT;
+    o.flags |= LOCUS_CONNECT_NO_SHM;
+    o.timeout_ms = 10000;
+    cr_assert_eq(locus_connect(cl->file, &o, &c), 0, "%s", locus_last_error());
+    cr_assert_eq(locus_require(c, TASKLIB, TMO), 0, "%s", locus_last_error());
+    return c;
+}
+
+/* serves_a_job with every wait bounded: a wedged cluster is a failure */
+static void answers_within(locus_client *c, int ms, const char *after)
+{
+    enum { N = 200 };
+    locus_arg in[N];
+    locus_future *fs[N];
+    for (int i = 0; i < N; i++)
+        in[i] = locus_arg_i64(i);
+    cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
+                 locus_last_error());
+    for (int i = 0; i < N; i++) {
+        int64_t v = -1;
+        int rc = locus_result_i64(fs[i], ms, &v);
+        cr_assert_eq(rc, 0, "after %s, task %d: %s: %s", after, i,
+                     locus_errname(rc), locus_last_error());
+        cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
+        locus_release(fs[i]);
+    }
+}
+
+/* A program that calls exit() in the middle of a job, its progress thread
+   sending to the scheduler over shm.  libfabric's shm provider holds the
+   scheduler's region lock while a sender writes there; a process that
+   ended inside that left it held for ever, and the scheduler, the workers
+   and every client spun in the provider from then on.  exit() now shuts
+   the transport first (xport_quiesce).  Sixteen such programs, one after
+   another, each leaving at another moment of its job, then the cluster
+   must answer within 10 s after each. */
+Test(faults, programs_that_exit_mid_job_leave_the_cluster_serving)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    c = tcp_client(&cl, c);
+    double t0 = now_s();
+    for (int i = 0; i < 16; i++) {
+        char ms[16], log[1200], after[64];
+        snprintf(ms, sizeof(ms), "%d", 5 + 9 * i);
+        snprintf(log, sizeof(log), "%s/exit-%d.log", cl.dir, i);
+        char *argv[] = {(char *)lt_helper("helper_client_job"),
+                        cl.file,
+                        (char *)TASKLIB,
+                        "200000",
+                        "exit",
+                        ms,
+                        NULL};
+        pid_t job = lt_spawn(argv, log);
+        cr_assert_gt(job, 0);
+        lt_cluster_watch(&cl, job);
+        int st = lt_wait(job, TMO);
+        cr_assert_eq(st, 0, "program %d ended with %d (its log: %s)", i, st,
+                     log);
+        snprintf(after, sizeof(after), "program %d exited after %s ms", i, ms);
+        answers_within(c, 10000, after);
+    }
+    cr_log_info("16 programs exited mid-job; the cluster answered after "
+                "each (%.1f s in all)",
+                now_s() - t0);
+    finish(&cl, c);
+}
+
+/* The same on the worker's side: a task's thread calls exit(3) while the
+   worker's progress thread runs short tasks and sends their DONEs to the
+   scheduler.  Six times, every result of the jobs around it checked. */
+Test(faults, workers_that_exit_mid_send_leave_the_cluster_serving)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
+    c = tcp_client(&cl, c);
+    enum { N = 20000 };
+    locus_arg *in = calloc(N, sizeof(*in));
+    locus_future **fs = calloc(N, sizeof(*fs));
+    cr_assert(in && fs);
+    for (int i = 0; i < N; i++)
+        in[i] = locus_arg_i64(i);
+    for (int k = 0; k < 6; k++) {
+        pid_t before[2];
+        cr_assert_eq(workers_now(c, NULL, before, 2), 2);
+        cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
+                     locus_last_error());
+        struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
+        o.retries = 0;
+        locus_arg a = locus_arg_i64(2 + 3 * k);
+        locus_future *x;
+        cr_assert_eq(locus_submit(c, "exit_soon", &a, 1, &o, &x), 0, "%s",
+                     locus_last_error());
+        for (int i = 0; i < N; i++) {
+            int64_t v = -1;
+            int rc = locus_result_i64(fs[i], TMO, &v);
+            cr_assert_eq(rc, 0, "round %d, task %d: %s: %s", k, i,
+                         locus_errname(rc), locus_last_error());
+            cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
+            locus_release(fs[i]);
+        }
+        locus_result(x, TMO, NULL, NULL); /* 0, or its worker's death */
+        locus_release(x);
+        /* the worker that exited is replaced, the other one serves on */
+        double t1 = now_s();
+        for (;;) {
+            pid_t now[8];
+            size_t have = workers_now(c, NULL, now, 8);
+            int old = 0;
+            for (size_t i = 0; i < have && i < 8; i++)
+                old += now[i] == before[0] || now[i] == before[1];
+            if (have == 2 && old == 1)
+                break;
+            cr_assert_lt(now_s() - t1, TMO / 1000.0,
+                         "round %d: %zu workers, %d of them from before", k,
+                         have, old);
+            nap_ms(20);
+        }
+    }
+    free(in);
+    free(fs);
+    answers_within(c, 10000, "six workers exited mid-send");
+    finish(&cl, c);
+}
+
 static pid_t pid_of(locus_client *c, int id)
 {
     locus_worker_info wi[4];

@@ -8,6 +8,7 @@
 #include "xport.h"
 
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +30,114 @@ static const struct xport_ops *const plugins[] = {&xport_ofi_ops};
 #define HAS(p, m)                                                              \
     ((p)->size >= offsetof(struct xport_ops, m) + sizeof((p)->m) && (p)->m)
 
+/* ---- the exit gate ---------------------------------------------------------
+ *
+ * Every call that enters a plugin (and so the fabric library) passes
+ * gate_in/gate_out.  Once xport_quiesce has shut the gate, no thread enters
+ * any more (the call fails with LOCUS_ECLOSED or does nothing), and the
+ * quiescing thread waits for those inside to leave.  Two atomic operations
+ * per call when the gate is open. */
+static atomic_int g_inside;
+static atomic_int g_shut;
+
+static int gate_in(void)
+{
+    atomic_fetch_add(&g_inside, 1);
+    if (!atomic_load(&g_shut))
+        return 1;
+    atomic_fetch_sub(&g_inside, 1);
+    return 0;
+}
+
+static void gate_out(void)
+{
+    atomic_fetch_sub(&g_inside, 1);
+}
+
+static int shut_err(void)
+{
+    return lc_seterr(LOCUS_ECLOSED, "xport",
+                     "this process is exiting: the transport is shut");
+}
+
+#define GATED(call)                                                            \
+    do {                                                                       \
+        if (!gate_in())                                                        \
+            return shut_err();                                                 \
+        int gated_rc_ = (call);                                                \
+        gate_out();                                                            \
+        return gated_rc_;                                                      \
+    } while (0)
+
+#define GATED_VOID(call)                                                       \
+    do {                                                                       \
+        if (gate_in()) {                                                       \
+            call;                                                              \
+            gate_out();                                                        \
+        }                                                                      \
+    } while (0)
+
+int xport_quiesce(int timeout_ms)
+{
+    atomic_store(&g_shut, 1);
+    /* async-signal-safe: atomics and nanosleep only */
+    struct timespec ts = {0, 100000}; /* 100 us */
+    for (long waited_us = 0; atomic_load(&g_inside) > 0; waited_us += 100) {
+        if (waited_us >= (long)timeout_ms * 1000)
+            return 0;
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
+static void quiesce_at_exit(void)
+{
+    xport_quiesce(1000);
+}
+
+int xport_quiesce_at_exit(void)
+{
+    static atomic_int done;
+    if (atomic_exchange(&done, 1))
+        return 0;
+    if (atexit(quiesce_at_exit) != 0)
+        return lc_seterr(LOCUS_ESYS, "xport",
+                         "atexit: no room for the transport's exit handler");
+    return 0;
+}
+
+static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define NCRASH (sizeof(crash_sigs) / sizeof(crash_sigs[0]))
+static struct sigaction crash_old[NCRASH];
+
+static void on_crash(int sig)
+{
+    int saved = errno;
+    xport_quiesce(500);
+    for (size_t i = 0; i < NCRASH; i++)
+        if (crash_sigs[i] == sig)
+            sigaction(sig, &crash_old[i], NULL);
+    errno = saved;
+    /* the handler it had (a sanitizer's, or the default action) takes it
+       now; a fault re-executed on return comes back to it as well */
+    raise(sig);
+}
+
+int xport_quiesce_on_crash(void)
+{
+    for (size_t i = 0; i < NCRASH; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_crash;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_NODEFER;
+        if (sigaction(crash_sigs[i], &sa, &crash_old[i]) != 0)
+            return lc_seterr(LOCUS_ESYS, "xport", "sigaction(%d): %s",
+                             crash_sigs[i], strerror(errno));
+    }
+    return 0;
+}
+
 /* Taking a plugin: its table must hold every required member. */
 static int usable(const struct xport_ops *p)
 {
@@ -43,7 +152,7 @@ static int usable(const struct xport_ops *p)
     return 0;
 }
 
-int xport_open(const struct xport_opts *opts, xport_ep **out)
+static int open_ungated(const struct xport_opts *opts, xport_ep **out)
 {
     struct xport_opts o = XPORT_OPTS_INIT;
     if (!out)
@@ -88,10 +197,17 @@ int xport_open(const struct xport_opts *opts, xport_ep **out)
                      "no transport plugin serves provider '%s'", prov);
 }
 
+int xport_open(const struct xport_opts *opts, xport_ep **out)
+{
+    if (out)
+        *out = NULL;
+    GATED(open_ungated(opts, out));
+}
+
 void xport_close(xport_ep *ep)
 {
     if (ep)
-        OPS(ep)->close(ep);
+        GATED_VOID(OPS(ep)->close(ep));
 }
 
 const char *xport_provider(const xport_ep *ep)
@@ -119,7 +235,7 @@ int xport_name(xport_ep *ep, char *buf, size_t len)
     if (!ep || !buf || len < XPORT_NAME_MAX)
         return lc_seterr(LOCUS_EINVAL, "xport",
                          "xport_name: need a buffer of XPORT_NAME_MAX bytes");
-    return OPS(ep)->getname(ep, buf, len);
+    GATED(OPS(ep)->getname(ep, buf, len));
 }
 
 int xport_name_provider(const char *name, char *prov, size_t len)
@@ -143,25 +259,25 @@ int xport_insert(xport_ep *ep, const char *name, xport_addr *out)
 {
     if (!ep || !name || !out)
         return lc_seterr(LOCUS_EINVAL, "xport", "xport_insert: NULL argument");
-    return OPS(ep)->insert(ep, name, out);
+    GATED(OPS(ep)->insert(ep, name, out));
 }
 
 int xport_remove(xport_ep *ep, xport_addr addr)
 {
-    return OPS(ep)->remove(ep, addr);
+    GATED(OPS(ep)->remove(ep, addr));
 }
 
 int xport_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
                 const struct iovec *iov, int n, uint64_t deadline)
 {
-    return OPS(ep)->sendv(ep, dst, tag, iov, n, deadline);
+    GATED(OPS(ep)->sendv(ep, dst, tag, iov, n, deadline));
 }
 
 int xport_send(xport_ep *ep, xport_addr dst, uint64_t tag, const void *buf,
                size_t len, uint64_t deadline)
 {
     struct iovec iov = {(void *)buf, len};
-    return OPS(ep)->sendv(ep, dst, tag, &iov, 1, deadline);
+    GATED(OPS(ep)->sendv(ep, dst, tag, &iov, 1, deadline));
 }
 
 int xport_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out)
@@ -169,13 +285,13 @@ int xport_mr_reg(xport_ep *ep, void *buf, size_t len, xport_mr **out)
     if (!ep || !buf || !len || !out)
         return lc_seterr(LOCUS_EINVAL, "xport",
                          "xport_mr_reg: NULL argument or empty region");
-    return OPS(ep)->mr_reg(ep, buf, len, out);
+    GATED(OPS(ep)->mr_reg(ep, buf, len, out));
 }
 
 void xport_mr_close(xport_mr *mr)
 {
     if (mr)
-        OPS(mr)->mr_close(mr);
+        GATED_VOID(OPS(mr)->mr_close(mr));
 }
 
 int xport_mr_rkey(const xport_mr *mr, const void *ptr, size_t len,
@@ -190,28 +306,28 @@ int xport_read(xport_ep *ep, xport_addr src, void *dst, size_t len,
                xport_mr *local_mr, const xport_rkey *rk, uint64_t offset,
                void *ctx)
 {
-    return OPS(ep)->read(ep, src, dst, len, local_mr, rk, offset, ctx);
+    GATED(OPS(ep)->read(ep, src, dst, len, local_mr, rk, offset, ctx));
 }
 
 int xport_progress(xport_ep *ep, xport_event *evs, int max)
 {
-    return OPS(ep)->progress(ep, evs, max);
+    GATED(OPS(ep)->progress(ep, evs, max));
 }
 
 void xport_release(xport_ep *ep, xport_event *ev)
 {
-    OPS(ep)->release(ep, ev);
+    GATED_VOID(OPS(ep)->release(ep, ev));
 }
 
 int xport_poll(xport_ep *ep)
 {
-    return OPS(ep)->poll(ep);
+    GATED(OPS(ep)->poll(ep));
 }
 
 void xport_alive(xport_ep *ep, int on)
 {
     if (ep && OPS(ep)->alive)
-        OPS(ep)->alive(ep, on);
+        GATED_VOID(OPS(ep)->alive(ep, on));
 }
 
 /* ---- wait ------------------------------------------------------------------
@@ -219,12 +335,13 @@ void xport_alive(xport_ep *ep, int on)
 
 static int poll_all(xport_ep *const *eps, int neps)
 {
-    for (int i = 0; i < neps; i++) {
-        int rc = OPS(eps[i])->poll(eps[i]);
-        if (rc != 0)
-            return rc < 0 ? rc : 1;
-    }
-    return 0;
+    if (!gate_in())
+        return shut_err();
+    int rc = 0;
+    for (int i = 0; i < neps && !rc; i++)
+        rc = OPS(eps[i])->poll(eps[i]);
+    gate_out();
+    return rc < 0 ? rc : rc > 0;
 }
 
 static int fd_ready(int fd)
@@ -279,11 +396,14 @@ int xport_wait(xport_ep *const *eps, int neps, int wake_fd, int spin_us,
                 all_fds = 0;
                 continue;
             }
+            if (!gate_in())
+                return shut_err();
             int tw = OPS(eps[i])->trywait(eps[i]);
+            gate_out();
             if (tw != 0) {
                 /* something is pending: drive it and look again */
-                if ((rc = OPS(eps[i])->poll(eps[i])) != 0)
-                    return rc < 0 ? rc : 1;
+                if ((rc = poll_all(&eps[i], 1)) != 0)
+                    return rc;
                 all_fds = 0; /* do not block long on a busy endpoint */
                 continue;
             }
@@ -338,7 +458,10 @@ int xport_list_providers(char *buf, size_t len)
     for (size_t i = 0; i < NPLUGINS; i++) {
         if (!usable(plugins[i]) || !HAS(plugins[i], list_providers))
             continue;
+        if (!gate_in())
+            return shut_err();
         int n = plugins[i]->list_providers(buf, len, &used);
+        gate_out();
         if (n < 0)
             return n;
         total += n;

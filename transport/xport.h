@@ -293,6 +293,37 @@ int xport_file_pid(const char *name);
  */
 int xport_default_crash_signals(void);
 
+/*
+ * Shut the transport of this process for good: from now on no thread
+ * enters the fabric library (calls fail with LOCUS_ECLOSED or do nothing),
+ * and this waits up to timeout_ms for the threads inside it to leave.
+ * Returns 1 when none is left inside, 0 on timeout.  Async-signal-safe.
+ *
+ * Why: libfabric's shm provider takes a spin lock in the region of the
+ * peer it sends to.  A process that ends while one of its threads holds
+ * such a lock (a task calls exit() or crashes while the worker's progress
+ * thread sends its DONE to the scheduler) leaves that lock held for ever,
+ * and every process that then sends to that peer, and the peer itself,
+ * spins for ever in the provider: a crashing task wedged the whole
+ * cluster.  The exit paths call this first, so a process ends between two
+ * calls into the provider, never inside one.  (A process killed with
+ * SIGKILL, or one that calls _exit, runs no code at its end: nothing in
+ * the process can cover that; see runtime/net/README.md.)
+ */
+int xport_quiesce(int timeout_ms);
+
+/* Run xport_quiesce(1000) at exit() (atexit; once per process). */
+int xport_quiesce_at_exit(void);
+
+/*
+ * Run xport_quiesce(500) on a crash signal (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGABRT), then give the signal to the handler it had before (a
+ * sanitizer's, or the default action, so the process still dies of that
+ * signal and its parent sees which).  For the worker, whose task threads
+ * run user code; call it after xport_default_crash_signals.
+ */
+int xport_quiesce_on_crash(void);
+
 /* ---- plugin interface (transport/<fabric>/ only) --------------------------
  *
  * xport.c dispatches every call through the table of the plugin that

@@ -169,6 +169,9 @@ int locus_connect(const char *target, const struct locus_connect_opts *opts,
                 bind[0] = '\0'; /* no route known: the default */
         }
     }
+    /* a program that calls exit() while our thread sends must not end
+       inside the fabric library (runtime/net/README.md) */
+    LC_CHECK_RC(xport_quiesce_at_exit(), fail, rc);
     LC_CHECK_RC(
         lnet_open(&c->net,
                   opts && opts->provider ? opts->provider : c->sf.provider,

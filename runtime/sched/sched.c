@@ -261,6 +261,9 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     LC_CHECK(o->file && *o->file, out, rc, LOCUS_EINVAL, "sched",
              "no scheduler file path given (--scheduler-file)");
     LC_CHECK_RC(auth_init(), out, rc);
+    /* never end inside the fabric library (runtime/net/README.md) */
+    LC_CHECK_RC(xport_quiesce_at_exit(), out, rc);
+    LC_CHECK_RC(xport_quiesce_on_crash(), out, rc);
     {
         /* what killed processes left in /dev/shm (ours included: a dead
            process with our pid would make the shm endpoint EBUSY) */

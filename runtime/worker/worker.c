@@ -222,6 +222,11 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         lc_log(LC_LOG_DEBUG, "worker",
                "crash signals back to their default action (the PSM "
                "libraries had taken them)");
+    /* a task that calls exit() or crashes must not end this process while
+       a thread of it is inside the fabric library (runtime/net/README.md:
+       processes that end inside the provider) */
+    LC_CHECK_RC(xport_quiesce_at_exit(), out, rc);
+    LC_CHECK_RC(xport_quiesce_on_crash(), out, rc);
     LC_CHECK_RC(schedfile_read(o->sched_file, &w->sf), out, rc);
     {
         /* bound already: the arena's pages land on our node */
