@@ -7,10 +7,7 @@ void sched_task_free(stask *t)
 {
     free(t->errmsg);
     free(t->killlog);
-    free(t->fn);
-    free(t->args);
-    free(t->argbuf);
-    free(t->restrict_ids);
+    free(t->restrict_ids); /* fn, args and argbuf live in t's allocation */
     free(t->dependents);
     free(t);
 }
@@ -156,33 +153,42 @@ void sched_on_submit(sched *s, speer *c, wire_rd *r, int direct)
                c->id, (unsigned long long)key);
         return;
     }
-    stask *t = calloc(1, sizeof(*t));
-    if (!t)
-        return;
-    t->key = key;
-    t->owner = c->id;
-    t->worker = -1;
-    t->retries = retries < 0 ? 3 : retries;
-    t->fn = strdup(fn);
+    uint32_t *restrict_ids = NULL;
     if (nrestrict) {
-        t->restrict_ids = malloc(nrestrict * sizeof(uint32_t));
-        if (t->restrict_ids)
-            for (uint32_t i = 0; i < nrestrict; i++)
-                t->restrict_ids[i] = wire_get_u32(r);
-        t->nrestrict = t->restrict_ids ? nrestrict : 0;
+        restrict_ids = malloc(nrestrict * sizeof(uint32_t));
+        if (!restrict_ids)
+            return;
+        for (uint32_t i = 0; i < nrestrict; i++)
+            restrict_ids[i] = wire_get_u32(r);
     }
     uint32_t nargs = wire_get_u32(r);
     size_t argstart = r->off;
     if (!wire_rd_ok(r) || nargs > wire_rd_left(r)) {
         lc_log(LC_LOG_WARN, "sched", "malformed SUBMIT from client %d", c->id);
-        sched_task_free(t);
+        free(restrict_ids);
         return;
     }
-    /* inline argument bytes are copied once, whole */
-    size_t blen = wire_rd_left(r);
-    t->argbuf = malloc(blen ? blen : 1);
-    t->args = calloc(nargs ? nargs : 1, sizeof(sarg));
-    if (!t->argbuf || !t->args || lc_kt_put(&s->tasks, key, t) != 0) {
+    /* one allocation per task: the task, its arguments, their inline
+       bytes (copied once, whole) and its function's name */
+    size_t blen = wire_rd_left(r), fnlen = strlen(fn) + 1;
+    stask *t = malloc(sizeof(*t) + nargs * sizeof(sarg) + blen + fnlen);
+    if (!t) {
+        free(restrict_ids);
+        return;
+    }
+    memset(t, 0, sizeof(*t));
+    t->args = (sarg *)(t + 1);
+    memset(t->args, 0, nargs * sizeof(sarg));
+    t->argbuf = (uint8_t *)(t->args + nargs);
+    t->fn = (char *)t->argbuf + blen;
+    memcpy(t->fn, fn, fnlen);
+    t->key = key;
+    t->owner = c->id;
+    t->worker = -1;
+    t->retries = retries < 0 ? 3 : retries;
+    t->restrict_ids = restrict_ids;
+    t->nrestrict = nrestrict;
+    if (lc_kt_put(&s->tasks, key, t) != 0) {
         sched_task_free(t);
         return;
     }

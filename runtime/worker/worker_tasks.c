@@ -11,8 +11,7 @@ void worker_task_destroy(worker *w, struct locus_task *t)
         worker_replica_put(t->args[i].copy);
         arena_map_release(t->args[i].map);
     }
-    free(t->args);
-    free(t->payload);
+    /* args and payload live in t's allocation */
     if (t->result)
         arena_free(w->arena, t->result);
     free(t->errmsg);
@@ -174,34 +173,36 @@ void worker_on_compute(worker *w, wire_rd *r, int client)
                client);
         return;
     }
-    struct locus_task *t = calloc(1, sizeof(*t));
+    /* one allocation per task: the task, its arguments and a copy of
+       the record (inline arguments point into it) */
+    char fn_peek[sizeof(((struct locus_task *)0)->fn_name)];
+    peek = *r;
+    (void)wire_get_u64(&peek);
+    wire_get_str(&peek, fn_peek, sizeof(fn_peek));
+    uint32_t nargs = wire_get_u32(&peek);
+    if (!wire_rd_ok(&peek) || nargs > wire_rd_left(&peek)) {
+        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
+        return;
+    }
+    struct locus_task *t =
+        malloc(sizeof(*t) + nargs * sizeof(targ) + (r->len ? r->len : 1));
     if (!t)
         return;
+    memset(t, 0, sizeof(*t));
+    t->args = (targ *)(t + 1);
+    memset(t->args, 0, nargs * sizeof(targ));
+    t->payload = (uint8_t *)(t->args + nargs);
     t->w = w;
     t->client = client;
     if (client)
         w->tasks_direct++;
-    t->payload = malloc(r->len ? r->len : 1);
-    if (!t->payload) {
-        free(t);
-        return;
-    }
     memcpy(t->payload, r->p, r->len);
     wire_rd rd;
     wire_rd_init(&rd, t->payload, r->len);
     t->key = wire_get_u64(&rd);
     wire_get_str(&rd, t->fn_name, sizeof(t->fn_name));
     t->nargs = wire_get_u32(&rd);
-    if (!wire_rd_ok(&rd) || t->nargs > wire_rd_left(&rd)) {
-        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
-        free(t->payload);
-        free(t);
-        return;
-    }
-    t->args = calloc(t->nargs ? t->nargs : 1, sizeof(targ));
-    if (!t->args || lc_kt_put(&w->tasks, t->key, t) != 0) {
-        free(t->args);
-        free(t->payload);
+    if (lc_kt_put(&w->tasks, t->key, t) != 0) {
         free(t);
         return;
     }
