@@ -73,7 +73,8 @@ static void on_lease(locus_client *c, wire_rd *r)
 
 /* RESULT from the scheduler (from 0), or from a worker we sent the task
    to ourselves. */
-static void on_result(locus_client *c, wire_rd *r, int from)
+/* under mu: one RESULT; 1 when a future changed (waiters to wake) */
+static int on_result_locked(locus_client *c, wire_rd *r, int from)
 {
     uint64_t key = wire_get_u64(r);
     int status = wire_get_i32(r);
@@ -83,14 +84,10 @@ static void on_result(locus_client *c, wire_rd *r, int from)
     size_t n;
     const void *p = wire_get_bytes(r, &n);
     if (!wire_rd_ok(r))
-        return;
-    pthread_mutex_lock(&c->mu);
+        return 0;
     struct locus_future *f = lc_kt_get(&c->futures, key);
-    if (f && from && (f->direct != from || status != 0)) {
-        /* a worker answers only for what we sent it ourselves */
-        pthread_mutex_unlock(&c->mu);
-        return;
-    }
+    if (f && from && (f->direct != from || status != 0))
+        return 0; /* a worker answers only for what we sent it ourselves */
     if (f)
         client_drop_puts(c, f);
     if (f && f->direct && atomic_load(&f->state) == F_PENDING)
@@ -120,9 +117,27 @@ static void on_result(locus_client *c, wire_rd *r, int from)
             f->errmsg = strndup(p ? p : "", n);
             atomic_store(&f->state, F_ERROR);
         }
-        pthread_cond_broadcast(&c->cv);
+        return 1;
     }
+    return 0;
+}
+
+/* The RESULT in *r and those that follow it in the message (a batch of
+   them, most often), under one hold of mu and one wake-up of waiters.
+   Returns 1 with the first other record in *type / *r, 0 at the end. */
+static int on_results(locus_client *c, wire_rd *msg, wire_rd *r, int *type,
+                      int from)
+{
+    int woke = 0, more;
+    pthread_mutex_lock(&c->mu);
+    do {
+        woke |= on_result_locked(c, r, from);
+        more = wire_next(msg, type, r) == 1;
+    } while (more && *type == REC_RESULT);
+    if (woke)
+        pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    return more;
 }
 
 static void on_require_done(locus_client *c, wire_rd *r, int type)
@@ -193,7 +208,14 @@ static void on_sched_message(locus_client *c, lnet_in *in)
 {
     wire_rd r;
     int type;
-    while (wire_next(&in->rd, &type, &r) == 1) {
+    int more = wire_next(&in->rd, &type, &r) == 1;
+    for (; more; more = wire_next(&in->rd, &type, &r) == 1) {
+        if (c->join.state != LJ_JOINED && type != REC_WELCOME)
+            continue;
+        while (type == REC_RESULT && more)
+            more = on_results(c, &in->rd, &r, &type, 0);
+        if (!more)
+            break;
         if (c->join.state != LJ_JOINED && type != REC_WELCOME)
             continue;
         switch (type) {
@@ -210,9 +232,6 @@ static void on_sched_message(locus_client *c, lnet_in *in)
             c->state = C_JOINED;
             pthread_cond_broadcast(&c->cv);
             pthread_mutex_unlock(&c->mu);
-            break;
-        case REC_RESULT:
-            on_result(c, &r, 0);
             break;
         case REC_LEASE:
             on_lease(c, &r);
@@ -266,13 +285,17 @@ static void handle_input(locus_client *c, lnet_in *in)
         cpeer *w = cpeer_get(c, (int)in->sess->peer);
         wire_rd r;
         int type;
-        while (w && wire_next(&in->rd, &type, &r) == 1) {
+        int more = w && wire_next(&in->rd, &type, &r) == 1;
+        while (more) {
+            if (type == REC_RESULT) {
+                more = on_results(c, &in->rd, &r, &type, w->id);
+                continue;
+            }
             if (type == REC_DATA)
                 client_on_data(c, in->ep, &r);
             else if (type == REC_GET)
                 client_on_get(c, w, &r);
-            else if (type == REC_RESULT)
-                on_result(c, &r, w->id);
+            more = wire_next(&in->rd, &type, &r) == 1;
         }
     }
 }
