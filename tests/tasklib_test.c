@@ -244,10 +244,10 @@ static void *exit_later(void *arg)
     exit(3);
 }
 
-/* exit_soon(ms): returns at once, and ms milliseconds later another thread
- * of the worker calls exit(3): the process ends wherever its other threads
- * are then (the progress thread running short tasks and sending their
- * DONEs, in the test that uses it). */
+/* exit_soon(ms): returns the worker's pid at once, and ms milliseconds
+ * later another thread of the worker calls exit(3): the process ends
+ * wherever its other threads are then (the progress thread running short
+ * tasks and sending their DONEs, in the test that uses it). */
 int exit_soon(locus_task *t)
 {
     int64_t ms;
@@ -262,7 +262,7 @@ int exit_soon(locus_task *t)
     pthread_attr_destroy(&at);
     if (rc)
         return locus_task_fail(t, "pthread_create failed");
-    return locus_task_return_i64(t, 0);
+    return locus_task_return_i64(t, (int64_t)getpid());
 }
 
 /* hold_ms(ms, ...): holds its thread ms milliseconds without looking at
