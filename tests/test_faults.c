@@ -551,6 +551,36 @@ Test(faults, workers_that_exit_mid_send_leave_the_cluster_serving)
     finish(&cl, c);
 }
 
+/* Tasks released while they run on a worker that then dies: nobody wants
+   them any more, so the scheduler drops them instead of running them
+   again.  Its walk over the dead worker's tasks read them after dropping
+   them (ASan: heap-use-after-free in sched_peer_gone, the scheduler
+   aborted), found by the test above under ASan. */
+Test(faults, released_tasks_of_a_dead_worker_are_dropped)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start(&cl, &c, wp);
+    enum { N = 6 };
+    locus_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        locus_arg a = locus_arg_i64(3000);
+        cr_assert_eq(locus_submit(c, "hold_ms", &a, 1, NULL, &fs[i]), 0, "%s",
+                     locus_last_error());
+    }
+    pid_t victim = busy_worker(c);
+    cr_assert_gt(victim, 0, "no worker reported a task running");
+    for (int i = 0; i < N; i++)
+        locus_release(fs[i]);
+    nap_ms(100); /* the releases reach the scheduler */
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    cr_assert_geq(wait_serving(c, 2, &victim, 1, TMO), 0,
+                  "the killed worker was not replaced");
+    serves_a_job(c);
+    finish(&cl, c);
+}
+
 static pid_t pid_of(locus_client *c, int id)
 {
     locus_worker_info wi[4];

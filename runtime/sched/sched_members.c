@@ -75,8 +75,11 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
             wire_rec_end(o);
         }
     }
-    /* walk the task table once: rare event, O(tasks) is fine */
-    stask **redo = NULL;
+    /* walk the task table once: rare event, O(tasks) is fine.  The tasks
+       to handle are kept by key: handling one may free others (a failed
+       or released task drops its inputs), and a freed task is no longer
+       in the table */
+    uint64_t *redo = NULL;
     size_t nredo = 0, capredo = 0;
     uint64_t k;
     void *v;
@@ -87,26 +90,28 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
         if (p->role == ROLE_CLIENT && t->owner == p->id && !t->released) {
             if (nredo == capredo) {
                 capredo = capredo ? capredo * 2 : 64;
-                stask **nr = realloc(redo, capredo * sizeof(*nr));
+                uint64_t *nr = realloc(redo, capredo * sizeof(*nr));
                 if (!nr)
                     break;
                 redo = nr;
             }
-            redo[nredo++] = t;
+            redo[nredo++] = t->key;
         } else if (p->role == ROLE_WORKER && t->worker == p->id &&
                    (t->state == T_ASSIGNED || t->state == T_DONE)) {
             if (nredo == capredo) {
                 capredo = capredo ? capredo * 2 : 64;
-                stask **nr = realloc(redo, capredo * sizeof(*nr));
+                uint64_t *nr = realloc(redo, capredo * sizeof(*nr));
                 if (!nr)
                     break;
                 redo = nr;
             }
-            redo[nredo++] = t;
+            redo[nredo++] = t->key;
         }
     }
     for (size_t i = 0; i < nredo; i++) {
-        stask *t = redo[i];
+        stask *t = lc_kt_get(&s->tasks, redo[i]);
+        if (!t)
+            continue;
         if (t->stealing) /* its STOLEN will not come */
             sched_steal_end(s, t);
         if (p->role == ROLE_CLIENT) {
@@ -152,10 +157,11 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
         t->state = T_WAITING;
         sched_make_ready(s, t);
     }
-    for (size_t i = 0; p->role == ROLE_WORKER && i < nredo; i++)
-        if (redo[i]->state == T_WAITING && redo[i]->worker == -1 &&
-            redo[i]->deps_dropped)
-            sched_recompute(s, redo[i], p);
+    for (size_t i = 0; p->role == ROLE_WORKER && i < nredo; i++) {
+        stask *t = lc_kt_get(&s->tasks, redo[i]);
+        if (t && t->state == T_WAITING && t->worker == -1 && t->deps_dropped)
+            sched_recompute(s, t, p);
+    }
     free(redo);
     /* tasks queued for this worker find another home */
     for (stask *t; (t = sched_tq_pop(&waiting));) {
