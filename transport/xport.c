@@ -77,6 +77,11 @@ static int shut_err(void)
         }                                                                      \
     } while (0)
 
+int xport_shut(void)
+{
+    return atomic_load(&g_shut);
+}
+
 int xport_quiesce(int timeout_ms)
 {
     atomic_store(&g_shut, 1);

@@ -312,6 +312,10 @@ int xport_default_crash_signals(void);
  */
 int xport_quiesce(int timeout_ms);
 
+/* 1 once xport_quiesce has shut the transport (the process is exiting:
+   failing calls are expected, not worth a log line). */
+int xport_shut(void);
+
 /* Run xport_quiesce(1000) at exit() (atexit; once per process). */
 int xport_quiesce_at_exit(void);
 

@@ -989,8 +989,9 @@ int lnet_poll(lnet *n, lnet_in *in, int max)
         if (got > 0)
             n->hot_ns[i] = now;
         if (got < 0) {
-            lc_log(LC_LOG_ERROR, "xport", "progress on %s failed: %s",
-                   xport_provider(n->ep[i]), locus_last_error());
+            if (!xport_shut()) /* else: exiting, and no more progress */
+                lc_log(LC_LOG_ERROR, "xport", "progress on %s failed: %s",
+                       xport_provider(n->ep[i]), locus_last_error());
             continue;
         }
         for (int j = 0; j < got; j++) {
