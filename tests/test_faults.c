@@ -133,24 +133,33 @@ static double wait_serving(locus_client *c, size_t n, const pid_t *gone,
     return -1;
 }
 
-/* The cluster serves a job right: 200 tasks over the test library. */
-static void serves_a_job(locus_client *c)
+/* The cluster serves a job right: n tasks over the test library, each
+   result checked and waited for at most ms (after: what happened before,
+   for the message). */
+static void job_within(locus_client *c, int n, int ms, const char *after)
 {
-    enum { N = 200 };
-    locus_arg in[N];
-    locus_future *fs[N];
-    for (int i = 0; i < N; i++)
+    locus_arg *in = calloc((size_t)n, sizeof(*in));
+    locus_future **fs = calloc((size_t)n, sizeof(*fs));
+    cr_assert(in && fs);
+    for (int i = 0; i < n; i++)
         in[i] = locus_arg_i64(i);
-    cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
+    cr_assert_eq(locus_map(c, "f1", in, (size_t)n, NULL, fs), 0, "%s",
                  locus_last_error());
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         int64_t v = -1;
-        int rc = locus_result_i64(fs[i], TMO, &v);
-        cr_assert_eq(rc, 0, "task %d: %s: %s", i, locus_errname(rc),
-                     locus_last_error());
+        int rc = locus_result_i64(fs[i], ms, &v);
+        cr_assert_eq(rc, 0, "after %s, task %d: %s: %s", after, i,
+                     locus_errname(rc), locus_last_error());
         cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
         locus_release(fs[i]);
     }
+    free(in);
+    free(fs);
+}
+
+static void serves_a_job(locus_client *c)
+{
+    job_within(c, 200, TMO, "the fault");
 }
 
 /* The workers hold nothing (within 10 s): the data of a client that left
@@ -438,24 +447,14 @@ static locus_client *tcp_client(lt_cluster *cl, locus_client *c)
     return c;
 }
 
-/* serves_a_job with every wait bounded: a wedged cluster is a failure */
-static void answers_within(locus_client *c, int ms, const char *after)
+/* The crash tests' cluster (dead-after 5 s), and the test's client over
+   tcp;ofi_rxm only (tcp_client). */
+static locus_client *start_tcp(lt_cluster *cl)
 {
-    enum { N = 200 };
-    locus_arg in[N];
-    locus_future *fs[N];
-    for (int i = 0; i < N; i++)
-        in[i] = locus_arg_i64(i);
-    cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
-                 locus_last_error());
-    for (int i = 0; i < N; i++) {
-        int64_t v = -1;
-        int rc = locus_result_i64(fs[i], ms, &v);
-        cr_assert_eq(rc, 0, "after %s, task %d: %s: %s", after, i,
-                     locus_errname(rc), locus_last_error());
-        cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
-        locus_release(fs[i]);
-    }
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(cl, &c, wp, SARGS_CRASH, NULL);
+    return tcp_client(cl, c);
 }
 
 /* A program that calls exit() in the middle of a job, its progress thread
@@ -477,10 +476,7 @@ static void answers_within(locus_client *c, int ms, const char *after)
 Test(faults, programs_that_exit_mid_job_leave_the_cluster_serving)
 {
     lt_cluster cl;
-    locus_client *c;
-    pid_t wp[2];
-    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
-    c = tcp_client(&cl, c);
+    locus_client *c = start_tcp(&cl);
     double t0 = now_s();
     for (int i = 0; i < 16; i++) {
         char ms[16], log[1200], after[64];
@@ -500,7 +496,7 @@ Test(faults, programs_that_exit_mid_job_leave_the_cluster_serving)
         cr_assert_eq(st, 0, "program %d ended with %d (its log: %s)", i, st,
                      log);
         snprintf(after, sizeof(after), "program %d exited after %s ms", i, ms);
-        answers_within(c, 10000, after);
+        job_within(c, 200, 10000, after);
     }
     cr_log_info("16 programs exited mid-job; the cluster answered after "
                 "each (%.1f s in all)",
@@ -517,16 +513,7 @@ Test(faults, programs_that_exit_mid_job_leave_the_cluster_serving)
 Test(faults, workers_that_exit_mid_send_leave_the_cluster_serving)
 {
     lt_cluster cl;
-    locus_client *c;
-    pid_t wp[2];
-    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
-    c = tcp_client(&cl, c);
-    enum { N = 20000 };
-    locus_arg *in = calloc(N, sizeof(*in));
-    locus_future **fs = calloc(N, sizeof(*fs));
-    cr_assert(in && fs);
-    for (int i = 0; i < N; i++)
-        in[i] = locus_arg_i64(i);
+    locus_client *c = start_tcp(&cl);
     for (int k = 0; k < 6; k++) {
         struct locus_submit_opts o = LOCUS_SUBMIT_OPTS_INIT;
         o.retries = 0;
@@ -538,24 +525,16 @@ Test(faults, workers_that_exit_mid_send_leave_the_cluster_serving)
         cr_assert_eq(locus_result_i64(x, TMO, &victim), 0, "%s",
                      locus_last_error());
         locus_release(x);
-        cr_assert_eq(locus_map(c, "f1", in, N, NULL, fs), 0, "%s",
-                     locus_last_error());
-        for (int i = 0; i < N; i++) {
-            int64_t v = -1;
-            int rc = locus_result_i64(fs[i], TMO, &v);
-            cr_assert_eq(rc, 0, "round %d, task %d: %s: %s", k, i,
-                         locus_errname(rc), locus_last_error());
-            cr_assert_eq(v, i + 1, "task %d gave %lld", i, (long long)v);
-            locus_release(fs[i]);
-        }
+        char after[64];
+        snprintf(after, sizeof(after), "round %d (worker pid %lld exits)", k,
+                 (long long)victim);
+        job_within(c, 20000, TMO, after);
         /* the worker that exited is replaced */
         pid_t gone = (pid_t)victim;
         cr_assert_geq(wait_serving(c, 2, &gone, 1, TMO), 0,
                       "round %d: worker pid %d was not replaced", k, (int)gone);
     }
-    free(in);
-    free(fs);
-    answers_within(c, 10000, "six workers exited mid-send");
+    job_within(c, 200, 10000, "six workers exited mid-send");
     finish(&cl, c);
 }
 
