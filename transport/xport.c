@@ -130,6 +130,10 @@ static void on_crash(int sig)
 
 int xport_quiesce_on_crash(void)
 {
+    /* once: a second call would take our own handler for the old one */
+    static atomic_int done;
+    if (atomic_exchange(&done, 1))
+        return 0;
     for (size_t i = 0; i < NCRASH; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));

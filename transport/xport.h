@@ -323,8 +323,9 @@ int xport_quiesce_at_exit(void);
  * Run xport_quiesce(500) on a crash signal (SIGSEGV, SIGBUS, SIGILL,
  * SIGFPE, SIGABRT), then give the signal to the handler it had before (a
  * sanitizer's, or the default action, so the process still dies of that
- * signal and its parent sees which).  For the worker, whose task threads
- * run user code; call it after xport_default_crash_signals.
+ * signal and its parent sees which).  Once per process (later calls do
+ * nothing); for the daemons (the worker's task threads run user code),
+ * after xport_default_crash_signals.
  */
 int xport_quiesce_on_crash(void);
 
