@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Install the Debian packages locus needs, only those missing.
-# Run as root on Debian 12 or later.
+# Run as root on Debian 12 or later.  With --bench, also what locus-bench
+# compares with: python3-h5py and python3-numpy (tools/run bench).
 set -euo pipefail
 
 pkgs=(
@@ -21,6 +22,10 @@ pkgs=(
   python3                          # tests: the README carries the recipes
   clang-format git                 # the format check (tests/format_check.sh)
 )
+# --bench: also what locus-bench compares with (tools/run bench)
+if [ "${1:-}" = --bench ]; then
+  pkgs+=(python3-h5py python3-numpy) # the h5 section's h5py + numpy figure
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
