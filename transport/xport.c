@@ -115,8 +115,9 @@ static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 #define NCRASH (sizeof(crash_sigs) / sizeof(crash_sigs[0]))
 static struct sigaction crash_old[NCRASH];
 
-static void on_crash(int sig)
+static void on_crash(int sig, siginfo_t *si, void *uc)
 {
+    (void)uc;
     int saved = errno;
     xport_quiesce(500);
     for (size_t i = 0; i < NCRASH; i++)
@@ -124,7 +125,12 @@ static void on_crash(int sig)
             sigaction(sig, &crash_old[i], NULL);
     errno = saved;
     /* the handler it had (a sanitizer's, or the default action) takes it
-       now; a fault re-executed on return comes back to it as well */
+       now.  A fault (si_code > 0: the kernel's) happens again when we
+       return, so that handler sees its own context (a sanitizer reports
+       the faulting instruction, not this one); a signal that was sent
+       (abort's raise, kill) is sent again. */
+    if (si && si->si_code > 0)
+        return;
     raise(sig);
 }
 
@@ -137,9 +143,9 @@ int xport_quiesce_on_crash(void)
     for (size_t i = 0; i < NCRASH; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_crash;
+        sa.sa_sigaction = on_crash;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_NODEFER;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
         if (sigaction(crash_sigs[i], &sa, &crash_old[i]) != 0)
             return lc_seterr(LOCUS_ESYS, "xport", "sigaction(%d): %s",
                              crash_sigs[i], strerror(errno));
