@@ -212,12 +212,9 @@ static void on_sched_message(locus_client *c, lnet_in *in)
     for (; more; more = wire_next(&in->rd, &type, &r) == 1) {
         if (c->join.state != LJ_JOINED && type != REC_WELCOME)
             continue;
-        while (type == REC_RESULT && more)
-            more = on_results(c, &in->rd, &r, &type, 0);
-        if (!more)
+        /* a run of RESULTs, then the record that ended it (if any) */
+        if (type == REC_RESULT && !on_results(c, &in->rd, &r, &type, 0))
             break;
-        if (c->join.state != LJ_JOINED && type != REC_WELCOME)
-            continue;
         switch (type) {
         case REC_WELCOME:
             if (ljoin_on_welcome(&c->join, &r) != 0) {

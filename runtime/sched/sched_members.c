@@ -87,26 +87,20 @@ void sched_peer_gone(sched *s, speer *p, const char *why)
     memset(&p->queue, 0, sizeof(p->queue));
     for (lc_kt_it kit = {0}; lc_kt_next(&s->tasks, &kit, &k, &v);) {
         stask *t = v;
-        if (p->role == ROLE_CLIENT && t->owner == p->id && !t->released) {
-            if (nredo == capredo) {
-                capredo = capredo ? capredo * 2 : 64;
-                uint64_t *nr = realloc(redo, capredo * sizeof(*nr));
-                if (!nr)
-                    break;
-                redo = nr;
-            }
-            redo[nredo++] = t->key;
-        } else if (p->role == ROLE_WORKER && t->worker == p->id &&
-                   (t->state == T_ASSIGNED || t->state == T_DONE)) {
-            if (nredo == capredo) {
-                capredo = capredo ? capredo * 2 : 64;
-                uint64_t *nr = realloc(redo, capredo * sizeof(*nr));
-                if (!nr)
-                    break;
-                redo = nr;
-            }
-            redo[nredo++] = t->key;
+        int mine =
+            (p->role == ROLE_CLIENT && t->owner == p->id && !t->released) ||
+            (p->role == ROLE_WORKER && t->worker == p->id &&
+             (t->state == T_ASSIGNED || t->state == T_DONE));
+        if (!mine)
+            continue;
+        if (nredo == capredo) {
+            capredo = capredo ? capredo * 2 : 64;
+            uint64_t *nr = realloc(redo, capredo * sizeof(*nr));
+            if (!nr)
+                break;
+            redo = nr;
         }
+        redo[nredo++] = t->key;
     }
     for (size_t i = 0; i < nredo; i++) {
         stask *t = lc_kt_get(&s->tasks, redo[i]);

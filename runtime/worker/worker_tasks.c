@@ -165,8 +165,17 @@ static void fail_now(worker *w, struct locus_task *t, int status,
 
 void worker_on_compute(worker *w, wire_rd *r, int client)
 {
-    wire_rd peek = *r;
-    if (client && (int)(wire_get_u64(&peek) >> 40) != client) {
+    /* the record's head, read once: key, function, argument count */
+    wire_rd rd = *r;
+    char fn[sizeof(((struct locus_task *)0)->fn_name)];
+    uint64_t key = wire_get_u64(&rd);
+    wire_get_str(&rd, fn, sizeof(fn));
+    uint32_t nargs = wire_get_u32(&rd);
+    if (!wire_rd_ok(&rd) || nargs > wire_rd_left(&rd)) {
+        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
+        return;
+    }
+    if (client && (int)(key >> 40) != client) {
         lc_log(LC_LOG_WARN, "worker",
                "COMPUTE_DIRECT from client %d for another client's key "
                "dropped",
@@ -175,15 +184,6 @@ void worker_on_compute(worker *w, wire_rd *r, int client)
     }
     /* one allocation per task: the task, its arguments and a copy of
        the record (inline arguments point into it) */
-    char fn_peek[sizeof(((struct locus_task *)0)->fn_name)];
-    peek = *r;
-    (void)wire_get_u64(&peek);
-    wire_get_str(&peek, fn_peek, sizeof(fn_peek));
-    uint32_t nargs = wire_get_u32(&peek);
-    if (!wire_rd_ok(&peek) || nargs > wire_rd_left(&peek)) {
-        lc_log(LC_LOG_WARN, "worker", "malformed COMPUTE dropped");
-        return;
-    }
     struct locus_task *t =
         malloc(sizeof(*t) + nargs * sizeof(targ) + (r->len ? r->len : 1));
     if (!t)
@@ -196,12 +196,13 @@ void worker_on_compute(worker *w, wire_rd *r, int client)
     t->client = client;
     if (client)
         w->tasks_direct++;
+    t->key = key;
+    memcpy(t->fn_name, fn, sizeof(fn));
+    t->nargs = nargs;
     memcpy(t->payload, r->p, r->len);
-    wire_rd rd;
+    size_t args_off = rd.off; /* the arguments follow, in the copy */
     wire_rd_init(&rd, t->payload, r->len);
-    t->key = wire_get_u64(&rd);
-    wire_get_str(&rd, t->fn_name, sizeof(t->fn_name));
-    t->nargs = wire_get_u32(&rd);
+    rd.off = args_off;
     if (lc_kt_put(&w->tasks, t->key, t) != 0) {
         free(t);
         return;
