@@ -237,3 +237,11 @@ void lc_heap_trim(void)
     malloc_trim(0);
 #endif
 }
+
+void lc_heap_keep(void)
+{
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
+#endif
+}

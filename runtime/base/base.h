@@ -48,6 +48,15 @@ void lc_err_restore(const char keep[LC_ERR_MAX]);
  * exits ("__malloc_arena_thread_freeres: a->attached_threads > 0"). */
 void lc_heap_trim(void);
 
+/* A daemon keeps what it frees while it is busy: glibc would otherwise give
+ * the top of the heap back on free() (above 128 KiB) and hand out blocks
+ * over its mmap threshold as fresh mappings, so the next burst of tasks
+ * touches new pages that the kernel must zero (in a VM that first touch
+ * was a quarter of the CPU of a 10^6-task map).  Freed memory stays for the
+ * next burst; lc_heap_trim() gives it all back once the daemon is idle.
+ * Nothing under the sanitizers, whose allocators ignore these settings. */
+void lc_heap_keep(void);
+
 /*
  * The size rule of public option structs (their first field is size_t
  * size): a caller built against an older header passes a smaller size, one

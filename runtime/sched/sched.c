@@ -253,6 +253,7 @@ int sched_run(const struct sched_opts *o, volatile sig_atomic_t *stop)
     sched s;
     memset(&s, 0, sizeof(s));
     s.o = o;
+    lc_heap_keep();
     lc_kt_init(&s.tasks);
     lc_map_init(&s.by_sid);
     lc_map_init(&s.early);

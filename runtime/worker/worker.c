@@ -186,6 +186,7 @@ static void cancel_all_within_1s(worker *w, const char *after, int code)
 int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
 {
     int rc = 0;
+    lc_heap_keep();
     worker *w = calloc(1, sizeof(*w));
     if (!w)
         return lc_seterr(LOCUS_ENOMEM, "worker", "no memory");
