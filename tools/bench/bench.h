@@ -153,6 +153,9 @@ struct tput {
     char err[512];
     long n, done;
     double map_s, total_s, release_s, rate;
+    /* the same map once more, right after, on the same cluster: what a
+       long-lived cluster does once its memory is warm */
+    double again_total_s, again_rate;
 };
 
 /* One configuration of a local cluster and what was measured on it: one
