@@ -132,7 +132,13 @@ int xport_remove(xport_ep *ep, xport_addr addr);
  * completion, so their late failures are not reported.  On tcp;ofi_rxm a
  * send to a peer that is not listening is refused with -FI_EAGAIN until
  * the deadline: LOCUS_ETIMEDOUT.
+ *
+ * deadline XPORT_TRY: one attempt.  When the provider cannot take the
+ * message now, LOCUS_EAGAIN at once, without driving progress: a caller
+ * with other peers to serve keeps the message and tries again on its next
+ * pass, so one slow receiver holds up nobody else's messages.
  */
+#define XPORT_TRY 0ull
 int xport_sendv(xport_ep *ep, xport_addr dst, uint64_t tag,
                 const struct iovec *iov, int n, uint64_t deadline);
 int xport_send(xport_ep *ep, xport_addr dst, uint64_t tag, const void *buf,

@@ -38,7 +38,6 @@ struct lnet_early {
 #define RTO_MIN_NS 50000000ull   /* first retransmission after 50 ms */
 #define RTO_MAX_NS 1000000000ull /* backing off to 1 s */
 #define ACK_DELAY_NS 1000000ull  /* an ACK alone waits 1 ms for a ride */
-#define TRY_NS 1000000ull        /* a send tries this long, then waits */
 
 /* The wake-up of lnet_wait that other threads ring (lnet_wake). */
 static int open_wake(lnet *n)
@@ -213,7 +212,8 @@ int lnet_route_to(lnet *n, const char *host, const char *net_addr,
     return rc;
 }
 
-/* One transmission; ETIMEDOUT when the provider cannot take it now. */
+/* One transmission; LOCUS_EAGAIN (deadline XPORT_TRY) or LOCUS_ETIMEDOUT
+   when the provider cannot take it now. */
 static int xmit(lnet *n, lnet_route r, const void *msg, size_t len,
                 uint64_t deadline)
 {
@@ -568,7 +568,9 @@ static int push(lnet *n, lsess *s, uint64_t now)
     for (struct lnet_msg *m = s->q_head; m; m = m->next) {
         if (m->tx_ns)
             continue;
-        int rc = xmit_chaos(n, s->route, m->data, m->len, now + TRY_NS);
+        /* one attempt (XPORT_TRY): a receiver that cannot take it now
+           keeps this session waiting, never the process's others */
+        int rc = xmit_chaos(n, s->route, m->data, m->len, XPORT_TRY);
         if (rc == LOCUS_ETIMEDOUT || rc == LOCUS_EAGAIN)
             return LOCUS_EAGAIN;
         /* a hard error: the message stays, and goes again at the
@@ -643,7 +645,7 @@ static int flush_sess(lnet *n, lsess *s, uint64_t now)
     if (s->ack_due && now >= s->ack_due && s->ack_sent != s->rx_next - 1) {
         uint8_t m[WIRE_HDR_LEN + WIRE_MAC_LEN];
         size_t len = seal(n, s, MSG_ACK, ++s->ack_nonce, NULL, 0, m);
-        if (xmit_chaos(n, s->route, m, len, now + TRY_NS) == 0)
+        if (xmit_chaos(n, s->route, m, len, XPORT_TRY) == 0)
             acked(s);
     }
     if (s->ack_due && s->ack_sent == s->rx_next - 1)

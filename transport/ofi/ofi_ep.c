@@ -431,12 +431,16 @@ static int sendv_once(struct ofi_ep *e, xport_addr dst, uint64_t tag,
             flat = small;
         }
         while ((rc = fi_tinject(e->ep, flat, len, dst, tag)) == -FI_EAGAIN) {
+            if (deadline == XPORT_TRY)
+                goto busy;
             if (lc_expired(deadline))
                 goto timedout;
             send_wait(e, b, &ring_ns);
         }
     } else {
         while (!(tx = e->tx_free)) {
+            if (deadline == XPORT_TRY)
+                goto busy;
             if (lc_expired(deadline))
                 goto timedout;
             send_wait(e, b, &ring_ns);
@@ -450,9 +454,11 @@ static int sendv_once(struct ofi_ep *e, xport_addr dst, uint64_t tag,
         tx->dst = dst;
         while ((rc = fi_tsend(e->ep, tx->buf, len, e->tx_desc, dst, tag,
                               &tx->c)) == -FI_EAGAIN) {
-            if (lc_expired(deadline)) {
+            if (deadline == XPORT_TRY || lc_expired(deadline)) {
                 tx->next = e->tx_free;
                 e->tx_free = tx;
+                if (deadline == XPORT_TRY)
+                    goto busy;
                 goto timedout;
             }
             send_wait(e, b, &ring_ns);
@@ -467,6 +473,11 @@ static int sendv_once(struct ofi_ep *e, xport_addr dst, uint64_t tag,
                          "%s: fi_tsend to peer %llu: %s", e->prov,
                          (unsigned long long)dst, fi_msg((int)rc));
     return 0;
+busy:
+    return lc_seterr(LOCUS_EAGAIN, OFI_SUB,
+                     "%s: the provider cannot take a message to peer %llu "
+                     "now (-FI_EAGAIN; one attempt asked)",
+                     e->prov, (unsigned long long)dst);
 timedout:
     return lc_seterr(LOCUS_ETIMEDOUT, OFI_SUB,
                      "%s: send of %zu bytes to peer %llu: the provider "
