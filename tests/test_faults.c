@@ -20,6 +20,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -807,10 +808,11 @@ Test(faults, a_briefly_stopped_scheduler_keeps_its_clients_on_shm)
 }
 
 /* Round trips of f1 (submit, result, release), one at a time, for s
-   seconds; every value checked.  On a failure the scheduler is continued
-   (it may be stopped) before the test fails. */
-static long round_trips_for(lt_cluster *cl, locus_client *c, double s,
-                            const char *when)
+   seconds; every value checked, each result waited for at most ms.  On a
+   failure the scheduler is continued (it may be stopped) before the test
+   fails. */
+static long round_trips_within(lt_cluster *cl, locus_client *c, double s,
+                               int ms, const char *when)
 {
     long n = 0;
     double t0 = now_s();
@@ -820,7 +822,7 @@ static long round_trips_for(lt_cluster *cl, locus_client *c, double s,
         int64_t v = -1;
         int rc = locus_submit(c, "f1", &a, 1, NULL, &f);
         if (rc == 0)
-            rc = locus_result_i64(f, 3000, &v);
+            rc = locus_result_i64(f, ms, &v);
         if (rc != 0)
             kill(cl->sched, SIGCONT);
         cr_assert_eq(rc, 0, "round trip %lld %s: %s: %s", (long long)i, when,
@@ -829,6 +831,12 @@ static long round_trips_for(lt_cluster *cl, locus_client *c, double s,
         locus_release(f);
     }
     return n;
+}
+
+static long round_trips_for(lt_cluster *cl, locus_client *c, double s,
+                            const char *when)
+{
+    return round_trips_within(cl, c, s, 3000, when);
 }
 
 /* Tasks on a lease go from the client to the worker and back; the
@@ -867,6 +875,97 @@ Test(faults, lease_tasks_go_on_while_the_scheduler_is_stopped)
                   "%ld round trips in 1.5 s while the scheduler was stopped, "
                   "%ld while it ran",
                   stopped, running);
+    serves_a_job(c);
+    finish(&cl, c);
+}
+
+/* The workers' counters now (as of their last heartbeats): the sums of
+   tasks_done + tasks_unbooked, and of tasks_unbooked. */
+static void counted(locus_client *c, uint64_t *all, uint64_t *unbooked)
+{
+    locus_worker_info wi[8];
+    size_t n = 0;
+    cr_assert_eq(locus_workers(c, wi, 8, &n), 0, "%s", locus_last_error());
+    *all = *unbooked = 0;
+    for (size_t i = 0; i < n && i < 8; i++) {
+        *all += wi[i].tasks_done + wi[i].tasks_unbooked;
+        *unbooked += wi[i].tasks_unbooked;
+    }
+}
+
+/* A lease task that its client releases at once, once its value is here,
+   never reaches the scheduler: the client takes its SUBMIT_DIRECT back from
+   its books and tells the worker, which frees the value and takes back its
+   DONE (runtime/sched/sched_direct.c).  Every value is checked, every task
+   is counted (by the scheduler or as unbooked by its worker), and the
+   workers hold nothing afterwards. */
+Test(faults, lease_tasks_released_at_once_are_never_booked)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
+    uint64_t all0, unbooked0, all = 0, unbooked = 0;
+    counted(c, &all0, &unbooked0);
+    long n = round_trips_for(&cl, c, 1.0, "released at once");
+    for (double end = now_s() + 5; now_s() < end; nap_ms(50)) {
+        counted(c, &all, &unbooked);
+        if (all - all0 >= (uint64_t)n)
+            break;
+    }
+    cr_log_info("%ld round trips: %llu counted, %llu of them never booked", n,
+                (unsigned long long)(all - all0),
+                (unsigned long long)(unbooked - unbooked0));
+    cr_assert_geq(all - all0, (uint64_t)n, "%ld tasks ran, %llu counted", n,
+                  (unsigned long long)(all - all0));
+    cr_assert_geq((unbooked - unbooked0) * 2, (uint64_t)n,
+                  "only %llu of %ld lease tasks released at once were never "
+                  "booked",
+                  (unsigned long long)(unbooked - unbooked0), n);
+    expect_held_zero(c);
+    serves_a_job(c);
+    finish(&cl, c);
+}
+
+struct kill_later {
+    pid_t pid;
+    int ms;
+};
+
+static void *kill_later_main(void *arg)
+{
+    struct kill_later *k = arg;
+    nap_ms(k->ms);
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+/* A worker process killed while its lease tasks are released unbooked:
+   the round trip it had in hand is computed again (its SUBMIT_DIRECT
+   leaves the books as it ages, naming a gone worker), every value is
+   right, and nothing stays held. */
+Test(faults, a_worker_killed_under_unbooked_lease_tasks_loses_nothing)
+{
+    lt_cluster cl;
+    locus_client *c;
+    pid_t wp[2];
+    start_sched(&cl, &c, wp, SARGS_CRASH, NULL);
+    round_trips_for(&cl, c, 0.3, "warming up");
+    pid_t pids[2];
+    cr_assert_eq(workers_now(c, NULL, pids, 2), 2);
+    for (int round = 0; round < 3; round++) {
+        struct kill_later k = {pids[round % 2], 300};
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, kill_later_main, &k), 0);
+        long n = round_trips_within(&cl, c, 1.0, TMO, "a worker killed");
+        pthread_join(th, NULL);
+        cr_log_info("round %d: %ld round trips, worker pid %d killed", round, n,
+                    (int)k.pid);
+        cr_assert(wait_serving(c, 2, &k.pid, 1, TMO) >= 0,
+                  "the killed worker was not replaced");
+        cr_assert_eq(workers_now(c, NULL, pids, 2), 2);
+    }
+    expect_held_zero(c);
     serves_a_job(c);
     finish(&cl, c);
 }

@@ -315,7 +315,8 @@ typedef struct locus_worker_info {
     int queued;  /* tasks assigned, waiting for a thread */
     /* tasks the scheduler was told are done.  A task sent on a lease is
        reported in a batch: this count may trail its result by up to a
-       millisecond (about LNET_LAZY_NS, runtime/net/lnet.h) */
+       millisecond (about LNET_LAZY_NS, runtime/net/lnet.h); one released
+       before it was reported is not in it (tasks_unbooked) */
     uint64_t tasks_done;
     uint64_t bytes_held;     /* task results held in its memory */
     uint64_t bytes_reserved; /* its arena: shared-memory segments */
@@ -330,6 +331,10 @@ typedef struct locus_worker_info {
     uint64_t tasks_inline; /* on the thread that received them (short) */
     uint64_t tasks_direct; /* sent by their client on a lease, not by the
                               scheduler */
+    /* since 0.4: of tasks_direct, those whose client released them before
+       the scheduler was told of them: the scheduler never saw them (they
+       are not in tasks_done, nor on the dashboard) */
+    uint64_t tasks_unbooked;
 } locus_worker_info;
 
 /*

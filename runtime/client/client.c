@@ -85,8 +85,12 @@ static void client_free(locus_client *c)
         free(q->payload);
         free(q);
     }
-    for (int i = 0; i < c->cappeers; i++)
+    for (int i = 0; i < c->cappeers; i++) {
         wire_wr_free(&c->peers[i].direct);
+        wire_wr_free(&c->peers[i].rel);
+    }
+    wire_wr_free(&c->books);
+    wire_wr_free(&c->books_keep);
     free(c->peers);
     free(c->ddirty);
     wire_wr_free(&c->pending);
@@ -459,6 +463,7 @@ int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
             wi.tasks_remote = wire_get_u64(&r);
             wi.tasks_inline = wire_get_u64(&r);
             wi.tasks_direct = wire_get_u64(&r);
+            wi.tasks_unbooked = wire_get_u64(&r);
             if (i < max)
                 memcpy((char *)out + i * stride, &wi, stride);
         }

@@ -269,6 +269,43 @@ locus_future *locus_future_ref(locus_future *f)
     return f;
 }
 
+/* under mu: a lease task whose value came from its worker, released while
+   its SUBMIT_DIRECT still waits in the books: take that back and tell the
+   worker, whose DONE then never reaches the scheduler either
+   (runtime/sched/sched_direct.c).  1 if so. */
+static int unbooked(locus_client *c, struct locus_future *f)
+{
+    if (!f->booked || f->book_gen != c->books_gen ||
+        atomic_load(&f->state) != F_DONE || f->status != 0 || f->direct)
+        return 0;
+    cpeer *p = f->worker > 0 ? cpeer_get(c, f->worker) : NULL;
+    if (p && p->sess) {
+        if (!p->dirty && c->nddirty == c->capddirty) {
+            int ncap = c->capddirty ? c->capddirty * 2 : 16;
+            int *nd = realloc(c->ddirty, (size_t)ncap * sizeof(*nd));
+            if (!nd)
+                return 0; /* booked and released the usual way */
+            c->ddirty = nd;
+            c->capddirty = ncap;
+        }
+        wire_rec_begin(&p->rel, REC_RELEASE_DIRECT);
+        wire_put_u64(&p->rel, f->key);
+        wire_rec_end(&p->rel);
+        if (p->rel.err) {
+            p->rel.len = p->rel.rec_start;
+            p->rel.err = 0;
+            return 0;
+        }
+        if (!p->dirty) {
+            c->ddirty[c->nddirty++] = p->id;
+            p->dirty = 1;
+        }
+    }
+    /* (a worker that is gone took its DONEs with it) */
+    c->books_dead += wire_rec_kill(&c->books, f->book_off);
+    return 1;
+}
+
 void locus_release(locus_future *f)
 {
     if (!f)
@@ -282,7 +319,11 @@ void locus_release(locus_future *f)
     /* a fetch in flight keeps the future alive until it ends */
     while (f->fetching)
         pthread_cond_wait(&c->cv, &c->mu);
-    if (c->state != C_CLOSED) {
+    if (c->state != C_CLOSED && unbooked(c, f)) {
+        /* nobody but its worker knows of it */
+    } else if (c->state != C_CLOSED) {
+        if (f->booked && f->book_gen == c->books_gen)
+            c->books_first = 1; /* its SUBMIT_DIRECT goes before */
         wire_rec_begin(&c->pending, REC_RELEASE);
         wire_put_u64(&c->pending, f->key);
         wire_rec_end(&c->pending);

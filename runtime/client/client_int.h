@@ -60,6 +60,11 @@ struct locus_future {
     int fetching;
     int fetch_status;
     int direct; /* sent to this leased worker by us (0: by the scheduler) */
+    /* its SUBMIT_DIRECT waits in the client's books, at book_off while
+       books_gen is still book_gen (under mu) */
+    int booked;
+    size_t book_off;
+    uint64_t book_gen, book_ns;
     char *errmsg;
     char keystr[40];
     struct locus_future *fetch_next;
@@ -99,7 +104,8 @@ typedef struct cpeer {
        yet in the session */
     uint32_t slots, out;
     wire_wr direct;
-    int dirty; /* in the client's ddirty list */
+    wire_wr rel; /* RELEASE_DIRECTs: they wait for a ride (lazy) */
+    int dirty;   /* in the client's ddirty list */
 } cpeer;
 
 struct locus_client {
@@ -117,6 +123,14 @@ struct locus_client {
     /* of pending's records, those nobody waits for (SUBMIT_DIRECT,
        RELEASE): a batch of only those goes lnet_out_lazy's way */
     uint32_t pending_lazy, batch_lazy;
+    /* SUBMIT_DIRECTs (under mu): the scheduler only books lease tasks, so
+       they wait here up to LNET_LAZY_NS or LNET_LAZY_BYTES, or until any
+       other record goes to the scheduler (they go first); a task released
+       meanwhile with its value here is taken back (client_futures.c) */
+    wire_wr books, books_keep;
+    uint64_t books_ns, books_gen; /* books_ns: the oldest that may be live */
+    size_t books_dead;            /* bytes of records taken back */
+    int books_first;   /* a RELEASE in pending names a task in the books */
     lc_keytab futures; /* key -> future (under mu) */
     uint64_t seq;
     struct locus_future *fetchq; /* futures whose value must be fetched */

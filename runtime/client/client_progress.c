@@ -53,6 +53,7 @@ static void on_peer(locus_client *c, wire_rd *r)
     p->no_map = 0;
     p->slots = p->out = 0;
     wire_wr_reset(&p->direct);
+    wire_wr_reset(&p->rel);
     c->lease_asked = 0; /* a lease on it comes with the next request */
     pthread_mutex_unlock(&c->mu);
 }
@@ -308,6 +309,52 @@ static void poll_once(locus_client *c, lnet_in *in, int *n)
     }
 }
 
+struct keep_ctx {
+    locus_client *c;
+    uint64_t now, oldest;
+};
+
+/* a booked task younger than LNET_LAZY_NS stays in the books: its client
+   may still release it unbooked */
+static int keep_young(void *ctx, uint64_t key, size_t new_off)
+{
+    struct keep_ctx *k = ctx;
+    struct locus_future *f = lc_kt_get(&k->c->futures, key);
+    if (!f || !f->booked || f->book_gen != k->c->books_gen ||
+        k->now - f->book_ns >= LNET_LAZY_NS)
+        return 0;
+    f->book_off = new_off;
+    f->book_gen = k->c->books_gen + 1;
+    if (f->book_ns < k->oldest)
+        k->oldest = f->book_ns;
+    return 1;
+}
+
+/* under pmu and mu: the books into the scheduler's session, all of them
+   (before a record that may name one, or they are many), or those that
+   waited LNET_LAZY_NS (the rest stay); urgent: they have waited long
+   enough, else they ride with what follows them */
+static void client_books_flush(locus_client *c, uint64_t now, int all,
+                               int urgent)
+{
+    wire_wr *o = NULL;
+    if (c->join.sess)
+        o = urgent ? lnet_out(&c->net, c->join.sess)
+                   : lnet_out_lazy(&c->net, c->join.sess);
+    struct keep_ctx k = {c, now, UINT64_MAX};
+    if (o && all)
+        wire_put_live(o, &c->books);
+    else if (o)
+        wire_books_split(&c->books, 4, o, &c->books_keep, keep_young, &k);
+    wire_wr tmp = c->books;
+    c->books = c->books_keep;
+    c->books_keep = tmp;
+    wire_wr_reset(&c->books_keep);
+    c->books_gen++;
+    c->books_dead = 0;
+    c->books_ns = c->books.len ? k.oldest : 0;
+}
+
 /* Records user threads left in pending go into the scheduler's session
    (pmu held): after the ones this thread wrote itself. */
 static struct locus_future *take_pending(locus_client *c)
@@ -326,7 +373,7 @@ static struct locus_future *take_pending(locus_client *c)
         c->fetchq = NULL;
     }
     if (joined) {
-        /* tasks for leased workers: their SUBMIT_DIRECTs are in pending */
+        /* tasks for leased workers: their SUBMIT_DIRECTs are in the books */
         for (int i = 0; i < c->nddirty; i++) {
             cpeer *p = cpeer_get(c, c->ddirty[i]);
             if (!p)
@@ -337,9 +384,28 @@ static struct locus_future *take_pending(locus_client *c)
                 wire_put_raw(o, p->direct.buf, p->direct.len);
                 o->nrec += p->direct.nrec;
             }
+            if (p->sess && p->rel.nrec) {
+                wire_wr *o = lnet_out_lazy(&c->net, p->sess);
+                wire_put_raw(o, p->rel.buf, p->rel.len);
+                o->nrec += p->rel.nrec;
+            }
             wire_wr_reset(&p->direct);
+            wire_wr_reset(&p->rel);
         }
         c->nddirty = 0;
+        /* the books go before any record that may name a task in them
+           (all but the RELEASEs of other tasks), or once they have waited
+           long enough */
+        if (c->books.len) {
+            uint64_t now = lc_now_ns();
+            int first = c->books_first || c->batch.nrec > c->batch_lazy;
+            if (first || c->books.len - c->books_dead >= LNET_LAZY_BYTES)
+                client_books_flush(c, now, 1, !first);
+            else if (now - c->books_ns >= LNET_LAZY_NS ||
+                     c->books.len >= LNET_LAZY_BYTES)
+                client_books_flush(c, now, 0, 1);
+        }
+        c->books_first = 0;
     }
     pthread_mutex_unlock(&c->mu);
     if (c->batch.nrec) {
@@ -506,6 +572,7 @@ static void trim(locus_client *c)
     lc_map_shrink(&c->puts);
     lc_map_shrink(&c->gets);
     wire_wr_shrink(&c->pending, 256u << 10);
+    wire_wr_shrink(&c->books, 256u << 10);
     if (c->arena)
         arena_trim(c->arena);
     pthread_mutex_unlock(&c->mu);
@@ -536,11 +603,15 @@ void *client_progress_main(void *arg)
         }
         if (n == 0 && !give_way(c)) {
             pthread_mutex_lock(&c->mu);
+            int books = c->books.len != 0;
             int idle = c->pending.nrec == 0 && !c->fetchq && !backlog;
             pthread_mutex_unlock(&c->mu);
             if (idle)
+                /* the books go within LNET_LAZY_NS */
                 lnet_wait(&c->net, -50,
-                          c->heartbeat_ms > 0 ? c->heartbeat_ms : 200);
+                          books                 ? 1
+                          : c->heartbeat_ms > 0 ? c->heartbeat_ms
+                                                : 200);
             else if (backlog)
                 lnet_wait(&c->net, 0, 1);
         }
@@ -550,8 +621,9 @@ void *client_progress_main(void *arg)
        scheduler releases whatever we still hold and confirms */
     pthread_mutex_lock(&c->pmu);
     if (c->state == C_JOINED && c->join.sess) {
-        wire_wr *o = lnet_out(&c->net, c->join.sess);
         pthread_mutex_lock(&c->mu);
+        client_books_flush(c, 0, 1, 1);
+        wire_wr *o = lnet_out(&c->net, c->join.sess);
         if (c->pending.nrec) {
             wire_put_raw(o, c->pending.buf, c->pending.len);
             o->nrec += c->pending.nrec;

@@ -196,6 +196,7 @@ void client_lease_end(locus_client *c, cpeer *p)
     p->slots = 0;
     p->out = 0;
     wire_wr_reset(&p->direct); /* their SUBMIT_DIRECTs find another worker */
+    wire_wr_reset(&p->rel);
 }
 
 /* under mu: p's COMPUTE_DIRECT for f */
@@ -283,9 +284,15 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
     wire_wr *o = &c->pending;
     if (lease) {
         put_direct(c, lease, f, fn, args, nargs);
+        o = &c->books;
+        f->booked = 1;
+        f->book_off = o->len;
+        f->book_gen = c->books_gen;
+        f->book_ns = lc_now_ns();
+        if (!o->len)
+            c->books_ns = f->book_ns;
         wire_rec_begin(o, REC_SUBMIT_DIRECT);
         wire_put_u32(o, (uint32_t)lease->id);
-        c->pending_lazy++;
     } else {
         wire_rec_begin(o, REC_SUBMIT);
     }
@@ -339,8 +346,9 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
     int rc = client_check_open(c);
     size_t done = 0;
     /* other threads' records may precede ours in the pending buffer */
-    size_t start_len = c->pending.len;
+    size_t start_len = c->pending.len, start_blen = c->books.len;
     uint32_t start_nrec = c->pending.nrec, start_lazy = c->pending_lazy;
+    uint32_t start_bnrec = c->books.nrec;
     dmarks dm = {0};
     for (; !rc && done < ntasks; done++) {
         const locus_arg *a = per_task_arg ? &args[done] : args;
@@ -356,7 +364,8 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         cpeer *dp = out[done] && out[done]->direct
                         ? cpeer_get(c, out[done]->direct)
                         : NULL;
-        if (!out[done] || c->pending.err || (dp && dp->direct.err))
+        if (!out[done] || c->pending.err || c->books.err ||
+            (dp && dp->direct.err))
             rc = lc_seterr(
                 LOCUS_ENOMEM, "client", "task %zu of %zu: %s", done, ntasks,
                 *locus_last_error() ? locus_last_error() : "out of memory");
@@ -376,6 +385,9 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
         c->pending.nrec = start_nrec;
         c->pending_lazy = start_lazy;
         c->pending.err = 0;
+        c->books.len = start_blen;
+        c->books.nrec = start_bnrec;
+        c->books.err = 0;
         for (size_t i = 0; i < dm.n; i++) {
             cpeer *p = cpeer_get(c, dm.m[i].id);
             if (p) {

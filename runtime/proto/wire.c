@@ -42,6 +42,8 @@ static const char *rec_names[REC_TYPE_MAX] = {
     [REC_SUBMIT_DIRECT] = "SUBMIT_DIRECT",
     [REC_LEASE] = "LEASE",
     [REC_COMPUTE_DIRECT] = "COMPUTE_DIRECT",
+    [REC_RELEASE_DIRECT] = "RELEASE_DIRECT",
+    [REC_DIRECT_GONE] = "DIRECT_GONE",
 };
 
 const char *wire_rec_name(int type)
@@ -181,6 +183,60 @@ size_t wire_take(const wire_wr *w, size_t *off, size_t room)
     }
     *off = o;
     return o - start;
+}
+
+/* a taken-back record's type: no record has type 0 */
+#define REC_KILLED 0
+
+size_t wire_rec_kill(wire_wr *w, size_t off)
+{
+    if (off + WIRE_REC_HDR_LEN > w->len)
+        return 0;
+    put_le(w->buf + off, REC_KILLED, 2);
+    return WIRE_REC_HDR_LEN + (size_t)get_le(w->buf + off + 2, 4);
+}
+
+void wire_books_split(const wire_wr *src, size_t key_off, wire_wr *send,
+                      wire_wr *keep, wire_young_fn young, void *ctx)
+{
+    size_t o = 0;
+    while (o + WIRE_REC_HDR_LEN <= src->len) {
+        const uint8_t *rec = src->buf + o;
+        size_t plen = (size_t)get_le(rec + 2, 4);
+        size_t rlen = WIRE_REC_HDR_LEN + plen;
+        if (rlen > src->len - o)
+            break;
+        if (get_le(rec, 2) != REC_KILLED) {
+            int k = plen >= key_off + 8 &&
+                    young(ctx, get_le(rec + WIRE_REC_HDR_LEN + key_off, 8),
+                          keep->len);
+            wire_wr *to = k ? keep : send;
+            wire_put_raw(to, rec, rlen);
+            to->nrec++;
+        }
+        o += rlen;
+    }
+}
+
+uint32_t wire_put_live(wire_wr *dst, const wire_wr *src)
+{
+    uint32_t n = 0;
+    size_t o = 0, run = 0; /* a run of live records, copied at once */
+    while (o + WIRE_REC_HDR_LEN <= src->len) {
+        size_t rlen = WIRE_REC_HDR_LEN + (size_t)get_le(src->buf + o + 2, 4);
+        if (rlen > src->len - o)
+            break;
+        if (get_le(src->buf + o, 2) == REC_KILLED) {
+            wire_put_raw(dst, src->buf + run, o - run);
+            run = o + rlen;
+        } else {
+            n++;
+        }
+        o += rlen;
+    }
+    wire_put_raw(dst, src->buf + run, o - run);
+    dst->nrec += n;
+    return n;
 }
 
 void wire_le_put(uint8_t *p, uint64_t v, int n)

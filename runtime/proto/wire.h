@@ -24,8 +24,8 @@
 
 #define WIRE_MAGIC 0x324c434cu /* "LCL2" */
 #define WIRE_VERSION                                                           \
-    4 /* 3: DATA_RMA carries an opaque remote key; 4: leases                   \
-       */
+    5 /* 3: DATA_RMA carries an opaque remote key; 4: leases; 5: lease         \
+         tasks released before they were booked (RELEASE_DIRECT) */
 #define WIRE_HDR_LEN 48
 #define WIRE_MAC_LEN 16
 #define WIRE_REC_HDR_LEN 6
@@ -72,12 +72,16 @@ enum wire_rec_type {
     /* worker -> sched */
     REC_DONE = 80,
     REC_LIB_LOADED,
-    REC_STOLEN, /* worker -> sched: the answer to STEAL */
+    REC_STOLEN,      /* worker -> sched: the answer to STEAL */
+    REC_DIRECT_GONE, /* worker -> sched: drop the DONE of a task whose
+                        client released it unbooked */
     /* data plane: any peer -> worker holding the data, and the reply */
     REC_GET = 100,
     REC_DATA,
 
     REC_COMPUTE_DIRECT = 110, /* client -> leased worker: a COMPUTE */
+    REC_RELEASE_DIRECT,       /* client -> leased worker: released, and never
+                                 booked with the scheduler */
     REC_TYPE_MAX
 };
 
@@ -148,7 +152,7 @@ enum wire_arg { ARG_BYTES = 0, ARG_FUTURE = 1, ARG_PUT = 2 };
 enum wire_data_mode { DATA_INLINE = 0, DATA_RMA = 1, DATA_SHM = 2 };
 
 /* Worker counters carried by HEARTBEAT and WORKERS, in this order. */
-#define WIRE_NCOUNTERS 9
+#define WIRE_NCOUNTERS 10
 
 /* Values up to this size travel inline with RESULT/DONE records. */
 #define WIRE_INLINE_MAX 1024
@@ -193,6 +197,18 @@ uint64_t wire_le_get(const uint8_t *p, int n);
  * points at it) and advances *off past them.
  */
 size_t wire_take(const wire_wr *w, size_t *off, size_t room);
+/* Books (records held back in a buffer of their own, some of which may be
+ * taken back before they go): wire_rec_kill marks the record that starts
+ * at off as taken back; wire_put_live appends the records of src that are
+ * not to dst, and returns how many. */
+size_t wire_rec_kill(wire_wr *w, size_t off); /* the record's length */
+uint32_t wire_put_live(wire_wr *dst, const wire_wr *src);
+/* Sort src's live records (the u64 at key_off of each record's fields
+ * names its task): those young() keeps go to keep (it learns their new
+ * offset there), the others to send.  Killed records are dropped. */
+typedef int (*wire_young_fn)(void *ctx, uint64_t key, size_t new_off);
+void wire_books_split(const wire_wr *src, size_t key_off, wire_wr *send,
+                      wire_wr *keep, wire_young_fn young, void *ctx);
 
 /* ---- reader
  * ------------------------------------------------------------------ */

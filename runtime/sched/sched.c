@@ -135,6 +135,10 @@ static void on_message(sched *s, lnet_in *in)
             if (wk)
                 sched_on_stolen(s, p, &r);
             break;
+        case REC_DIRECT_GONE:
+            if (wk)
+                sched_on_direct_gone(s, p, &r);
+            break;
         case REC_HEARTBEAT:
             sched_on_heartbeat(s, p, &r);
             break;

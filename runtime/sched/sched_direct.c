@@ -19,6 +19,17 @@
  * The two sessions are not ordered with each other, so a DONE may come
  * before the SUBMIT_DIRECT: it is kept (early) and handled when the
  * submit comes, or dropped with its client or worker.
+ *
+ * Most lease tasks never reach us at all.  The client holds its
+ * SUBMIT_DIRECTs (its books) and the worker its DONEs of successes, each up
+ * to LNET_LAZY_NS; a client that releases a task whose value it has, while
+ * the SUBMIT_DIRECT is still in its books, takes that back and tells the
+ * worker (RELEASE_DIRECT on their pair session), which frees the value and
+ * takes back its DONE, or, if that went already, sends DIRECT_GONE after
+ * it: the early DONE it left here is dropped.  Such a task was finished,
+ * delivered and released: no retry, no input of a later task (one that
+ * takes it as input is a SUBMIT that sends the books first), nothing to
+ * do here.
  */
 #include "sched/sched_int.h"
 
@@ -140,4 +151,19 @@ void sched_direct_gone(sched *s, speer *p)
         free(e);
     }
     free(drop);
+}
+
+void sched_on_direct_gone(sched *s, speer *w, wire_rd *r)
+{
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r)) {
+        lc_log(LC_LOG_WARN, "sched", "malformed DIRECT_GONE from worker %d",
+               w->id);
+        return;
+    }
+    struct early *e = lc_map_get(&s->early, key);
+    if (!e || e->worker != w->id)
+        return; /* dropped with its client already, or not its DONE */
+    lc_map_del(&s->early, key);
+    free(e);
 }

@@ -230,6 +230,9 @@ int sched_direct_assign(sched *s, stask *t, int id);
 int sched_direct_early(sched *s, speer *w, uint64_t key, const wire_rd *r);
 /* Peer p is gone: the DONEs kept for it (its client's or from it) go. */
 void sched_direct_gone(sched *s, speer *p);
+/* DIRECT_GONE from worker w: the client released a lease task before it
+   was booked here; the DONE kept for it goes (the worker freed the value). */
+void sched_on_direct_gone(sched *s, speer *w, wire_rd *r);
 
 /* sched_dash.c: the dashboard's feed (runtime/dash/dash.h) */
 void sched_dash_task(sched *s, stask *t, int from, int to, speer *w,

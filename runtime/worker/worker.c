@@ -36,6 +36,9 @@ static void on_peer_message(worker *w, lnet_in *in)
         else if (type == REC_COMPUTE_DIRECT && p->role == ROLE_CLIENT &&
                  w->join.state == LJ_JOINED)
             worker_on_compute(w, &r, p->id);
+        else if (type == REC_RELEASE_DIRECT && p->role == ROLE_CLIENT &&
+                 w->join.state == LJ_JOINED)
+            worker_on_release_direct(w, &r, p->id);
         else
             lc_log(LC_LOG_WARN, "worker", "unexpected %s from peer %d",
                    wire_rec_name(type), p->id);
@@ -268,6 +271,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         if (joined)
             worker_drain_done(w);
         uint64_t now = lc_now_ns();
+        worker_books_flush(w, now, 0);
         if (joined && now - last_hb > (uint64_t)w->heartbeat_ms * 1000000ull) {
             wire_wr *hb = to_sched(w);
             wire_rec_begin(hb, REC_HEARTBEAT);
@@ -283,6 +287,7 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
             wire_put_u64(hb, w->tasks_remote);
             wire_put_u64(hb, w->tasks_inline);
             wire_put_u64(hb, w->tasks_direct);
+            wire_put_u64(hb, w->tasks_unbooked);
             wire_rec_end(hb);
             last_hb = now;
         }
@@ -302,13 +307,14 @@ int worker_run(const struct worker_opts *o, volatile sig_atomic_t *stop)
         }
         if (n == 0)
             lnet_wait(&w->net, -50,
-                      backlog               ? 1
-                      : w->heartbeat_ms > 0 ? w->heartbeat_ms
-                                            : 200);
+                      backlog || w->books.len ? 1
+                      : w->heartbeat_ms > 0   ? w->heartbeat_ms
+                                              : 200);
     }
     if (w->join.state == LJ_JOINED && !quit) {
         /* goodbye: the scheduler processes everything before it, then
            confirms; we wait for that, a bounded time */
+        worker_books_flush(w, 0, 1);
         wire_wr *bye = to_sched(w);
         wire_rec_begin(bye, REC_BYE);
         wire_rec_end(bye);
@@ -333,10 +339,12 @@ out:
         lc_log(LC_LOG_ERROR, "worker", "%s", locus_last_error());
     lc_log(LC_LOG_INFO, "worker",
            "%llu tasks done: %llu inline on the progress thread, %llu sent "
-           "by their clients directly",
+           "by their clients directly (%llu of them released before the "
+           "scheduler was told)",
            (unsigned long long)w->tasks_done,
            (unsigned long long)w->tasks_inline,
-           (unsigned long long)w->tasks_direct);
+           (unsigned long long)w->tasks_direct,
+           (unsigned long long)w->tasks_unbooked);
     if (o->nanny) {
         /* stopped on purpose: the nanny exits too; lost the scheduler
            after joining: it starts a fresh process to join again, and
@@ -390,6 +398,8 @@ out:
             free(v);
     }
     lc_map_free(&w->fnstats);
+    wire_wr_free(&w->books);
+    wire_wr_free(&w->books_keep);
     lc_kt_free(&w->objs);
     lc_kt_free(&w->tasks);
     lc_map_free(&w->fetches);

@@ -41,6 +41,11 @@ typedef struct wobj {
     size_t len;
     int pins;
     int freed; /* FREE arrived while pinned */
+    /* a lease task's value: its DONE waits in the worker's books (at
+       book_off while books_gen is still book_gen) */
+    int booked;
+    size_t book_off;
+    uint64_t book_gen, book_ns;
 } wobj;
 
 /* A copy of a remote object, shared by the tasks that wait for it. */
@@ -115,6 +120,13 @@ typedef struct worker {
     uint64_t tasks_done, bytes_held;
     lc_map fnstats; /* function -> fnstat: its run times */
     uint64_t tasks_inline, tasks_direct;
+    /* DONEs of lease tasks that succeeded: the scheduler only books them,
+       so they wait here (up to LNET_LAZY_NS or LNET_LAZY_BYTES); one whose
+       client releases the task first (RELEASE_DIRECT) never goes */
+    wire_wr books, books_keep;
+    uint64_t books_ns, books_gen; /* books_ns: the oldest that may be live */
+    size_t books_dead;            /* bytes of DONEs taken back */
+    uint64_t tasks_unbooked;      /* released before their DONE went */
 } worker;
 
 /* Run times of one task function on this worker (progress thread only):
@@ -163,6 +175,11 @@ void worker_on_compute(worker *w, wire_rd *r, int client);
 void worker_input_arrived(worker *w, struct locus_task *t);
 void worker_obj_free(worker *w, wobj *o);
 void worker_on_free(worker *w, wire_rd *r);
+/* RELEASE_DIRECT from client: its lease task's value is not wanted, and
+   the scheduler was never told of the task */
+void worker_on_release_direct(worker *w, wire_rd *r, int client);
+/* Send the books when they have waited long enough (or at once: force). */
+void worker_books_flush(worker *w, uint64_t now, int force);
 void worker_on_cancel(worker *w, wire_rd *r);
 void worker_on_steal(worker *w, wire_rd *r);
 void worker_drain_done(worker *w);

@@ -322,6 +322,82 @@ void worker_on_free(worker *w, wire_rd *r)
         worker_obj_free(w, o);
 }
 
+struct keep_ctx {
+    worker *w;
+    uint64_t now, oldest;
+};
+
+/* a DONE younger than LNET_LAZY_NS stays in the books: its client may
+   still release the task unbooked */
+static int keep_young(void *ctx, uint64_t key, size_t new_off)
+{
+    struct keep_ctx *k = ctx;
+    wobj *o = lc_kt_get(&k->w->objs, key);
+    if (!o || !o->booked || o->book_gen != k->w->books_gen ||
+        k->now - o->book_ns >= LNET_LAZY_NS)
+        return 0;
+    o->book_off = new_off;
+    o->book_gen = k->w->books_gen + 1;
+    if (o->book_ns < k->oldest)
+        k->oldest = o->book_ns;
+    return 1;
+}
+
+void worker_books_flush(worker *w, uint64_t now, int force)
+{
+    if (!w->books.len)
+        return;
+    int all = force || w->books.len - w->books_dead >= LNET_LAZY_BYTES;
+    if (!all && now - w->books_ns < LNET_LAZY_NS &&
+        w->books.len < LNET_LAZY_BYTES)
+        return;
+    /* all of them, or those that waited long enough (the rest stay) */
+    struct keep_ctx k = {w, now, UINT64_MAX};
+    if (w->join.state == LJ_JOINED && w->join.sess) {
+        if (all)
+            wire_put_live(to_sched(w), &w->books);
+        else
+            wire_books_split(&w->books, 0, to_sched(w), &w->books_keep,
+                             keep_young, &k);
+    }
+    wire_wr tmp = w->books;
+    w->books = w->books_keep;
+    w->books_keep = tmp;
+    wire_wr_reset(&w->books_keep);
+    w->books_gen++;
+    w->books_dead = 0;
+    w->books_ns = w->books.len ? k.oldest : 0;
+}
+
+void worker_on_release_direct(worker *w, wire_rd *r, int client)
+{
+    uint64_t key = wire_get_u64(r);
+    if (!wire_rd_ok(r) || (int)(key >> 40) != client) {
+        lc_log(LC_LOG_WARN, "worker",
+               "RELEASE_DIRECT from client %d malformed or for another "
+               "client's key: dropped",
+               client);
+        return;
+    }
+    wobj *o = lc_kt_get(&w->objs, key);
+    if (!o || !o->booked)
+        return; /* not a lease task's value of ours (or freed already) */
+    if (o->book_gen == w->books_gen) {
+        /* its DONE has not gone: the scheduler never hears of the task */
+        w->books_dead += wire_rec_kill(&w->books, o->book_off);
+    } else {
+        /* its DONE went, and waits there for a SUBMIT_DIRECT that will
+           not come: drop it (after it, in the same session) */
+        wire_wr *g = to_sched_lazy(w);
+        wire_rec_begin(g, REC_DIRECT_GONE);
+        wire_put_u64(g, key);
+        wire_rec_end(g);
+    }
+    w->tasks_unbooked++; /* the scheduler counts it nowhere */
+    lc_kt_del(&w->objs, key);
+    worker_obj_free(w, o);
+}
+
 void worker_on_cancel(worker *w, wire_rd *r)
 {
     uint64_t key = wire_get_u64(r);
@@ -400,10 +476,14 @@ void worker_drain_done(worker *w)
         if (t->status == 0 && atomic_load(&t->canceled))
             t->status = LOCUS_ECANCELED;
         /* a direct task's value goes to its client now; the scheduler
-           only books it, in a batch with others (its failures decide
-           retries: those go at once) */
-        wire_wr *o =
-            t->client && t->status == 0 ? to_sched_lazy(w) : to_sched(w);
+           only books it, in a batch with others, from the books (its
+           failures decide retries: those go at once) */
+        int book = t->client && t->status == 0;
+        wire_wr *o = book ? &w->books : to_sched(w);
+        size_t book_off = o->len;
+        uint64_t book_ns = book ? lc_now_ns() : 0;
+        if (book && !w->books.len)
+            w->books_ns = book_ns;
         wire_rec_begin(o, REC_DONE);
         wire_put_u64(o, t->key);
         wire_put_i32(o, t->status);
@@ -428,8 +508,13 @@ void worker_drain_done(worker *w)
                 wire_put_u64(o, t->dur);
                 wire_put_u8(o, 0);
                 wire_put_str(o, "worker out of memory storing the result");
+                book = 0; /* a failure: it goes at once (below) */
             } else {
                 w->bytes_held += ob->len;
+                ob->booked = book;
+                ob->book_off = book_off;
+                ob->book_gen = w->books_gen;
+                ob->book_ns = book_ns;
                 wire_put_u64(o, ob->len);
                 wire_put_u64(o, t->dur);
                 int inl = ob->len <= WIRE_INLINE_MAX;
@@ -449,6 +534,8 @@ void worker_drain_done(worker *w)
         wire_put_u64(o, t->t0 ? lc_now_ns() - t->t0 : 0);
         wire_put_u8(o, t->client ? 1 : 0);
         wire_rec_end(o);
+        if (o == &w->books && !book)
+            worker_books_flush(w, 0, 1);
         if (t->client && t->status == 0)
             direct_result(w, t);
         worker_task_destroy(w, t);
