@@ -520,7 +520,17 @@ Test(api, option_structs_take_every_size_of_their_versions)
     cr_expect_gt(first.id, 0);
     for (size_t i = 2 * v02; i < sizeof(raw); i++)
         cr_assert_eq(raw[i], 0xa5, "byte %zu past two 0.2 structs written", i);
-    EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) - 8, 2, &n),
+    /* a 0.3 caller's ends before tasks_unbooked */
+    size_t v03 = offsetof(locus_worker_info, tasks_unbooked);
+    memset(raw, 0xa5, sizeof(raw));
+    OK(locus_workers_sized(cl, (locus_worker_info *)raw, v03, 2, &n));
+    cr_assert_eq(n, 2);
+    memcpy(&first, raw, sizeof(first));
+    cr_expect_eq(first.size, v03);
+    cr_expect_gt(first.id, 0);
+    for (size_t i = 2 * v03; i < sizeof(raw); i++)
+        cr_assert_eq(raw[i], 0xa5, "byte %zu past two 0.3 structs written", i);
+    EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) - 4, 2, &n),
                LOCUS_EINVAL);
     EXPECT_ERR(locus_workers_sized(cl, wi, sizeof(wi[0]) + 8, 2, &n),
                LOCUS_EINVAL);

@@ -403,8 +403,10 @@ int locus_shutdown(locus_client *c, int timeout_ms)
     return rc;
 }
 
-/* sizeof(locus_worker_info) in locus 0.2, the first version with size */
+/* sizeof(locus_worker_info) in locus 0.2, the first version with size,
+   and in 0.3 */
 #define WORKER_INFO_V02 LC_OPTS_END(locus_worker_info, tasks_remote)
+#define WORKER_INFO_V03 LC_OPTS_END(locus_worker_info, tasks_direct)
 
 int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
                         size_t max, size_t *n)
@@ -416,13 +418,15 @@ int locus_workers_sized(locus_client *c, locus_worker_info *out, size_t size,
                          "argument");
     /* the caller's sizeof: the stride of out[] */
     size_t stride = size;
-    if (stride != WORKER_INFO_V02 && stride != sizeof(*out))
+    if (stride != WORKER_INFO_V02 && stride != WORKER_INFO_V03 &&
+        stride != sizeof(*out))
         return lc_seterr(LOCUS_EINVAL, "client",
                          "locus_workers: the caller's locus_worker_info has "
-                         "%zu bytes; this library takes %zu (0.2) or %zu "
-                         "(0.3) (build against a locus header no newer than "
-                         "the library)",
-                         size, (size_t)WORKER_INFO_V02, sizeof(*out));
+                         "%zu bytes; this library takes %zu (0.2), %zu (0.3) "
+                         "or %zu (0.4) (build against a locus header no "
+                         "newer than the library)",
+                         size, (size_t)WORKER_INFO_V02, (size_t)WORKER_INFO_V03,
+                         sizeof(*out));
     creq *q;
     int rc = req_begin(c, REC_WORKERS_REQ, &q);
     if (rc)
