@@ -265,7 +265,7 @@ static void key_name(char *buf, int id, uint64_t seq)
 static struct locus_future *submit_locked(locus_client *c, const char *fn,
                                           const locus_arg *args, size_t nargs,
                                           const int *workers, size_t nworkers,
-                                          int retries, dmarks *dm)
+                                          int retries, dmarks *dm, uint64_t now)
 {
     struct locus_future *f = calloc(1, sizeof(*f));
     if (!f)
@@ -288,7 +288,7 @@ static struct locus_future *submit_locked(locus_client *c, const char *fn,
         f->booked = 1;
         f->book_off = o->len;
         f->book_gen = c->books_gen;
-        f->book_ns = lc_now_ns();
+        f->book_ns = now;
         if (!o->len)
             c->books_ns = f->book_ns;
         wire_rec_begin(o, REC_SUBMIT_DIRECT);
@@ -350,6 +350,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
     uint32_t start_nrec = c->pending.nrec, start_lazy = c->pending_lazy;
     uint32_t start_bnrec = c->books.nrec;
     dmarks dm = {0};
+    uint64_t now = lc_now_ns(); /* one reading for the call's books */
     for (; !rc && done < ntasks; done++) {
         const locus_arg *a = per_task_arg ? &args[done] : args;
         size_t na = per_task_arg ? 1 : nargs;
@@ -360,7 +361,7 @@ static int submit_many(locus_client *c, const char *fn, const locus_arg *args,
             nw = 1;
         }
         lc_clearerr();
-        out[done] = submit_locked(c, fn, a, na, ws, nw, retries, &dm);
+        out[done] = submit_locked(c, fn, a, na, ws, nw, retries, &dm, now);
         cpeer *dp = out[done] && out[done]->direct
                         ? cpeer_get(c, out[done]->direct)
                         : NULL;

@@ -468,6 +468,7 @@ void worker_drain_done(worker *w)
     struct locus_task *t = w->dhead;
     w->dhead = w->dtail = NULL;
     pthread_mutex_unlock(&w->dmu);
+    uint64_t book_ns = 0;
     while (t) {
         struct locus_task *next = t->next;
         lc_kt_del(&w->tasks, t->key);
@@ -481,7 +482,8 @@ void worker_drain_done(worker *w)
         int book = t->client && t->status == 0;
         wire_wr *o = book ? &w->books : to_sched(w);
         size_t book_off = o->len;
-        uint64_t book_ns = book ? lc_now_ns() : 0;
+        if (book && !book_ns)
+            book_ns = lc_now_ns(); /* one reading for the batch */
         if (book && !w->books.len)
             w->books_ns = book_ns;
         wire_rec_begin(o, REC_DONE);
