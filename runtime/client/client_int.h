@@ -120,13 +120,15 @@ struct locus_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wire_wr pending; /* user threads -> scheduler (under mu) */
-    /* of pending's records, those nobody waits for (SUBMIT_DIRECT,
-       RELEASE): a batch of only those goes lnet_out_lazy's way */
+    /* of pending's records, those nobody waits for (RELEASE): a batch of
+       only those goes lnet_out_lazy's way, and leaves the books waiting */
     uint32_t pending_lazy, batch_lazy;
     /* SUBMIT_DIRECTs (under mu): the scheduler only books lease tasks, so
-       they wait here up to LNET_LAZY_NS or LNET_LAZY_BYTES, or until any
-       other record goes to the scheduler (they go first); a task released
-       meanwhile with its value here is taken back (client_futures.c) */
+       they wait here until LNET_LAZY_NS old (younger ones stay) or
+       LNET_LAZY_BYTES of them wait, and go first, all of them, before any
+       other record to the scheduler but the RELEASE of a task not in them;
+       a task released meanwhile with its value here is taken back
+       (client_futures.c, proto/PROTOCOL.md "Books") */
     wire_wr books, books_keep;
     uint64_t books_ns, books_gen; /* books_ns: the oldest that may be live */
     size_t books_dead;            /* bytes of records taken back */

@@ -230,9 +230,10 @@ void lnet_keys_pair(const uint8_t cluster[AUTH_KEY_LEN], uint32_t self,
 wire_wr *lnet_out(lnet *n, lsess *s);
 /*
  * The same outbox, for records nobody waits for (reports the peer keeps
- * for its books: a worker's DONE of a task whose value went to its client
- * directly, a client's SUBMIT_DIRECT).  lnet_flush keeps them up to
- * LNET_LAZY_NS, or until LNET_LAZY_BYTES of them wait, or until a record
+ * for its books: a client's RELEASE and RELEASE_DIRECT, a worker's
+ * DIRECT_GONE; lease tasks' SUBMIT_DIRECTs and DONEs wait one step
+ * earlier, in the client's and the worker's books).  lnet_flush keeps them up
+ * to LNET_LAZY_NS, or until LNET_LAZY_BYTES of them wait, or until a record
  * through lnet_out comes after them, so one message carries a batch and
  * none goes out on a round trip's critical path.  Order within the
  * session is unchanged.
